@@ -1,0 +1,39 @@
+# Canopy's two commands: `make up` runs the main job, `make test` runs every
+# test (installing what the tests need first). CI runs `make test` via .ci/run.
+
+GO ?= go
+BIN := bin/canopy
+# Go modules in this repository besides the root one.
+SUBMODULES := sdk/go examples
+
+.PHONY: all build up test deps vet examples bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/canopy
+
+# examples builds every example task to examples/*/*.wasm.
+examples:
+	$(MAKE) -C examples
+
+up: build examples
+	./$(BIN) up
+
+deps:
+	bash .ci/deps
+
+vet:
+	$(GO) vet ./...
+	for m in $(SUBMODULES); do (cd $$m && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
+
+test: deps examples vet
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	cd examples && $(GO) test -count=1 -timeout 10m ./...
+
+bench: build examples
+	./$(BIN) bench
+
+clean:
+	rm -rf bin
+	$(MAKE) -C examples clean
