@@ -1,4 +1,4 @@
-# Canopy's two commands: `make up` runs the main job, `make test` runs every
+# Canopy's two commands: `make demo` runs the main job, `make test` runs every
 # test (installing what the tests need first). CI runs `make test` via .ci/run.
 
 GO ?= go
@@ -6,7 +6,7 @@ BIN := bin/canopy
 # Go modules in this repository besides the root one.
 SUBMODULES := sdk/go examples
 
-.PHONY: all build up test deps vet examples bench clean
+.PHONY: all build demo test deps vet examples bench clean
 
 all: build
 
@@ -17,8 +17,12 @@ build:
 examples:
 	$(MAKE) -C examples
 
-up: build examples
-	./$(BIN) up
+# demo is the main job until `canopy up` exists: the temperature-alert
+# example under `canopy run`, fed by the sensor simulator, on the embedded broker.
+demo: build examples
+	./$(BIN) run examples/temp-alert/temp_alert.wasm \
+		--subscribe 'sensors/+/temperature' --publish 'alerts/#' \
+		--config threshold=30 --simulate 4
 
 deps:
 	bash .ci/deps
