@@ -1,0 +1,48 @@
+package identity
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// Authority answers join and renewal requests: it holds the CA and the
+// join tokens. It runs on controllers.
+type Authority struct {
+	CA     *CA
+	Tokens *Tokens
+	// CertTTL is the lifetime of issued certificates; 0 means DefaultCertTTL.
+	CertTTL time.Duration
+}
+
+// Join redeems a token (single use) and signs the CSR for the role the
+// token grants. It returns the certificate and the CA certificate, DER.
+func (a *Authority) Join(token string, csrDER []byte) (cert, ca []byte, err error) {
+	role, err := a.Tokens.Redeem(token)
+	if err != nil {
+		return nil, nil, fmt.Errorf("join: %w", err)
+	}
+	cert, err = a.CA.Sign(csrDER, role, a.CertTTL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("join: %w", err)
+	}
+	return cert, a.CA.Cert.Raw, nil
+}
+
+// Renew signs a new certificate for a node that is already authenticated as
+// peer: the CSR must name the same node, and the role stays the same.
+func (a *Authority) Renew(peer kernel.NodeName, role kernel.Role, csrDER []byte) ([]byte, error) {
+	cert, err := a.CA.Sign(csrDER, role, a.CertTTL)
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	c, err := DecodeCert(cert)
+	if err != nil {
+		return nil, err
+	}
+	if kernel.NodeName(c.Subject.CommonName) != peer {
+		return nil, fmt.Errorf("renew: csr names %q but the link is %q: %w", c.Subject.CommonName, peer, ErrWrongName)
+	}
+	return cert, nil
+}
