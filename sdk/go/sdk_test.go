@@ -1,0 +1,313 @@
+package canopy
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"unsafe"
+)
+
+func TestCodes(t *testing.T) {
+	cases := []struct {
+		rc   int32
+		want error
+		text string
+	}{
+		{-1, ErrNotPermitted, "canopy: not permitted"},
+		{-2, ErrRateLimited, "canopy: rate limited"},
+		{-3, ErrTooLarge, "canopy: too large"},
+		{-4, ErrInvalidArgument, "canopy: invalid argument"},
+		{-5, ErrNotFound, "canopy: not found"},
+		{-6, ErrQuotaExceeded, "canopy: quota exceeded"},
+		{-7, ErrUnavailable, "canopy: unavailable"},
+		{-42, Code(-42), "canopy: error code -42"},
+	}
+	for _, c := range cases {
+		err := result(c.rc)
+		if !errors.Is(fmt.Errorf("wrapped: %w", err), c.want) {
+			t.Errorf("result(%d) = %v, not errors.Is %v", c.rc, err, c.want)
+		}
+		if err.Error() != c.text {
+			t.Errorf("result(%d).Error() = %q, want %q", c.rc, err.Error(), c.text)
+		}
+	}
+	for _, rc := range []int32{0, 1, 1 << 20} {
+		if err := result(rc); err != nil {
+			t.Errorf("result(%d) = %v, want nil", rc, err)
+		}
+	}
+}
+
+func TestAppendLine(t *testing.T) {
+	cases := []struct {
+		name string
+		msg  string
+		args []any
+		want string
+	}{
+		{"plain", "hello", nil, "hello"},
+		{"pairs", "reading", []any{"sensor", "s1", "value", 21.5, "n", 3}, "reading sensor=s1 value=21.5 n=3"},
+		{"quoted", "m", []any{"note", "cold start", "eq", "a=b", "empty", ""}, `m note="cold start" eq="a=b" empty=""`},
+		{"error", "m", []any{"err", errors.New("disk full")}, `m err="disk full"`},
+		{"nil error", "m", []any{"err", error(nil)}, "m err=<nil>"},
+		{"bool and bytes", "m", []any{"ok", true, "raw", []byte("x y")}, `m ok=true raw="x y"`},
+		{"stringer", "m", []any{"level", LevelWarn}, "m level=warn"},
+		{"odd", "m", []any{"k", 1, "dangling"}, "m k=1 !BADKEY=dangling"},
+		{"non-string key", "m", []any{7, "x"}, "m !BADKEY=7 !BADKEY=x"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := string(appendLine(nil, c.msg, c.args)); got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestMatch(t *testing.T) {
+	cases := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"#", "a/b", true},
+		{"#", "$SYS/x", false},
+		{"+/b", "$SYS/b", false},
+		{"$SYS/#", "$SYS/x", true},
+		{"+/+", "a/b", true},
+		{"+", "a/b", false},
+		{"a/+/c", "a//c", true},
+		{"a/b/c", "a/b", false},
+		{"a/b", "a/b/c", false},
+		{"sensors/+/temperature", "sensors/s1/temperature", true},
+		{"sensors/+/temperature", "sensors/s1/humidity", false},
+	}
+	for _, c := range cases {
+		if got := Match(c.filter, c.topic); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
+		}
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	for _, s := range [][2]string{{"a/+/c", "a/b/c"}, {"#", "x"}, {"a/#", "a"}, {"+", "$x"}, {"", ""}, {"/", "//"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, filter, topic string) {
+		got := Match(filter, topic)
+		// A topic without wildcards matches itself, and "#" matches every
+		// topic not starting with '$'.
+		if Match(topic, topic) != true {
+			t.Errorf("Match(%q, itself) = false", topic)
+		}
+		if len(topic) > 0 && topic[0] != '$' && !Match("#", topic) {
+			t.Errorf(`Match("#", %q) = false`, topic)
+		}
+		_ = got
+	})
+}
+
+// message writes topic and data into a region as the host does and
+// returns their addresses.
+func message(t testing.TB, topic, data string) (unsafe.Pointer, int32, unsafe.Pointer, int32) {
+	p := allocRegion(int32(len(topic) + len(data)))
+	r := unsafe.Slice((*byte)(p), len(topic)+len(data))
+	copy(r, topic)
+	copy(r[len(topic):], data)
+	return p, int32(len(topic)), unsafe.Add(p, len(topic)), int32(len(data))
+}
+
+func TestDispatchMessage(t *testing.T) {
+	t.Cleanup(func() { messageHandler = nil })
+	var gotTopics []string
+	var gotData []string
+	OnMessage(func(topic string, data []byte) error {
+		gotTopics = append(gotTopics, topic) // kept: must stay valid
+		gotData = append(gotData, string(data))
+		switch string(data) {
+		case "fail":
+			return errors.New("bad payload")
+		case "panic":
+			panic("boom")
+		}
+		return nil
+	})
+	cases := []struct {
+		topic, data string
+		want        int32
+	}{
+		{"sensors/s1/temperature", "21.5", 0},
+		{"sensors/s2/temperature", "fail", 1},
+		{"sensors/s3/temperature", "panic", 2},
+		{"sensors/s1/temperature", "", 0},
+	}
+	for _, c := range cases {
+		if rc := dispatchMessage(message(t, c.topic, c.data)); rc != c.want {
+			t.Errorf("dispatch(%q, %q) = %d, want %d", c.topic, c.data, rc, c.want)
+		}
+		// The host reuses the region: scribble over it.
+		for i := range region {
+			region[i] = 'X'
+		}
+	}
+	for i, c := range cases {
+		if gotTopics[i] != c.topic || gotData[i] != c.data {
+			t.Errorf("message %d: handler saw (%q, %q), want (%q, %q)", i, gotTopics[i], gotData[i], c.topic, c.data)
+		}
+	}
+}
+
+func TestDispatchWithoutHandlers(t *testing.T) {
+	messageHandler, tickHandler = nil, nil
+	if rc := dispatchMessage(message(t, "a/b", "x")); rc != 0 {
+		t.Errorf("dispatchMessage without handler = %d, want 0", rc)
+	}
+	if rc := dispatchTick(); rc != 0 {
+		t.Errorf("dispatchTick without handler = %d, want 0", rc)
+	}
+}
+
+func TestDispatchTick(t *testing.T) {
+	t.Cleanup(func() { tickHandler = nil })
+	for _, c := range []struct {
+		name string
+		h    func() error
+		want int32
+	}{
+		{"ok", func() error { return nil }, 0},
+		{"error", func() error { return errors.New("nope") }, 1},
+		{"panic", func() error { panic("boom") }, 2},
+	} {
+		OnTick(c.h)
+		if rc := dispatchTick(); rc != c.want {
+			t.Errorf("%s: dispatchTick = %d, want %d", c.name, rc, c.want)
+		}
+	}
+}
+
+func TestDispatchMessageAllocatesNothing(t *testing.T) {
+	t.Cleanup(func() { messageHandler = nil })
+	var n int
+	OnMessage(func(topic string, data []byte) error { n += len(topic) + len(data); return nil })
+	tp, tl, dp, dl := message(t, "sensors/s1/temperature", `{"value":21.5}`)
+	dispatchMessage(tp, tl, dp, dl) // interns the topic
+	allocs := testing.AllocsPerRun(100, func() { dispatchMessage(tp, tl, dp, dl) })
+	if allocs != 0 {
+		t.Errorf("dispatchMessage allocates %v times per message, want 0", allocs)
+	}
+	if n == 0 {
+		t.Error("handler never ran")
+	}
+}
+
+func TestAllocRegion(t *testing.T) {
+	if p := allocRegion(-1); p != nil {
+		t.Errorf("allocRegion(-1) = %p, want nil", p)
+	}
+	for _, size := range []int32{0, 1, 300, 1 << 16} {
+		p := allocRegion(size)
+		if p == nil || len(region) < int(size) || unsafe.Pointer(&region[0]) != p {
+			t.Errorf("allocRegion(%d): %p, region of %d bytes", size, p, len(region))
+		}
+	}
+}
+
+// hostValue simulates the host side of kv_get/config_get: it copies the
+// value only if it fits and returns its length either way. grow makes the
+// value longer after the first call, as a concurrent writer on the host
+// would.
+type hostValue struct {
+	value []byte
+	grow  int
+	calls int
+}
+
+func (h *hostValue) get(keyPtr unsafe.Pointer, keyLen int32, bufPtr unsafe.Pointer, bufCap int32) int32 {
+	h.calls++
+	n := len(h.value)
+	if n <= int(bufCap) {
+		copy(unsafe.Slice((*byte)(bufPtr), bufCap), h.value)
+	}
+	if h.calls == 1 {
+		h.value = append(h.value, make([]byte, h.grow)...)
+	}
+	return int32(n)
+}
+
+func TestFetchValue(t *testing.T) {
+	big := make([]byte, 5000)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	cases := []struct {
+		name      string
+		value     []byte
+		grow      int
+		wantCalls int
+	}{
+		{"empty", []byte{}, 0, 1},
+		{"small", []byte("21.5"), 0, 1},
+		{"exactly scratch", big[:len(scratch)], 0, 1},
+		{"large", big, 0, 2},
+		{"grows once", big[:1000], 10, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := &hostValue{value: append([]byte(nil), c.value...), grow: c.grow}
+			got, err := fetchValue(h.get, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append(append([]byte{}, c.value...), make([]byte, c.grow)...)
+			if string(got) != string(want) || got == nil {
+				t.Errorf("got %d bytes, want %d", len(got), len(want))
+			}
+			if h.calls != c.wantCalls {
+				t.Errorf("%d host calls, want %d", h.calls, c.wantCalls)
+			}
+		})
+	}
+	t.Run("keeps growing", func(t *testing.T) {
+		h := &hostValue{value: append([]byte(nil), big[:1000]...)}
+		// Grow before every call: fetchValue never catches up and gives up.
+		grow := func(kp unsafe.Pointer, kl int32, bp unsafe.Pointer, bc int32) int32 {
+			h.value = append(h.value, make([]byte, 100)...)
+			return h.get(kp, kl, bp, bc)
+		}
+		if _, err := fetchValue(grow, "k"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("err = %v, want ErrUnavailable", err)
+		}
+		if h.calls != 1+maxGetTries {
+			t.Errorf("%d host calls, want %d", h.calls, 1+maxGetTries)
+		}
+	})
+	t.Run("error", func(t *testing.T) {
+		notFound := func(unsafe.Pointer, int32, unsafe.Pointer, int32) int32 { return int32(ErrNotFound) }
+		if _, err := fetchValue(notFound, "k"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestOutsideATask(t *testing.T) {
+	if err := Publish("a/b", []byte("x")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Publish = %v, want ErrUnavailable", err)
+	}
+	if _, err := KV.Get("k"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("KV.Get = %v, want ErrUnavailable", err)
+	}
+	if err := KV.Set("k", nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("KV.Set = %v, want ErrUnavailable", err)
+	}
+	if v, ok := Config("k"); ok || v != "" {
+		t.Errorf("Config = %q, %v; want nothing", v, ok)
+	}
+	if got := ConfigOr("k", "def"); got != "def" {
+		t.Errorf("ConfigOr = %q, want def", got)
+	}
+}
