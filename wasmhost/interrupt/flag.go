@@ -1,0 +1,100 @@
+package interrupt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Flag is the interrupt flag of one instantiated module that Instrument
+// rewrote. Raise may be called from any goroutine, typically a timer, while
+// another goroutine is inside a call into the module: the call traps at its
+// next loop iteration or function entry. All methods are safe for concurrent
+// use.
+//
+// The flag stays raised until Reset: every later call into the module traps
+// at once. After an interrupt the module's own state (its memory, a guest
+// language runtime inside it) may be half-way through an update; whether to
+// keep using the instance is the caller's decision.
+type Flag struct {
+	mu sync.Mutex
+	g  api.MutableGlobal
+}
+
+// NewFlag finds the flag exported by an instantiated, instrumented module. It
+// fails if the module does not export a mutable i32 global named ExportName,
+// which means it was not rewritten by Instrument.
+func NewFlag(mod api.Module) (*Flag, error) {
+	g := mod.ExportedGlobal(ExportName)
+	if g == nil {
+		return nil, fmt.Errorf("module %q has no %s export: not instrumented", mod.Name(), ExportName)
+	}
+	mg, ok := g.(api.MutableGlobal)
+	if !ok || g.Type() != api.ValueTypeI32 {
+		return nil, fmt.Errorf("module %q export %s is not a mutable i32 global", mod.Name(), ExportName)
+	}
+	return &Flag{g: mg}, nil
+}
+
+// Raise asks the running code to stop. It returns at once; the call into the
+// module returns with a trap shortly after, when the code reaches a check.
+func (f *Flag) Raise() {
+	f.mu.Lock()
+	f.g.Set(1)
+	f.mu.Unlock()
+}
+
+// Reset lowers the flag so the module can be called again.
+func (f *Flag) Reset() {
+	f.mu.Lock()
+	f.g.Set(0)
+	f.mu.Unlock()
+}
+
+// Raised reports whether the flag is up.
+func (f *Flag) Raised() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.g.Get() != 0
+}
+
+// RaiseWhenDone raises the flag when ctx is done (its deadline passes or it is
+// cancelled), for as long as the returned stop function has not been called.
+// stop reports whether it prevented the raise, like context.AfterFunc's stop.
+// Typical use around one call with a time limit:
+//
+//	ctx, cancel := context.WithTimeout(ctx, limit)
+//	stop := flag.RaiseWhenDone(ctx)
+//	res, err := fn.Call(ctx, args...)
+//	stop()
+//	cancel()
+//	if flag.Interrupted(err) { ... the call ran out of time ...; flag.Reset() }
+func (f *Flag) RaiseWhenDone(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, f.Raise)
+}
+
+// Interrupted reports whether err, returned by a call into the module, is the
+// trap of an interrupt check: the call trapped with "unreachable" and the flag
+// is raised. A genuine unreachable trap that happens while the flag is raised
+// is indistinguishable and also reported as an interrupt.
+func (f *Flag) Interrupted(err error) bool {
+	return err != nil && IsUnreachableTrap(err) && f.Raised()
+}
+
+// IsUnreachableTrap reports whether err is wazero's error for a call that
+// executed an unreachable instruction (which is how an interrupt check traps).
+// wazero does not export its trap errors, so this matches the error's text:
+// wazero wraps an internal error whose message is "unreachable" as
+// "wasm error: unreachable\nwasm stack trace: ...".
+func IsUnreachableTrap(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "unreachable" || strings.HasPrefix(e.Error(), "wasm error: unreachable\n") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,353 @@
+package interrupt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ExportName is the export under which Instrument publishes the interrupt
+// flag: a mutable i32 global, 0 while the code may run, non-zero to stop it.
+const ExportName = "canopy_interrupt"
+
+// ErrAlreadyInstrumented is returned (wrapped) by Instrument for a module that
+// already exports ExportName.
+var ErrAlreadyInstrumented = errors.New("module already exports " + ExportName)
+
+var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+
+// Section ids of the wasm binary format.
+const (
+	secCustom    = 0
+	secImport    = 2
+	secFunction  = 3
+	secGlobal    = 6
+	secExport    = 7
+	secCode      = 10
+	secDataCount = 12
+	secTag       = 13
+)
+
+var sectionNames = [...]string{"custom", "type", "import", "function", "table", "memory",
+	"global", "export", "start", "element", "code", "data", "datacount", "tag"}
+
+// sectionRank gives the position at which a non-custom section must appear;
+// the tag section (exception handling) sits between memory and global.
+var sectionRank = [...]int{0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 11, 6}
+
+func sectionLabel(id byte) string {
+	if int(id) < len(sectionNames) {
+		return fmt.Sprintf("section %d (%s)", id, sectionNames[id])
+	}
+	return fmt.Sprintf("section %d", id)
+}
+
+// Instrument returns a copy of the WebAssembly core module wasm with an
+// interrupt check at the start of every defined function and after every loop
+// opcode, and a new mutable i32 global (initially 0) exported as ExportName
+// that those checks read. See the package documentation for the check.
+//
+// The new global is appended after the module's own globals, so no index in
+// the module changes. Custom sections that address code by byte offset
+// (DWARF .debug_*, reloc.*, sourceMappingURL, external_debug_info) are
+// dropped because the offsets no longer hold; the name section and other
+// custom sections are kept.
+//
+// Instrument checks the structure it relies on (sections, imports, exports,
+// function bodies instruction by instruction) but is not a validator: the
+// engine validates the output. A malformed or truncated module, a module that
+// uses instructions of proposals wazero does not enable by default, or one
+// that already exports ExportName is rejected with an error naming the
+// section, function and byte offset. Instrument never panics, and its output
+// is at most a few times the size of its input.
+func Instrument(wasm []byte) ([]byte, error) {
+	out, err := instrument(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("instrument wasm: %w", err)
+	}
+	return out, nil
+}
+
+// module is the state of one run of Instrument.
+type module struct {
+	in  []byte
+	out []byte
+
+	importedFuncs   uint32
+	importedGlobals uint32
+	definedGlobals  uint32
+	definedFuncs    uint32
+	codeDone        bool // the code section has been rewritten
+	globalDone      bool // the global section has been written
+	exportDone      bool
+	check           []byte // the interrupt check sequence
+}
+
+func instrument(in []byte) ([]byte, error) {
+	if len(in) < len(wasmHeader) || !bytes.Equal(in[:4], wasmHeader[:4]) {
+		return nil, errors.New("not a wasm module: missing \\0asm magic")
+	}
+	if !bytes.Equal(in[4:8], wasmHeader[4:]) {
+		return nil, fmt.Errorf("unsupported wasm binary version % x (want 01 00 00 00; components are not supported)", in[4:8])
+	}
+	m := &module{in: in, out: make([]byte, 0, len(in)+len(in)/8+64)}
+	m.out = append(m.out, wasmHeader...)
+	r := reader{b: in, pos: len(wasmHeader), end: len(in)}
+	lastRank := 0
+	for !r.done() {
+		start := r.pos
+		id, _ := r.readByte()
+		size, err := r.u32()
+		if err != nil {
+			return nil, fmt.Errorf("%s header at offset %#x: %w", sectionLabel(id), start, err)
+		}
+		body, err := r.sub(size)
+		if err != nil {
+			return nil, fmt.Errorf("%s at offset %#x: %w", sectionLabel(id), start, err)
+		}
+		if id == secCustom {
+			if err := m.custom(in[start:r.pos], body); err != nil {
+				return nil, fmt.Errorf("%s at offset %#x: %w", sectionLabel(id), start, err)
+			}
+			continue
+		}
+		if int(id) >= len(sectionRank) {
+			return nil, fmt.Errorf("unknown section id %d at offset %#x", id, start)
+		}
+		rank := sectionRank[id]
+		if rank <= lastRank {
+			return nil, fmt.Errorf("%s at offset %#x is out of order or repeated", sectionLabel(id), start)
+		}
+		lastRank = rank
+		if err := m.section(id, rank, in[start:r.pos], body); err != nil {
+			return nil, fmt.Errorf("%s at offset %#x: %w", sectionLabel(id), start, err)
+		}
+	}
+	m.flushBefore(len(sectionRank) + 1)
+	if m.definedFuncs > 0 && !m.codeDone {
+		return nil, fmt.Errorf("function section declares %d functions but there is no code section", m.definedFuncs)
+	}
+	return m.out, nil
+}
+
+// custom copies a custom section unless it refers to code offsets.
+func (m *module) custom(raw []byte, body reader) error {
+	name, err := body.name()
+	if err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	n := string(name)
+	if strings.HasPrefix(n, ".debug_") || strings.HasPrefix(n, "reloc.") ||
+		n == "sourceMappingURL" || n == "external_debug_info" {
+		return nil
+	}
+	m.out = append(m.out, raw...)
+	return nil
+}
+
+// flushBefore writes the new global and export sections if no section of
+// their own was found before a section of the given rank.
+func (m *module) flushBefore(rank int) {
+	if !m.globalDone && rank > sectionRank[secGlobal] {
+		m.globalDone = true
+		body := appendU32(nil, 1)
+		body = m.appendGlobal(body)
+		m.appendSection(secGlobal, body)
+	}
+	if !m.exportDone && rank > sectionRank[secExport] {
+		m.exportDone = true
+		body := appendU32(nil, 1)
+		body = m.appendExport(body)
+		m.appendSection(secExport, body)
+	}
+}
+
+func (m *module) appendSection(id byte, body []byte) {
+	m.out = append(m.out, id)
+	m.out = appendU32(m.out, uint32(len(body)))
+	m.out = append(m.out, body...)
+}
+
+// flagIndex is the index of the new global.
+func (m *module) flagIndex() uint32 { return m.importedGlobals + m.definedGlobals }
+
+// appendGlobal appends the new global: mutable i32 initialised to 0.
+func (m *module) appendGlobal(dst []byte) []byte {
+	return append(dst, 0x7f, 0x01, 0x41, 0x00, opEnd)
+}
+
+func (m *module) appendExport(dst []byte) []byte {
+	dst = appendU32(dst, uint32(len(ExportName)))
+	dst = append(dst, ExportName...)
+	dst = append(dst, 0x03) // global
+	return appendU32(dst, m.flagIndex())
+}
+
+// section handles one non-custom section.
+func (m *module) section(id byte, rank int, raw []byte, body reader) error {
+	m.flushBefore(rank)
+	switch id {
+	case secImport:
+		return m.imports(raw, body)
+	case secFunction:
+		n, err := body.u32()
+		if err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		m.definedFuncs = n
+	case secGlobal:
+		return m.globals(body)
+	case secExport:
+		return m.exports(body)
+	case secCode:
+		return m.code(body)
+	}
+	m.out = append(m.out, raw...)
+	return nil
+}
+
+// imports counts the imported globals and copies the section.
+func (m *module) imports(raw []byte, r reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	for i := uint32(0); i < n; i++ {
+		if err := m.importEntry(&r); err != nil {
+			return fmt.Errorf("import %d: %w", i, err)
+		}
+	}
+	if !r.done() {
+		return fmt.Errorf("%d bytes after the last import at offset %#x", r.end-r.pos, r.pos)
+	}
+	m.out = append(m.out, raw...)
+	return nil
+}
+
+func (m *module) importEntry(r *reader) error {
+	if _, err := r.name(); err != nil {
+		return fmt.Errorf("module name: %w", err)
+	}
+	if _, err := r.name(); err != nil {
+		return fmt.Errorf("field name: %w", err)
+	}
+	at := r.pos
+	kind, err := r.readByte()
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case 0x00: // function: type index
+		m.importedFuncs++
+		_, err = r.u32()
+		return err
+	case 0x01: // table: reftype, limits
+		t, err := r.readByte()
+		if err != nil {
+			return err
+		}
+		if t != 0x70 && t != 0x6f {
+			return fmt.Errorf("table at offset %#x: unknown reference type %#x", at+1, t)
+		}
+		return skipLimits(r)
+	case 0x02: // memory: limits
+		return skipLimits(r)
+	case 0x03: // global: valtype, mutability
+		t, err := r.readByte()
+		if err != nil {
+			return err
+		}
+		if !isValType(t) {
+			return fmt.Errorf("global at offset %#x: unknown value type %#x", at+1, t)
+		}
+		if _, err := r.readByte(); err != nil {
+			return err
+		}
+		m.importedGlobals++
+		return nil
+	}
+	return fmt.Errorf("unknown import kind %#x at offset %#x", kind, at)
+}
+
+// skipLimits skips table or memory limits: flags, min and (if flagged) max.
+// Flag bit 1 (shared memory, threads) is accepted; 64-bit limits are not.
+func skipLimits(r *reader) error {
+	at := r.pos
+	flags, err := r.readByte()
+	if err != nil {
+		return err
+	}
+	if flags > 3 {
+		return fmt.Errorf("limits at offset %#x: unsupported flags %#x", at, flags)
+	}
+	if _, err := r.u32(); err != nil {
+		return err
+	}
+	if flags&1 != 0 {
+		_, err = r.u32()
+	}
+	return err
+}
+
+// globals rewrites the global section with the new global appended.
+func (m *module) globals(r reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	if n == ^uint32(0) {
+		return errors.New("too many globals")
+	}
+	m.definedGlobals = n
+	body := make([]byte, 0, r.end-r.pos+10)
+	body = appendU32(body, n+1)
+	body = append(body, r.b[r.pos:r.end]...)
+	body = m.appendGlobal(body)
+	m.appendSection(secGlobal, body)
+	m.globalDone = true
+	return nil
+}
+
+// exports rewrites the export section with the flag's export appended,
+// rejecting a module that already has an export of that name.
+func (m *module) exports(r reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	if n == ^uint32(0) {
+		return errors.New("too many exports")
+	}
+	entries := r.pos
+	for i := uint32(0); i < n; i++ {
+		at := r.pos
+		name, err := r.name()
+		if err != nil {
+			return fmt.Errorf("export %d name: %w", i, err)
+		}
+		if string(name) == ExportName {
+			return fmt.Errorf("export %d at offset %#x: %w", i, at, ErrAlreadyInstrumented)
+		}
+		kind, err := r.readByte()
+		if err != nil {
+			return fmt.Errorf("export %d: %w", i, err)
+		}
+		if kind > 0x04 {
+			return fmt.Errorf("export %d: unknown kind %#x at offset %#x", i, kind, r.pos-1)
+		}
+		if _, err := r.u32(); err != nil {
+			return fmt.Errorf("export %d index: %w", i, err)
+		}
+	}
+	if !r.done() {
+		return fmt.Errorf("%d bytes after the last export at offset %#x", r.end-r.pos, r.pos)
+	}
+	body := make([]byte, 0, r.end-entries+len(ExportName)+16)
+	body = appendU32(body, n+1)
+	body = append(body, r.b[entries:r.end]...)
+	body = m.appendExport(body)
+	m.appendSection(secExport, body)
+	m.exportDone = true
+	return nil
+}
