@@ -7,15 +7,19 @@
 // head of every loop:
 //
 //	global.get $canopy_interrupt
+//	i32.eqz
 //	if
+//	else
 //	  unreachable
 //	end
 //
+// (the trap sits in the else-arm because wazero's compiler then keeps it out
+// of the loop's straight-line path; see checkSequence)
 // Every path that can run for long without returning passes through one of
 // those two places: a loop iterates through its header, and recursion without
 // loops enters functions. A memory.grow in a loop is caught at the loop
-// header. While the global is zero the check is one load, one test and one
-// predicted branch.
+// header. While the global is zero the check is one load, one compare and one
+// branch that is never taken.
 //
 // The host stops a call by raising the flag (Flag.Raise) from another
 // goroutine, typically a per-call timer. The running code sees the global at

@@ -39,7 +39,7 @@ func skipInstr(r *reader) (byte, error) {
 	switch {
 	case op == 0x00, op == 0x01, op == 0x05, op == opEnd, op == 0x0f, // unreachable nop else end return
 		op == 0x1a, op == 0x1b, // drop select
-		op == 0xd1,                 // ref.is_null
+		op == 0xd1,               // ref.is_null
 		op >= 0x45 && op <= 0xc4: // numeric, sign extension
 		return op, nil
 	case op == opBlock, op == opLoop, op == opIf:
@@ -47,8 +47,8 @@ func skipInstr(r *reader) (byte, error) {
 	case op == 0x0c, op == 0x0d, // br br_if
 		op == 0x10, op == 0x12, // call return_call
 		op >= 0x20 && op <= 0x24, // local.get/set/tee global.get/set
-		op == 0x25, op == 0x26, // table.get table.set
-		op == 0xd2, // ref.func
+		op == 0x25, op == 0x26,   // table.get table.set
+		op == 0xd2,             // ref.func
 		op == 0x3f, op == 0x40: // memory.size memory.grow (memory index)
 		_, err = r.u32()
 		return op, err
