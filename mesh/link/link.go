@@ -1,0 +1,69 @@
+// Package link is the contract between the mesh and the networks that carry
+// it: an authenticated connection to one named peer that carries many
+// independent byte streams. quicnet implements it over QUIC with mutual TLS;
+// memnet implements it in memory for tests and simulations at scale.
+package link
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// ErrClosed is returned by operations on a closed connection or listener.
+var ErrClosed = errors.New("link closed")
+
+// Peer is who is at the other end of a connection, as its certificate (or
+// the in-memory fabric) says.
+type Peer struct {
+	Name kernel.NodeName
+	Role kernel.Role
+}
+
+// Stream is one bidirectional byte stream inside a connection.
+type Stream interface {
+	io.Reader
+	io.Writer
+	// CloseWrite ends the sending side; the peer reads io.EOF after the data.
+	CloseWrite() error
+	// Abort abandons both directions; pending reads and writes fail.
+	Abort()
+	// SetDeadline bounds reads and writes; zero means none.
+	SetDeadline(t time.Time) error
+}
+
+// Conn is an authenticated connection to one peer. All methods are safe
+// for concurrent use.
+type Conn interface {
+	// Peer is the authenticated identity of the other end.
+	Peer() Peer
+	// OpenStream opens a stream, blocking while the peer's stream limit is
+	// reached (back-pressure) until ctx is done.
+	OpenStream(ctx context.Context) (Stream, error)
+	// AcceptStream returns the next stream the peer opened.
+	AcceptStream(ctx context.Context) (Stream, error)
+	// RTT is the smoothed round-trip time the transport measures, or 0.
+	RTT() time.Duration
+	// Close ends the connection and every stream in it.
+	Close() error
+	// Done is closed when the connection has ended for any reason.
+	Done() <-chan struct{}
+}
+
+// Listener accepts authenticated connections.
+type Listener interface {
+	Accept(ctx context.Context) (Conn, error)
+	// Addr is the address peers dial.
+	Addr() string
+	Close() error
+}
+
+// Network makes connections. want, when not empty, is the node name the
+// peer must prove; a peer that proves another name is refused.
+type Network interface {
+	Listen(addr string) (Listener, error)
+	Dial(ctx context.Context, addr string, want kernel.NodeName) (Conn, error)
+}

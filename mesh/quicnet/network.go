@@ -1,0 +1,210 @@
+package quicnet
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+// Network is link.Network over QUIC. Safe for concurrent use.
+type Network struct {
+	cfg   Config
+	joins chan struct{}
+}
+
+// New checks cfg and returns a network.
+func New(cfg Config) (*Network, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Network{cfg: cfg, joins: make(chan struct{}, cfg.MaxConcurrentJoins)}, nil
+}
+
+func (n *Network) verifier() *identity.Verifier {
+	return &identity.Verifier{CA: n.cfg.Identity.CA, Revoked: n.cfg.Revoked, Now: n.cfg.Now}
+}
+
+func (n *Network) quicConfig() *quic.Config {
+	return &quic.Config{
+		HandshakeIdleTimeout:  n.cfg.HandshakeTimeout,
+		MaxIdleTimeout:        n.cfg.MaxIdleTimeout,
+		KeepAlivePeriod:       n.cfg.KeepAlivePeriod,
+		MaxIncomingStreams:    n.cfg.MaxIncomingStreams,
+		MaxIncomingUniStreams: -1,
+		Allow0RTT:             false,
+	}
+}
+
+func (n *Network) serverTLS() *tls.Config {
+	v := n.verifier()
+	cert := n.cfg.Identity.TLSCertificate()
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		Certificates:           []tls.Certificate{cert},
+		ClientAuth:             tls.RequestClientCert,
+		NextProtos:             []string{ALPN, ALPNJoin},
+		SessionTicketsDisabled: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if cs.NegotiatedProtocol == ALPNJoin {
+				if n.cfg.Join == nil {
+					n.cfg.Logger.Warn("refused join: this node does not serve joins")
+					return fmt.Errorf("joins are not served here")
+				}
+				return nil
+			}
+			if _, err := v.Verify(rawCerts(cs), ""); err != nil {
+				n.cfg.Logger.Warn("refused peer", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+func (n *Network) clientTLS(want kernel.NodeName) *tls.Config {
+	v := n.verifier()
+	cert := n.cfg.Identity.TLSCertificate()
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		Certificates:           []tls.Certificate{cert},
+		NextProtos:             []string{ALPN},
+		ServerName:             "canopy",
+		InsecureSkipVerify:     true, // VerifyConnection checks the chain against the cluster CA
+		SessionTicketsDisabled: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if _, err := v.Verify(rawCerts(cs), want); err != nil {
+				n.cfg.Logger.Warn("refused server", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+func rawCerts(cs tls.ConnectionState) [][]byte {
+	out := make([][]byte, len(cs.PeerCertificates))
+	for i, c := range cs.PeerCertificates {
+		out[i] = c.Raw
+	}
+	return out
+}
+
+// Listen listens on a UDP address such as "127.0.0.1:7443".
+func (n *Network) Listen(addr string) (link.Listener, error) {
+	ql, err := quic.ListenAddr(addr, n.serverTLS(), n.quicConfig())
+	if err != nil {
+		return nil, fmt.Errorf("quicnet: listen %s: %w", addr, err)
+	}
+	return &listener{n: n, ql: ql}, nil
+}
+
+// Dial connects to addr; want, when set, is the name the server's
+// certificate must carry.
+func (n *Network) Dial(ctx context.Context, addr string, want kernel.NodeName) (link.Conn, error) {
+	qc, err := quic.DialAddr(ctx, addr, n.clientTLS(want), n.quicConfig())
+	if err != nil {
+		return nil, fmt.Errorf("quicnet: dial %s: %w", addr, err)
+	}
+	c, err := wrap(qc)
+	if err != nil {
+		qc.CloseWithError(1, "bad certificate")
+		return nil, err
+	}
+	return c, nil
+}
+
+type listener struct {
+	n  *Network
+	ql *quic.Listener
+}
+
+func (l *listener) Addr() string { return l.ql.Addr().String() }
+func (l *listener) Close() error { return l.ql.Close() }
+
+// Accept returns the next authenticated connection; join connections are
+// served here and never returned.
+func (l *listener) Accept(ctx context.Context) (link.Conn, error) {
+	for {
+		qc, err := l.ql.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, link.ErrClosed
+		}
+		if qc.ConnectionState().TLS.NegotiatedProtocol == ALPNJoin {
+			select {
+			case l.n.joins <- struct{}{}:
+				go func() {
+					defer func() { <-l.n.joins }()
+					l.n.serveJoin(qc)
+				}()
+			default:
+				l.n.cfg.Logger.Warn("refused join: too many at once", "remote", qc.RemoteAddr())
+				qc.CloseWithError(2, "too many joins")
+			}
+			continue
+		}
+		c, err := wrap(qc)
+		if err != nil {
+			l.n.cfg.Logger.Warn("refused peer", "remote", qc.RemoteAddr(), "err", err)
+			qc.CloseWithError(1, "bad certificate")
+			continue
+		}
+		return c, nil
+	}
+}
+
+func wrap(qc *quic.Conn) (*conn, error) {
+	certs := qc.ConnectionState().TLS.PeerCertificates
+	if len(certs) == 0 {
+		return nil, identity.ErrNoCertificate
+	}
+	name, role, err := identity.PeerOf(certs[0])
+	if err != nil {
+		return nil, err
+	}
+	return &conn{qc: qc, peer: link.Peer{Name: name, Role: role}}, nil
+}
+
+type conn struct {
+	qc   *quic.Conn
+	peer link.Peer
+}
+
+func (c *conn) Peer() link.Peer       { return c.peer }
+func (c *conn) RTT() time.Duration    { return c.qc.ConnectionStats().SmoothedRTT }
+func (c *conn) Done() <-chan struct{} { return c.qc.Context().Done() }
+func (c *conn) Close() error          { return c.qc.CloseWithError(0, "closed") }
+
+func (c *conn) OpenStream(ctx context.Context) (link.Stream, error) {
+	s, err := c.qc.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stream{s}, nil
+}
+
+func (c *conn) AcceptStream(ctx context.Context) (link.Stream, error) {
+	s, err := c.qc.AcceptStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stream{s}, nil
+}
+
+type stream struct{ *quic.Stream }
+
+func (s stream) CloseWrite() error { return s.Stream.Close() }
+func (s stream) Abort() {
+	s.Stream.CancelRead(1)
+	s.Stream.CancelWrite(1)
+}

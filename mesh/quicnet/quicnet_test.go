@@ -1,0 +1,235 @@
+package quicnet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+type cluster struct {
+	auth *identity.Authority
+}
+
+func newCluster(t *testing.T) *cluster {
+	ca, err := identity.LoadOrCreateCA(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cluster{auth: &identity.Authority{CA: ca, Tokens: identity.NewTokens(nil)}}
+}
+
+func (c *cluster) node(t *testing.T, name kernel.NodeName, role kernel.Role) *identity.Node {
+	t.Helper()
+	key, err := identity.LoadOrCreateKey(filepath.Join(t.TempDir(), "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := c.auth.Tokens.Create(role, time.Minute)
+	csr, _ := identity.NewCSR(key, name)
+	cert, ca, err := c.auth.Join(tok, csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := identity.NewNode(key, cert, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (c *cluster) net(t *testing.T, id *identity.Node) *Network {
+	n, err := New(Config{Identity: id, Revoked: c.auth.CA.IsRevoked, Join: func(_ context.Context, tok string, csr []byte) ([]byte, []byte, error) {
+		return c.auth.Join(tok, csr)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// echo serves one listener: every stream gets its bytes back.
+func echo(t *testing.T, l link.Listener) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				for {
+					s, err := c.AcceptStream(ctx)
+					if err != nil {
+						return
+					}
+					go func() {
+						b, _ := io.ReadAll(s)
+						s.Write(b)
+						s.CloseWrite()
+					}()
+				}
+			}()
+		}
+	}()
+}
+
+func roundTrip(ctx context.Context, c link.Conn, msg string) (string, error) {
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		return "", err
+	}
+	s.Write([]byte(msg))
+	s.CloseWrite()
+	b, err := io.ReadAll(s)
+	return string(b), err
+}
+
+func TestMutualTLSAndImpostors(t *testing.T) {
+	cl := newCluster(t)
+	server := cl.net(t, cl.node(t, "gw-1", kernel.RoleGateway))
+	l, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	leaf := cl.net(t, cl.node(t, "leaf-1", kernel.RoleLeaf))
+	c, err := leaf.Dial(ctx, l.Addr(), "gw-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Peer() != (link.Peer{Name: "gw-1", Role: kernel.RoleGateway}) {
+		t.Fatalf("peer %+v", c.Peer())
+	}
+	if got, err := roundTrip(ctx, c, "hello"); err != nil || got != "hello" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	c.Close()
+
+	// The server's certificate must name the node the client expects.
+	if _, err := leaf.Dial(ctx, l.Addr(), "gw-2"); err == nil || !errors.Is(err, identity.ErrWrongName) && !bytes.Contains([]byte(err.Error()), []byte("another node")) {
+		t.Fatalf("dial expecting another name: %v", err)
+	}
+	// A node from another cluster is refused.
+	other := newCluster(t)
+	imp := other.net(t, other.node(t, "leaf-1", kernel.RoleLeaf))
+	if c, err := imp.Dial(ctx, l.Addr(), ""); err == nil {
+		if _, err := roundTrip(ctx, c, "x"); err == nil {
+			t.Fatal("impostor from another CA was served")
+		}
+	}
+	// A revoked certificate is refused.
+	revokedID := cl.node(t, "leaf-2", kernel.RoleLeaf)
+	cl.auth.CA.Revoke(revokedID.Cert.SerialNumber)
+	if c, err := cl.net(t, revokedID).Dial(ctx, l.Addr(), ""); err == nil {
+		if _, err := roundTrip(ctx, c, "x"); err == nil {
+			t.Fatal("revoked peer was served")
+		}
+	}
+	// An expired certificate is refused (the server's clock is past it).
+	late, err := New(Config{Identity: cl.node(t, "gw-9", kernel.RoleGateway), Now: func() time.Time { return time.Now().Add(365 * 24 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll, _ := late.Listen("127.0.0.1:0")
+	echo(t, ll)
+	if c, err := leaf.Dial(ctx, ll.Addr(), ""); err == nil {
+		if _, err := roundTrip(ctx, c, "x"); err == nil {
+			t.Fatal("expired client certificate was served")
+		}
+	}
+}
+
+func TestJoin(t *testing.T) {
+	cl := newCluster(t)
+	server := cl.net(t, cl.node(t, "ctl-1", kernel.RoleController))
+	l, _ := server.Listen("127.0.0.1:0")
+	echo(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key, _ := identity.LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
+	tok, _ := cl.auth.Tokens.Create(kernel.RoleLeaf, time.Minute)
+	req := JoinRequest{Addr: l.Addr(), CAHash: cl.auth.CA.Hash(), Token: tok, Name: "leaf-7", Key: key}
+	id, err := Join(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Name != "leaf-7" || id.Role != kernel.RoleLeaf {
+		t.Fatalf("joined as %s/%s", id.Name, id.Role)
+	}
+	// The new identity works for mutual TLS.
+	c, err := cl.net(t, id).Dial(ctx, l.Addr(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := roundTrip(ctx, c, "hi"); err != nil || got != "hi" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	// Replay, wrong pin and garbage are refused with a reason.
+	if _, err := Join(ctx, req); err == nil || !bytes.Contains([]byte(err.Error()), []byte("already used")) {
+		t.Fatalf("replayed token: %v", err)
+	}
+	other := newCluster(t)
+	tok2, _ := cl.auth.Tokens.Create(kernel.RoleLeaf, time.Minute)
+	bad := req
+	bad.Token, bad.CAHash = tok2, other.auth.CA.Hash()
+	if _, err := Join(ctx, bad); err == nil {
+		t.Fatal("join with the wrong CA pin succeeded")
+	}
+	bad.CAHash = "sha256:zz"
+	if _, err := Join(ctx, bad); err == nil {
+		t.Fatal("malformed pin accepted")
+	}
+	// The token was not consumed by the failed attempts.
+	bad.CAHash = cl.auth.CA.Hash()
+	if _, err := Join(ctx, bad); err != nil {
+		t.Fatalf("token after failed pins: %v", err)
+	}
+}
+
+func TestStreamLimitBackPressure(t *testing.T) {
+	cl := newCluster(t)
+	srv, err := New(Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway), MaxIncomingStreams: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := srv.Listen("127.0.0.1:0")
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		c, err := l.Accept(ctx)
+		if err != nil {
+			return
+		}
+		<-c.Done() // accepts no streams: the peer's opens must stall
+	}()
+	c, err := cl.net(t, cl.node(t, "leaf-1", kernel.RoleLeaf)).Dial(ctx, l.Addr(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 4; i++ {
+		s, err := c.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Write([]byte("x"))
+	}
+	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	if _, err := c.OpenStream(short); err == nil {
+		t.Fatal("fifth stream opened past a limit of 4")
+	}
+}
