@@ -1,0 +1,93 @@
+// Command moving-average is a Canopy service that keeps a moving average of
+// the last N readings of every sensor series it hears and publishes the
+// aggregates on every tick.
+//
+// It listens on sensors/+/+ (sensors/<sensor>/<quantity>) for JSON readings
+// such as {"sensor":"s1","value":21.5,"unit":"C","ts":1732550400} and, each
+// tick, for every series that got new readings since the last tick,
+// publishes to aggregates/<sensor>/<quantity>:
+//
+//	{"sensor":"s1","quantity":"temperature","avg":21.4,"min":21.1,"max":21.9,"n":10,"window":10,"ts":1732550460}
+//
+// n is how many readings the average covers (fewer than window until the
+// window has filled); ts is the timestamp of the newest reading.
+//
+// Config: window (readings per average, default 10), maxSeries (series
+// tracked at most, default 256; readings of further series are dropped and
+// counted).
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o moving-average.wasm .
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	canopy "github.com/canopy-fleet/canopy/sdk/go"
+)
+
+// agg is the task's state. Handlers run one at a time, so no locking.
+var agg *aggregator
+
+func init() {
+	window, err := intConfig("window", 10)
+	if err == nil {
+		var maxSeries int
+		maxSeries, err = intConfig("maxSeries", 256)
+		agg = newAggregator(window, maxSeries)
+	}
+	if err != nil {
+		canopy.Error("bad config", "err", err)
+		panic(err)
+	}
+	canopy.Info("moving-average started", "window", agg.window, "maxSeries", agg.maxSeries)
+	canopy.OnMessage(func(topic string, data []byte) error {
+		r, err := parseReading(topic, data)
+		if err != nil {
+			return err
+		}
+		// topic is safe to keep (the SDK hands out a stable copy), so it
+		// keys the series without a copy per message.
+		return agg.add(topic, r)
+	})
+	canopy.OnTick(publishAggregates)
+}
+
+// publishAggregates publishes every series updated since the last tick.
+func publishAggregates() error {
+	var failed int
+	var last error
+	agg.flush(func(s *series) bool {
+		if err := canopy.Publish(s.outTopic, s.JSON()); err != nil {
+			failed++
+			last = err
+			return false // keep it dirty: publish it next tick
+		}
+		return true
+	})
+	if agg.dropped > 0 {
+		canopy.Warn("series limit reached, readings dropped", "maxSeries", agg.maxSeries, "dropped", agg.dropped)
+		agg.dropped = 0
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d aggregates not published: %w", failed, last)
+	}
+	return nil
+}
+
+// intConfig reads a positive integer config value.
+func intConfig(key string, def int) (int, error) {
+	s, ok := canopy.Config(key)
+	if !ok {
+		return def, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v <= 0 || v > 1<<20 {
+		return 0, fmt.Errorf("config %s: %q is not a positive integer", key, s)
+	}
+	return v, nil
+}
+
+// main is not called in a service (a WASI reactor); the handlers are
+// registered by init.
+func main() {}

@@ -1,0 +1,92 @@
+// Command temp-alert is a Canopy service that raises an alert when a
+// temperature sensor goes above a threshold and clears it when the sensor
+// comes back below the threshold minus a hysteresis band, so that a reading
+// hovering around the threshold does not make the alert flap.
+//
+// It listens on sensors/+/temperature for JSON readings such as
+//
+//	{"sensor":"s1","value":31.2,"unit":"C","ts":1732550400}
+//
+// and publishes state changes to alerts/temperature:
+//
+//	{"sensor":"s1","state":"high","value":31.2,"threshold":30,"ts":1732550400}
+//	{"sensor":"s1","state":"normal","value":28.7,"threshold":30,"ts":1732550460}
+//
+// Which sensors are in alert is kept in the task's key-value store, so a
+// restarted task neither repeats an alert nor forgets to clear one.
+//
+// Config: threshold (°C, default 30), hysteresis (°C, default 1).
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o temp-alert.wasm .
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	canopy "github.com/canopy-fleet/canopy/sdk/go"
+)
+
+// AlertTopic is where state changes are published.
+const AlertTopic = "alerts/temperature"
+
+// det is the task's state. Handlers run one at a time, so no locking.
+var det *detector
+
+func init() {
+	cfg, err := loadConfig(canopy.Config)
+	if err != nil {
+		// A bad config is the operator's mistake: say so and fail the start.
+		canopy.Error("bad config", "err", err)
+		panic(err)
+	}
+	det = newDetector(cfg, canopy.KV)
+	canopy.Info("temp-alert started", "threshold", cfg.Threshold, "hysteresis", cfg.Hysteresis)
+	canopy.OnMessage(handle)
+}
+
+// handle turns one reading into at most one published state change.
+func handle(topic string, data []byte) error {
+	r, err := parseReading(topic, data)
+	if err != nil {
+		return err
+	}
+	a, err := det.observe(r)
+	if err != nil || a == nil {
+		return err
+	}
+	if err := canopy.Publish(AlertTopic, a.JSON()); err != nil {
+		// Not committed: the next reading tries again.
+		return fmt.Errorf("publish %s alert for %s: %w", a.State, a.Sensor, err)
+	}
+	canopy.Info("alert", "sensor", a.Sensor, "state", a.State, "value", a.Value)
+	return det.commit(a)
+}
+
+// loadConfig reads the task's config through get (canopy.Config in the
+// task), applying defaults and rejecting bad values.
+func loadConfig(get func(string) (string, bool)) (config, error) {
+	cfg := config{Threshold: 30, Hysteresis: 1}
+	for _, f := range []struct {
+		key string
+		dst *float64
+	}{{"threshold", &cfg.Threshold}, {"hysteresis", &cfg.Hysteresis}} {
+		s, ok := get(f.key)
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %q is not a number", f.key, s)
+		}
+		*f.dst = v
+	}
+	if cfg.Hysteresis < 0 {
+		return cfg, fmt.Errorf("config hysteresis: %v is negative", cfg.Hysteresis)
+	}
+	return cfg, nil
+}
+
+// main is not called in a service (a WASI reactor); the handlers are
+// registered by init.
+func main() {}
