@@ -1,0 +1,168 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// sampleEvery is how often (in messages) handler time is measured for
+// Stats; reading the clock on every message would cost more than the rest
+// of the host's per-message work.
+const sampleEvery = 16
+
+// OnMessage delivers one message to canopy_on_message and waits for it to
+// return. The topic and payload are written into a guest region obtained
+// from canopy_alloc, which is reused for later messages while it is big
+// enough (the guest must keep it allocated). It returns nil, a *HandlerError
+// (the handler returned non-zero; the instance stays usable), ErrNoHandler,
+// or a fatal error. ctx is checked before the call; the call itself is
+// bounded by the call timeout.
+func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if err := i.usable(ctx); err != nil {
+		return err
+	}
+	if i.onMsgFn == nil {
+		return fmt.Errorf("%s: %w", ExportOnMessage, ErrNoHandler)
+	}
+	need := uint64(len(topic)) + uint64(len(payload))
+	if need > math.MaxInt32 {
+		return fmt.Errorf("message of %d bytes is too large for a 32-bit guest", need)
+	}
+	if uint32(need) > i.regionCap || i.region == 0 {
+		if err := i.grow(uint32(need)); err != nil {
+			return err
+		}
+	}
+	buf, ok := i.mem.Read(i.region, uint32(need))
+	if !ok {
+		i.failed = fmt.Errorf("%s region [%d, +%d) is out of bounds", ExportAlloc, i.region, need)
+		return i.failed
+	}
+	copy(buf, topic)
+	copy(buf[len(topic):], payload)
+	s := i.stack[:4]
+	s[0], s[1] = uint64(i.region), uint64(len(topic))
+	s[2], s[3] = uint64(i.region)+uint64(len(topic)), uint64(len(payload))
+	n := i.messages.Load()
+	var t0 time.Time
+	if n%sampleEvery == 0 {
+		t0 = time.Now()
+	}
+	if err := i.call(i.onMsgFn, s); err != nil {
+		return err
+	}
+	if !t0.IsZero() {
+		i.sampleNanos.Add(int64(time.Since(t0)))
+		i.samples.Add(1)
+	}
+	i.messages.Add(1)
+	if rc := int32(s[0]); rc != 0 {
+		i.handlerErrors.Add(1)
+		return &HandlerError{Export: ExportOnMessage, Code: rc}
+	}
+	return nil
+}
+
+// grow asks the guest for a region of at least need bytes (rounded up to a
+// power of two, at least 256).
+func (i *Instance) grow(need uint32) error {
+	if i.allocFn == nil {
+		return fmt.Errorf("%s: %w", ExportAlloc, ErrNoHandler)
+	}
+	size := max(uint32(256), need)
+	if size&(size-1) != 0 && size < 1<<30 {
+		size = 1 << (32 - bits.LeadingZeros32(size))
+	}
+	s := i.stack[:1]
+	s[0] = uint64(size)
+	if err := i.call(i.allocFn, s); err != nil {
+		return fmt.Errorf("%s: %w", ExportAlloc, err)
+	}
+	ptr := uint32(s[0])
+	if ptr == 0 || uint64(ptr)+uint64(size) > uint64(i.mem.Size()) {
+		i.failed = fmt.Errorf("%s(%d) returned %d: not a region of guest memory", ExportAlloc, size, int32(ptr))
+		return i.failed
+	}
+	i.region, i.regionCap = ptr, size
+	return nil
+}
+
+// OnTick calls canopy_on_tick. Errors as for OnMessage.
+func (i *Instance) OnTick(ctx context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if err := i.usable(ctx); err != nil {
+		return err
+	}
+	if i.onTickFn == nil {
+		return fmt.Errorf("%s: %w", ExportOnTick, ErrNoHandler)
+	}
+	s := i.stack[:1]
+	if err := i.call(i.onTickFn, s); err != nil {
+		return err
+	}
+	if rc := int32(s[0]); rc != 0 {
+		i.handlerErrors.Add(1)
+		return &HandlerError{Export: ExportOnTick, Code: rc}
+	}
+	return nil
+}
+
+// Run runs a job: _start to completion under the call timeout. It returns
+// nil when _start returns or calls proc_exit(0), an *ExitError for another
+// exit code, or the fatal error that stopped it. Cancelling ctx stops it.
+// A job runs once; Run again returns the first result's error or ErrClosed.
+func (i *Instance) Run(ctx context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if err := i.usable(ctx); err != nil {
+		return err
+	}
+	if i.cfg.Type != kernel.TypeJob {
+		return errors.New("run: the task is a service, not a job")
+	}
+	fn := i.wmod.ExportedFunction(ExportStart)
+	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled, 0) })
+	defer stop()
+	err := i.call(fn, i.stack[:1])
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Code == 0 {
+		err = nil
+	}
+	if i.failed == nil {
+		i.failed = errJobDone
+	}
+	return err
+}
+
+var errJobDone = errors.New("job has run")
+
+// Stats reports what the instance has used so far.
+func (i *Instance) Stats() kernel.TaskUsage {
+	u := kernel.TaskUsage{
+		MemoryPeak:    kernel.Bytes(i.lmem.peak.Load()),
+		Messages:      i.messages.Load(),
+		HandlerErrors: i.handlerErrors.Load(),
+	}
+	if n := i.samples.Load(); n > 0 {
+		u.CPUPerMessage = time.Duration(i.sampleNanos.Load() / n)
+	}
+	if d := i.clock().Sub(i.started).Seconds(); d > 0 {
+		u.MessageRate = float64(u.Messages) / d
+	}
+	return u
+}
+
+// Published is how many messages the task has published.
+func (i *Instance) Published() uint64 { return i.published.Load() }
+
+// LogDropped is how many log lines were dropped by the log rate limit.
+func (i *Instance) LogDropped() uint64 { return i.tlog.dropped.Load() }

@@ -1,0 +1,224 @@
+package wasmhost
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/wasmhost/interrupt"
+)
+
+// Instance is one running task. Calls into it (OnMessage, OnTick, Run) are
+// serialised; Stats may be called from any goroutine.
+//
+// After a fatal error (see IsFatal) the instance is unusable: every later
+// call returns that error. Close it and instantiate again.
+type Instance struct {
+	host   *Host
+	mod    *Module
+	cfg    TaskConfig
+	limits kernel.Limits
+	log    *slog.Logger // the host's lines about this task
+	clock  func() time.Time
+
+	ctx   context.Context // carries the *Instance for host functions
+	wmod  api.Module
+	mem   api.Memory
+	guard *callGuard
+	lmem  *limitedMemory
+	tlog  *taskLog
+	out   [2]*streamWriter // stdout, stderr
+	kv    *kvSpace
+
+	publishBucket tokenBucket
+	floodBucket   tokenBucket
+
+	mu        sync.Mutex // serialises calls
+	failed    error
+	closed    bool
+	allocFn   api.Function
+	onMsgFn   api.Function
+	onTickFn  api.Function
+	region    uint32 // guest buffer from canopy_alloc, reused while big enough
+	regionCap uint32
+	stack     [4]uint64
+
+	started       time.Time
+	messages      atomic.Uint64
+	handlerErrors atomic.Uint64
+	published     atomic.Uint64
+	sampleNanos   atomic.Int64
+	samples       atomic.Int64
+}
+
+// ErrNoHandler is returned by OnMessage or OnTick when the module does not
+// export the handler. It is not fatal.
+var ErrNoHandler = errors.New("module does not export the handler")
+
+// Instantiate starts a task from a loaded module. A service (the default
+// type) is instantiated and its _initialize runs under the call timeout; then
+// canopy_abi_version must return 1. A job is instantiated only; Run calls
+// its _start. A module whose initial memory exceeds the memory limit is
+// refused with a *LimitError.
+func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Instance, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("task config: %w", err)
+	}
+	if cfg.Type == "" {
+		cfg.Type = kernel.TypeService
+	}
+	switch {
+	case cfg.Type == kernel.TypeJob && !m.command:
+		return nil, fmt.Errorf("task %s: a job needs a WASI command module exporting _start", cfg.ID)
+	case cfg.Type == kernel.TypeService && m.command:
+		return nil, fmt.Errorf("task %s: a service needs a reactor module (clang -mexec-model=reactor or go build -buildmode=c-shared), this one exports _start", cfg.ID)
+	}
+	limits := cfg.Limits.WithDefaults()
+	if m.MinMemory() > uint64(limits.Memory) {
+		return nil, fmt.Errorf("task %s: module needs %s of memory at start: %w", cfg.ID,
+			kernel.Bytes(m.MinMemory()), &LimitError{Limit: LimitMemory, Value: limits.Memory.String()})
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = h.cfg.Logger
+	}
+	now := cfg.Clock()
+	i := &Instance{
+		host: h, mod: m, cfg: cfg, limits: limits, clock: cfg.Clock, started: now,
+		log:           h.log.With("task", string(cfg.ID)),
+		guard:         &callGuard{timeout: limits.CallTimeout.D()},
+		tlog:          newTaskLog(cfg.Logger.With("component", "task", "task", string(cfg.ID)), float64(limits.LogRate), cfg.Clock),
+		publishBucket: newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
+		floodBucket:   newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
+	}
+	i.lmem = &limitedMemory{limit: uint64(limits.Memory), guard: i.guard}
+	i.out[0] = &streamWriter{log: i.tlog, level: slog.LevelInfo, stream: "stdout"}
+	i.out[1] = &streamWriter{log: i.tlog, level: slog.LevelError, stream: "stderr"}
+	var err error
+	if i.kv, err = openKVSpace(h.db, string(cfg.ID), int64(limits.KV)); err != nil {
+		return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
+	}
+	i.ctx = context.WithValue(context.Background(), instKey{}, i)
+	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
+		WithStdout(i.out[0]).WithStderr(i.out[1]).
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+	i.wmod, err = h.rt.InstantiateModule(experimental.WithMemoryAllocator(i.ctx, i.lmem), m.compiled, mc)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: instantiate: %w", cfg.ID, err)
+	}
+	flag, err := interrupt.NewFlag(i.wmod)
+	if err != nil {
+		i.wmod.Close(ctx)
+		return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
+	}
+	i.guard.flag = flag
+	i.mem = i.wmod.Memory()
+	i.allocFn = i.wmod.ExportedFunction(ExportAlloc)
+	i.onMsgFn = i.wmod.ExportedFunction(ExportOnMessage)
+	i.onTickFn = i.wmod.ExportedFunction(ExportOnTick)
+	h.wd.add(i.guard)
+	if cfg.Type == kernel.TypeService {
+		if err := i.initialize(); err != nil {
+			i.Close(ctx)
+			return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
+		}
+	}
+	return i, nil
+}
+
+// initialize runs a reactor's _initialize and checks the ABI version.
+func (i *Instance) initialize() error {
+	if fn := i.wmod.ExportedFunction(ExportInitialize); fn != nil {
+		if err := i.call(fn, i.stack[:1]); err != nil {
+			return fmt.Errorf("%s: %w", ExportInitialize, err)
+		}
+	}
+	if err := i.call(i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
+		return fmt.Errorf("%s: %w", ExportABIVersion, err)
+	}
+	if v := int32(i.stack[0]); v != ABIVersion {
+		return fmt.Errorf("%s returned %d: this host implements ABI version %d", ExportABIVersion, v, ABIVersion)
+	}
+	return nil
+}
+
+// call runs fn under the call timeout and turns what ends it into an error.
+// A fatal error marks the instance failed.
+func (i *Instance) call(fn api.Function, stack []uint64) error {
+	i.guard.begin()
+	err := fn.CallWithStack(i.ctx, stack)
+	reason := i.guard.end()
+	if err == nil && reason != stopMemory && reason != stopPublishFlood {
+		return nil
+	}
+	err = i.classify(err, reason)
+	i.failed = err
+	return err
+}
+
+func (i *Instance) classify(err error, reason int) error {
+	switch {
+	case reason == stopMemory || i.lmem.refused:
+		return &LimitError{Limit: LimitMemory, Value: i.limits.Memory.String()}
+	case reason == stopTimeout:
+		return &LimitError{Limit: LimitCallTimeout, Value: i.limits.CallTimeout.String()}
+	case reason == stopPublishFlood:
+		return &LimitError{Limit: LimitPublishRate, Value: fmt.Sprintf("%d/s", i.limits.PublishRate)}
+	case reason == stopCanceled:
+		return fmt.Errorf("stopped: %w", context.Canceled)
+	}
+	if code, ok := exitCode(err); ok {
+		return &ExitError{Code: code}
+	}
+	return &TrapError{Cause: trapCause(err)}
+}
+
+// usable returns why the instance cannot be called, or nil.
+func (i *Instance) usable(ctx context.Context) error {
+	if i.closed {
+		return ErrClosed
+	}
+	if i.failed != nil {
+		return i.failed
+	}
+	return ctx.Err()
+}
+
+// Failed returns the fatal error that ended the instance, or nil.
+func (i *Instance) Failed() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.failed
+}
+
+// TaskID is the task this instance runs.
+func (i *Instance) TaskID() kernel.TaskID { return i.cfg.ID }
+
+// Close stops a running call (it returns "stopped"), flushes the task's
+// partial stdout/stderr lines and frees the instance. It is idempotent.
+func (i *Instance) Close(ctx context.Context) error {
+	i.guard.stop(stopCanceled, 0)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed {
+		return nil
+	}
+	i.closed = true
+	i.host.wd.remove(i.guard)
+	for _, w := range i.out {
+		w.flush()
+	}
+	return i.wmod.Close(ctx)
+}

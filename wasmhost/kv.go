@@ -1,0 +1,132 @@
+package wasmhost
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// maxKeyLen is the longest KV key a task may use; longer keys get -3.
+const maxKeyLen = 1024
+
+// kvSpace is one task's KV namespace in badger: keys are prefixed with
+// "kv/", the task id and a NUL byte, and the sum of key and value bytes is
+// bounded by the task's kv quota. The usage is counted at start and kept up
+// to date by set and delete; one instance of a task writes its namespace at a
+// time.
+type kvSpace struct {
+	db     *badger.DB
+	prefix []byte
+	quota  int64
+	used   int64
+}
+
+func openKVSpace(db *badger.DB, task string, quota int64) (*kvSpace, error) {
+	s := &kvSpace{db: db, prefix: append([]byte("kv/"+task), 0), quota: quota}
+	err := db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = s.prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			n, err := valueLen(item)
+			if err != nil {
+				return err
+			}
+			s.used += int64(len(item.Key())-len(s.prefix)) + n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv namespace %s: %w", task, err)
+	}
+	return s, nil
+}
+
+func (s *kvSpace) key(k []byte) []byte {
+	out := make([]byte, 0, len(s.prefix)+len(k))
+	return append(append(out, s.prefix...), k...)
+}
+
+// get returns the value of k; errNotFound if none.
+func (s *kvSpace) get(k []byte) ([]byte, error) {
+	var val []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(s.key(k))
+		if err != nil {
+			return err
+		}
+		val, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, errNotFound
+	}
+	return val, err
+}
+
+// set stores v under k unless that would exceed the quota (errQuota).
+func (s *kvSpace) set(k, v []byte) error {
+	full := s.key(k)
+	var delta int64
+	err := s.db.Update(func(txn *badger.Txn) error {
+		old := int64(0)
+		if item, err := txn.Get(full); err == nil {
+			n, err := valueLen(item)
+			if err != nil {
+				return err
+			}
+			old = int64(len(k)) + n
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		delta = int64(len(k)+len(v)) - old
+		if s.used+delta > s.quota {
+			return errQuota
+		}
+		return txn.Set(full, append([]byte(nil), v...))
+	})
+	if err == nil {
+		s.used += delta
+	}
+	return err
+}
+
+// delete removes k; errNotFound if it was not there.
+func (s *kvSpace) delete(k []byte) error {
+	full := s.key(k)
+	var freed int64
+	err := s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(full)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return errNotFound
+		} else if err != nil {
+			return err
+		}
+		n, err := valueLen(item)
+		if err != nil {
+			return err
+		}
+		freed = int64(len(k)) + n
+		return txn.Delete(full)
+	})
+	if err == nil {
+		s.used -= freed
+	}
+	return err
+}
+
+var (
+	errNotFound = errors.New("not found")
+	errQuota    = errors.New("quota exceeded")
+)
+
+// valueLen is the exact length of item's value (Item.ValueSize is only an
+// estimate for values kept in the value log).
+func valueLen(item *badger.Item) (int64, error) {
+	var n int64
+	err := item.Value(func(v []byte) error { n = int64(len(v)); return nil })
+	return n, err
+}
