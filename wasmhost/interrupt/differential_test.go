@@ -1,0 +1,180 @@
+package interrupt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// The differential tests run real modules as built and as instrumented and
+// require the same observable results.
+
+// runCommand runs a WASI command module's _start with args and returns its
+// stdout and exit code.
+func runCommand(t *testing.T, wasm []byte, args ...string) (string, uint32) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var stdout bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithStdout(&stdout).WithArgs(append([]string{"prog"}, args...)...)
+	_, err := rt.InstantiateWithConfig(ctx, wasm, cfg)
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+		return stdout.String(), 0
+	case errors.As(err, &exit):
+		return stdout.String(), exit.ExitCode()
+	}
+	t.Fatalf("run command: %v", err)
+	return "", 0
+}
+
+func TestDifferentialCommands(t *testing.T) {
+	cases := []struct {
+		name string
+		wasm func(t *testing.T) []byte
+	}{
+		{"c -O2", func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O2") }},
+		{"c -O0 -g (DWARF)", func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O0", "-g") }},
+		{"c -O2 post-MVP", func(t *testing.T) []byte {
+			return clangWasm(t, "mix.c", "-O2", "-msimd128", "-mbulk-memory", "-msign-ext", "-mnontrapping-fptoint")
+		}},
+		{"go wasip1", func(t *testing.T) []byte { return goProgram(t) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wasm := c.wasm(t)
+			out, err := Instrument(wasm)
+			if err != nil {
+				t.Fatalf("Instrument: %v", err)
+			}
+			wantOut, wantCode := runCommand(t, wasm)
+			gotOut, gotCode := runCommand(t, out)
+			if wantOut == "" {
+				t.Fatalf("original module printed nothing (exit %d)", wantCode)
+			}
+			if gotOut != wantOut || gotCode != wantCode {
+				t.Fatalf("instrumented: exit %d, output\n%s\nwant exit %d, output\n%s", gotCode, gotOut, wantCode, wantOut)
+			}
+		})
+	}
+}
+
+// TestDifferentialReactor calls the exports of a C reactor with the same
+// arguments on the original and the instrumented module.
+func TestDifferentialReactor(t *testing.T) {
+	for _, flags := range [][]string{
+		{"-O2"},
+		{"-O2", "-msimd128", "-mbulk-memory", "-msign-ext", "-mnontrapping-fptoint"},
+	} {
+		t.Run(fmt.Sprint(flags), func(t *testing.T) {
+			wasm := clangWasm(t, "reactor.c", append(flags, "-mexec-model=reactor")...)
+			out, err := Instrument(wasm)
+			if err != nil {
+				t.Fatalf("Instrument: %v", err)
+			}
+			orig, _ := instantiateReactor(t, wasm, false)
+			inst, flag := instantiateReactor(t, out, true)
+			calls := []struct {
+				fn   string
+				args []uint64
+			}{
+				{"fib", []uint64{20}},
+				{"collatz", []uint64{837799}},
+				{"collatz", []uint64{1 << 40}},
+				{"fill", []uint64{7, 60000}},
+				{"crc32", []uint64{60000}},
+				{"histogram", []uint64{60000}},
+				{"dot", []uint64{1000}},
+				{"fill", []uint64{99, 1024}},
+				{"dot", []uint64{1024}},
+			}
+			for _, c := range calls {
+				want, err1 := orig.ExportedFunction(c.fn).Call(context.Background(), c.args...)
+				got, err2 := inst.ExportedFunction(c.fn).Call(context.Background(), c.args...)
+				if err1 != nil || err2 != nil {
+					t.Fatalf("%s%v: original error %v, instrumented error %v", c.fn, c.args, err1, err2)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("%s%v = %v instrumented, %v original", c.fn, c.args, got, want)
+				}
+			}
+			if !bytes.Equal(memoryOf(orig), memoryOf(inst)) {
+				t.Fatal("memories differ after the same calls")
+			}
+			// The instrumented reactor can be stopped in its infinite loop.
+			callInterrupted(t, flag, inst.ExportedFunction("spin"))
+		})
+	}
+}
+
+func memoryOf(m api.Module) []byte {
+	b, _ := m.Memory().Read(0, m.Memory().Size())
+	return b
+}
+
+// instantiateReactor instantiates a WASI reactor and runs _initialize.
+func instantiateReactor(t *testing.T, wasm []byte, instrumented bool) (api.Module, *Flag) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	t.Cleanup(func() { rt.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	mod, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		t.Fatalf("instantiate reactor: %v", err)
+	}
+	if !instrumented {
+		return mod, nil
+	}
+	flag, err := NewFlag(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod, flag
+}
+
+// TestInterruptRealCommands stops C and Go programs spinning in _start.
+func TestInterruptRealCommands(t *testing.T) {
+	cases := []struct {
+		name string
+		wasm func(t *testing.T) []byte
+	}{
+		{"c", func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O2") }},
+		{"go", func(t *testing.T) []byte { return goProgram(t) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := Instrument(c.wasm(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+			defer rt.Close(ctx)
+			wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+			cfg := wazero.NewModuleConfig().WithArgs("prog", "spin").WithStartFunctions()
+			mod, err := rt.InstantiateWithConfig(ctx, out, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flag, err := NewFlag(mod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			callInterrupted(t, flag, mod.ExportedFunction("_start"))
+		})
+	}
+}
+
+var _ = time.Second

@@ -1,0 +1,72 @@
+package interrupt
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// compileChecker holds the property the fuzz test checks for one input:
+// Instrument never panics, its output stays within a bound of the input's
+// size, and whenever wazero (default features) compiles the input,
+// Instrument accepts it and wazero compiles the output too.
+type compileChecker struct {
+	rt wazero.Runtime
+}
+
+func newCompileChecker(t testing.TB) *compileChecker {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	t.Cleanup(func() { rt.Close(ctx) })
+	return &compileChecker{rt: rt}
+}
+
+func (c *compileChecker) compiles(wasm []byte) error {
+	ctx := context.Background()
+	m, err := c.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return err
+	}
+	return m.Close(ctx)
+}
+
+func (c *compileChecker) check(t *testing.T, wasm []byte) {
+	t.Helper()
+	out, ierr := Instrument(wasm)
+	if ierr == nil && len(out) > 8*len(wasm)+64 {
+		t.Fatalf("output of %d bytes for %d bytes of input", len(out), len(wasm))
+	}
+	if c.compiles(wasm) != nil {
+		return
+	}
+	if ierr != nil {
+		t.Fatalf("wazero compiles the input but Instrument rejects it: %v", ierr)
+	}
+	if err := c.compiles(out); err != nil {
+		t.Fatalf("wazero compiles the input but not the instrumented output: %v", err)
+	}
+}
+
+func FuzzInstrument(f *testing.F) {
+	f.Add(loopsModule())
+	f.Add(testModule{}.bytes())
+	f.Add(testModule{
+		types:   [][]byte{functype(nil, nil), functype([]byte{tI32, tI32}, []byte{tI32, tI32})},
+		memory:  []byte{0x00, 0x01},
+		globals: [][]byte{{tI32, 0x01, 0x41, 0x00, 0x0b}, {0x7b, 0x00, 0xfd, 0x0c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x0b}},
+		funcs: []testFunc{
+			{typ: 1, export: "swap", body: []byte{0x03, 0x01, 0x1a, 0x1a, 0x20, 0x01, 0x20, 0x00, 0x0b}}, // loop (type 1)
+			{typ: 0, body: []byte{
+				0x41, 0x00, 0x41, 0x00, 0x41, 0x10, 0xfc, 0x0b, 0x00, // memory.fill
+				0x41, 0x00, 0xfd, 0x00, 0x04, 0x00, 0x1a, // v128.load, drop
+				0x41, 0x00, 0x0e, 0x02, 0x00, 0x00, 0x00, // br_table
+			}},
+		},
+	}.bytes())
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00"))
+	c := newCompileChecker(f)
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		c.check(t, wasm)
+	})
+}
