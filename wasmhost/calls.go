@@ -34,7 +34,7 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 	}
 	need := uint64(len(topic)) + uint64(len(payload))
 	if need > math.MaxInt32 {
-		return fmt.Errorf("message of %d bytes is too large for a 32-bit guest", need)
+		return fmt.Errorf("%d bytes: %w", need, errMessageTooLarge)
 	}
 	if uint32(need) > i.regionCap || i.region == 0 {
 		if err := i.grow(uint32(need)); err != nil {

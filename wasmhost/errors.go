@@ -67,14 +67,24 @@ func (e *HandlerError) Error() string {
 // ErrClosed is returned by calls on an instance that was closed.
 var ErrClosed = errors.New("instance closed")
 
-// IsFatal reports whether err ended the instance that returned it (anything
-// but a *HandlerError). A supervisor restarts the task after a fatal error.
+// ErrInvalidTask marks an Instantiate error that no retry can fix: a bad
+// TaskConfig, a module of the wrong kind for the task type, or one that
+// needs more memory at start than its limit.
+var ErrInvalidTask = errors.New("invalid task")
+
+// errMessageTooLarge is returned for a message that cannot fit a 32-bit
+// guest; not fatal.
+var errMessageTooLarge = errors.New("message too large for a 32-bit guest")
+
+// IsFatal reports whether err ended the instance that returned it: anything
+// but nil, a *HandlerError, ErrNoHandler or an oversized message. A
+// supervisor restarts the task after a fatal error.
 func IsFatal(err error) bool {
 	if err == nil {
 		return false
 	}
 	var he *HandlerError
-	return !errors.As(err, &he)
+	return !errors.As(err, &he) && !errors.Is(err, ErrNoHandler) && !errors.Is(err, errMessageTooLarge)
 }
 
 // trapCause turns a wazero call error into the one-line cause of a trap.

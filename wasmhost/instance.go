@@ -72,20 +72,20 @@ var ErrNoHandler = errors.New("module does not export the handler")
 // refused with a *LimitError.
 func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Instance, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("task config: %w", err)
+		return nil, fmt.Errorf("%w: task config: %w", ErrInvalidTask, err)
 	}
 	if cfg.Type == "" {
 		cfg.Type = kernel.TypeService
 	}
 	switch {
 	case cfg.Type == kernel.TypeJob && !m.command:
-		return nil, fmt.Errorf("task %s: a job needs a WASI command module exporting _start", cfg.ID)
+		return nil, fmt.Errorf("%w %s: a job needs a WASI command module exporting _start", ErrInvalidTask, cfg.ID)
 	case cfg.Type == kernel.TypeService && m.command:
-		return nil, fmt.Errorf("task %s: a service needs a reactor module (clang -mexec-model=reactor or go build -buildmode=c-shared), this one exports _start", cfg.ID)
+		return nil, fmt.Errorf("%w %s: a service needs a reactor module (clang -mexec-model=reactor or go build -buildmode=c-shared), this one exports _start", ErrInvalidTask, cfg.ID)
 	}
 	limits := cfg.Limits.WithDefaults()
 	if m.MinMemory() > uint64(limits.Memory) {
-		return nil, fmt.Errorf("task %s: module needs %s of memory at start: %w", cfg.ID,
+		return nil, fmt.Errorf("%w %s: module needs %s of memory at start: %w", ErrInvalidTask, cfg.ID,
 			kernel.Bytes(m.MinMemory()), &LimitError{Limit: LimitMemory, Value: limits.Memory.String()})
 	}
 	if cfg.Clock == nil {
@@ -149,7 +149,7 @@ func (i *Instance) initialize() error {
 		return fmt.Errorf("%s: %w", ExportABIVersion, err)
 	}
 	if v := int32(i.stack[0]); v != ABIVersion {
-		return fmt.Errorf("%s returned %d: this host implements ABI version %d", ExportABIVersion, v, ABIVersion)
+		return fmt.Errorf("%w: %s returned %d, this host implements ABI version %d", ErrInvalidTask, ExportABIVersion, v, ABIVersion)
 	}
 	return nil
 }

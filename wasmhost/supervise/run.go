@@ -1,0 +1,147 @@
+package supervise
+
+import (
+	"time"
+
+	"context"
+	"errors"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/wasmhost"
+)
+
+// run is the supervisor goroutine: start, serve, record, back off, repeat.
+func (s *Supervisor) run(ctx context.Context) {
+	defer close(s.done)
+	defer s.cancel()
+	attempt := 0
+	for {
+		s.setState(kernel.TaskStarting, "")
+		began := s.cfg.Clock.Now()
+		err := s.once(ctx)
+		if ctx.Err() != nil {
+			s.finish(kernel.TaskStopped, nil)
+			return
+		}
+		if err == nil {
+			// A job that succeeded, or a service that exited with code 0.
+			if s.cfg.Restart != kernel.RestartAlways || s.cfg.Task.Type == kernel.TypeJob {
+				s.finish(kernel.TaskExited, nil)
+				return
+			}
+		} else {
+			s.log.Warn("task failed", "err", err)
+		}
+		if errors.Is(err, wasmhost.ErrInvalidTask) || s.cfg.Restart == kernel.RestartNever {
+			s.finishErr(err)
+			return
+		}
+		if s.cfg.Clock.Now().Sub(began) >= s.cfg.Backoff.ResetAfter {
+			attempt = 0
+		}
+		delay := s.cfg.Backoff.Delay(attempt, s.cfg.Rand())
+		attempt++
+		s.mu.Lock()
+		s.status.Restarts++
+		s.mu.Unlock()
+		s.setState(kernel.TaskBackoff, errString(err))
+		select {
+		case <-ctx.Done():
+			s.finish(kernel.TaskStopped, nil)
+			return
+		case <-s.cfg.Clock.After(delay):
+		}
+	}
+}
+
+// once runs the task one time and returns why the run ended (nil: success).
+func (s *Supervisor) once(ctx context.Context) error {
+	inst, err := s.cfg.Host.Instantiate(ctx, s.cfg.Module, s.cfg.Task)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.inst = inst
+	s.status.StartedAt = s.cfg.Clock.Now()
+	s.mu.Unlock()
+	s.setState(kernel.TaskRunning, "")
+	stop := context.AfterFunc(ctx, func() { inst.Close(context.Background()) })
+	if s.cfg.Task.Type == kernel.TypeJob {
+		err = inst.Run(ctx)
+	} else {
+		err = s.serve(ctx, inst)
+	}
+	stop()
+	var ee *wasmhost.ExitError
+	if errors.As(err, &ee) && ee.Code == 0 {
+		err = nil
+	}
+	stats := inst.Stats()
+	inst.Close(context.Background())
+	s.mu.Lock()
+	s.inst = nil
+	s.past.Messages += stats.Messages
+	s.past.HandlerErrors += stats.HandlerErrors
+	s.past.MemoryPeak = max(s.past.MemoryPeak, stats.MemoryPeak)
+	s.past.CPUPerMessage = stats.CPUPerMessage
+	s.mu.Unlock()
+	return err
+}
+
+// serve feeds a service messages and ticks until a fatal error or ctx ends.
+func (s *Supervisor) serve(ctx context.Context, inst *wasmhost.Instance) error {
+	var tick <-chan time.Time
+	if s.cfg.Tick > 0 {
+		tick = s.cfg.Clock.After(s.cfg.Tick)
+	}
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-s.queue:
+			err = inst.OnMessage(ctx, m.topic, m.payload)
+		case <-tick:
+			err = inst.OnTick(ctx)
+			tick = s.cfg.Clock.After(s.cfg.Tick)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wasmhost.IsFatal(err) {
+			return err
+		}
+		if err != nil {
+			s.log.Debug("handler error", "err", err)
+		}
+	}
+}
+
+func (s *Supervisor) setState(st kernel.TaskState, lastErr string) {
+	s.mu.Lock()
+	s.status.State = st
+	if lastErr != "" {
+		s.status.LastError = lastErr
+	}
+	s.status.UpdatedAt = s.cfg.Clock.Now()
+	s.mu.Unlock()
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(s.Status())
+	}
+}
+
+func (s *Supervisor) finish(st kernel.TaskState, err error) {
+	s.mu.Lock()
+	s.final = err
+	s.mu.Unlock()
+	s.setState(st, errString(err))
+}
+
+func (s *Supervisor) finishErr(err error) { s.finish(kernel.TaskFailed, err) }
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
