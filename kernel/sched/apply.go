@@ -1,0 +1,99 @@
+package sched
+
+import (
+	"fmt"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// Apply accounts for a plan the caller accepted: stopped tasks free their
+// resources, placed ones reserve theirs (as pending tasks), so the next
+// decision sees them. It fails, changing nothing, if the plan places on a
+// node the cluster does not know or reuses a live task ID.
+func (c *Cluster) Apply(p *Plan) error {
+	for _, pl := range p.Place {
+		if err := c.checkPlace(pl); err != nil {
+			return err
+		}
+	}
+	for _, m := range p.Move {
+		if err := c.checkPlace(m.To); err != nil {
+			return err
+		}
+	}
+	if p.dep != nil {
+		id := c.depID(p.Deployment)
+		dep := *p.dep
+		c.deps[id].dep = &dep
+	}
+	for _, s := range p.Stop {
+		c.remove(s.Task)
+	}
+	for _, m := range p.Move {
+		c.remove(m.Task)
+		c.add(m.To, p.Demand)
+	}
+	for _, pl := range p.Place {
+		c.add(pl, p.Demand)
+	}
+	return nil
+}
+
+func (c *Cluster) checkPlace(pl kernel.Placement) error {
+	if _, ok := c.ids[pl.Node]; !ok {
+		return fmt.Errorf("apply: unknown node %q", pl.Node)
+	}
+	if ti, ok := c.byID[pl.Task]; ok && c.tasks[ti].live {
+		return fmt.Errorf("apply: task %q is already placed", pl.Task)
+	}
+	return nil
+}
+
+// remove ends a live task, freeing what it reserved.
+func (c *Cluster) remove(id kernel.TaskID) {
+	ti, ok := c.byID[id]
+	if !ok || !c.tasks[ti].live {
+		return
+	}
+	t := &c.tasks[ti]
+	t.live = false
+	t.task.State = kernel.TaskStopped
+	d := &c.deps[t.dep]
+	d.tasks = deleteValue(d.tasks, ti)
+	if t.node < 0 {
+		return
+	}
+	c.onNode[t.node] = deleteValue(c.onNode[t.node], ti)
+	c.memFree[t.node] += t.mem
+	c.cpuFree[t.node] += t.cpu
+}
+
+// add records a new pending task reserving demand.
+func (c *Cluster) add(pl kernel.Placement, dm Demand) {
+	node := c.ids[pl.Node]
+	r := taskRec{
+		task: kernel.Task{ID: pl.Task, Deployment: pl.Deployment, Version: pl.Version, Node: pl.Node, State: kernel.TaskPending},
+		node: node,
+		dep:  c.depID(pl.Deployment),
+		mem:  int64(dm.Memory),
+		cpu:  dm.CPU,
+		live: true,
+	}
+	ti := int32(len(c.tasks))
+	c.tasks = append(c.tasks, r)
+	c.byID[pl.Task] = ti
+	c.deps[r.dep].tasks = append(c.deps[r.dep].tasks, ti)
+	c.onNode[node] = append(c.onNode[node], ti)
+	c.memFree[node] -= r.mem
+	c.cpuFree[node] -= r.cpu
+}
+
+func deleteValue(s []int32, v int32) []int32 {
+	for i, x := range s {
+		if x == v {
+			s[i] = s[len(s)-1]
+			return s[:len(s)-1]
+		}
+	}
+	return s
+}
