@@ -112,3 +112,5 @@ func start(t testing.TB, h *Host, name string, cfg TaskConfig) *Instance {
 	t.Cleanup(func() { i.Close(context.Background()) })
 	return i
 }
+
+func slogger(l *logLines) *slog.Logger { return slog.New(l) }

@@ -25,7 +25,17 @@ EXPORT("call_kv_delete") int32_t call_kv_delete(int32_t a, int32_t b) { return c
 EXPORT("call_config_get") int32_t call_config_get(int32_t a, int32_t b, int32_t c, int32_t d) { return canopy_config_get((void *)a, b, (void *)c, d); }
 
 static volatile int32_t sink;
-__attribute__((noinline)) static int32_t recurse(int32_t n) { return recurse(n + 1) + n; }
+__attribute__((noinline)) static int32_t recurse(int32_t n) {
+	volatile char frame[64];
+	frame[0] = (char)n;
+	return recurse(n + 1) + frame[0];
+}
+static void *volatile keep;
+// deep recurses through a function pointer: no shadow stack, no loop, so
+// the wasm call stack itself overflows.
+static int32_t deep(int32_t n);
+static int32_t (*volatile deep_ptr)(int32_t) = deep;
+static int32_t deep(int32_t n) { return deep_ptr(n + 1) + 1; }
 
 static int is(const char *t, int32_t tl, const char *want) {
 	return (size_t)tl == strlen(want) && memcmp(t, want, (size_t)tl) == 0;
@@ -44,11 +54,12 @@ int32_t on_message(const char *t, int32_t tl, const char *d, int32_t dl) {
 	if (is(t, tl, "trap")) __builtin_trap();
 	if (is(t, tl, "loop")) { for (;;) sink++; }
 	if (is(t, tl, "recurse")) return recurse(0);
+	if (is(t, tl, "deep")) return deep(0);
 	if (is(t, tl, "grow")) { // grow memory until refused, then keep running
 		for (;;) if (__builtin_wasm_memory_grow(0, 16) == (size_t)-1) for (;;) sink++;
 	}
 	if (is(t, tl, "malloc")) { // allocate until malloc fails, then return
-		for (int i = 0; i < 100000; i++) if (!malloc(1 << 20)) return 9;
+		for (int i = 0; i < 100000; i++) if (!(keep = malloc(1 << 20))) return 9;
 		return 0;
 	}
 	if (is(t, tl, "flood")) { // ignore -2 and keep publishing

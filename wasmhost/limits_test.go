@@ -1,0 +1,130 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// TestBadHandlers: each misbehaviour of a handler ends the instance with a
+// clear error, and a second task on the same host carries on.
+func TestBadHandlers(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	bystanderPub := &published{}
+	bystander := start(t, h, "guest", TaskConfig{ID: "bystander", Publish: []string{"echo/out"}, Publisher: bystanderPub})
+	limits := kernel.Limits{Memory: 1 * kernel.MiB, CallTimeout: kernel.Duration(50 * time.Millisecond), PublishRate: 100}
+	cases := []struct {
+		topic   string
+		want    string
+		check   func(error) bool
+		timeout time.Duration // instead of 50ms
+	}{
+		{"trap", "trap: unreachable", isTrap, 0},
+		{"loop", "call timeout 50ms exceeded", isLimit(LimitCallTimeout), 0},
+		{"recurse", "trap: out of bounds memory access", isTrap, 0},          // C's shadow stack runs out first
+		{"deep", "call timeout 50ms exceeded", isLimit(LimitCallTimeout), 0}, // recursion without loops is stopped in time
+		{"deep", "trap: stack overflow", isTrap, 5 * time.Second},            // or overflows wazero's stack (after ~0.6s)
+		{"grow", "memory limit 1MiB exceeded", isLimit(LimitMemory), 0},
+		{"malloc", "memory limit 1MiB exceeded", isLimit(LimitMemory), 0},
+		{"flood", "publish rate limit 100/s exceeded", isLimit(LimitPublishRate), 0},
+		{"exit", "exit code 3", func(err error) bool { var e *ExitError; return errors.As(err, &e) && e.Code == 3 }, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.topic, func(t *testing.T) {
+			l := limits
+			if c.timeout != 0 {
+				l.CallTimeout = kernel.Duration(c.timeout)
+			}
+			i := start(t, h, "guest", TaskConfig{Limits: l, Publish: []string{"echo/#"}, Publisher: &published{}})
+			err := i.OnMessage(ctx, c.topic, []byte("x"))
+			if err == nil || err.Error() != c.want || !c.check(err) || !IsFatal(err) {
+				t.Fatalf("OnMessage(%s) = %v (%T), want %q", c.topic, err, err, c.want)
+			}
+			// The instance stays failed.
+			if err2 := i.OnMessage(ctx, "noop", nil); err2 == nil || err2.Error() != c.want {
+				t.Fatalf("after failure: %v, want %q again", err2, c.want)
+			}
+			if i.Failed() == nil {
+				t.Fatal("Failed() = nil after a fatal error")
+			}
+			// Others carry on.
+			if err := bystander.OnMessage(ctx, "echo", []byte(c.topic)); err != nil {
+				t.Fatalf("bystander: %v", err)
+			}
+		})
+	}
+	if n := len(bystanderPub.all()); n != len(cases) {
+		t.Fatalf("bystander published %d, want %d", n, len(cases))
+	}
+}
+
+func isTrap(err error) bool { var e *TrapError; return errors.As(err, &e) }
+func isLimit(name string) func(error) bool {
+	return func(err error) bool { var e *LimitError; return errors.As(err, &e) && e.Limit == name }
+}
+
+func TestInitialMemoryOverLimitRefused(t *testing.T) {
+	h := newHost(t)
+	m, err := h.Load(context.Background(), module(t, "guest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Instantiate(context.Background(), m, TaskConfig{ID: "small", Limits: kernel.Limits{Memory: 64 * kernel.KiB}})
+	if !errors.Is(err, ErrInvalidTask) || !isLimit(LimitMemory)(err) || !strings.HasSuffix(err.Error(), "memory limit 64KiB exceeded") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPublishPoliteStopsAtRateLimit(t *testing.T) {
+	h := newHost(t)
+	pub := &published{}
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{PublishRate: 10}, Publish: []string{"echo/out"}, Publisher: pub, Clock: clock})
+	if err := i.OnMessage(context.Background(), "flood-polite", []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pub.all()); n != 10 {
+		t.Fatalf("published %d before -2, want the burst of 10", n)
+	}
+	now = now.Add(500 * time.Millisecond) // half a second refills 5
+	if err := i.OnMessage(context.Background(), "flood-polite", []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pub.all()); n != 15 {
+		t.Fatalf("published %d in all, want 15", n)
+	}
+}
+
+func TestLogFloodIsBounded(t *testing.T) {
+	h := newHost(t)
+	logs := &logLines{}
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{LogRate: 4 * kernel.KiB}, Logger: slogger(logs)})
+	ctx := context.Background()
+	if err := i.OnMessage(ctx, "print", []byte("world")); err != nil {
+		t.Fatal(err)
+	}
+	if logs.count("hello world") != 1 {
+		t.Fatalf("stdout line not logged: %q", logs.lines)
+	}
+	if err := i.OnMessage(ctx, "spam", nil); err != nil {
+		t.Fatal(err)
+	}
+	logged := logs.count("spam")
+	// 40000 lines were written (20000 on stdout, 20000 through log); at most
+	// about 4KiB of them may pass.
+	if logged == 0 || logged > 4096/4 {
+		t.Fatalf("%d spam lines logged, want some but at most the 4KiB budget", logged)
+	}
+	if d := i.LogDropped(); d < 39000 {
+		t.Fatalf("dropped %d, want nearly all 40000", d)
+	}
+	if err := i.OnMessage(ctx, "noop", nil); err != nil {
+		t.Fatalf("after the flood: %v", err)
+	}
+}

@@ -1,0 +1,196 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+func TestLoadRefusesBadModules(t *testing.T) {
+	h := newHost(t)
+	guestWasm := module(t, "guest")
+	cases := []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"empty", nil, "invalid wasm module: truncated: 0 bytes"},
+		{"text", []byte("(module)\n"), "invalid wasm module: not a wasm module: bad magic number"},
+		{"version", []byte("\x00asm\x02\x00\x00\x00"), "invalid wasm module: unsupported wasm binary version 2"},
+		{"truncated header", guestWasm[:6], "invalid wasm module: truncated: 6 bytes"},
+		{"truncated section", guestWasm[:40], "invalid wasm module: truncated"},
+		{"truncated half", guestWasm[:len(guestWasm)/2], "invalid wasm module"},
+		{"truncated end", guestWasm[:len(guestWasm)-1], "invalid wasm module"},
+		{"no abi export", module(t, "bad_noabi"), "not a canopy task: missing export canopy_abi_version"},
+		{"unknown import", module(t, "bad_import"), "module imports env.sneaky (function): only wasi_snapshot_preview1 and canopy may be imported"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := h.Load(context.Background(), c.wasm)
+			if err == nil {
+				m.Close(context.Background())
+				t.Fatal("loaded")
+			}
+			if !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q, want one line starting %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestABIVersionChecked(t *testing.T) {
+	h := newHost(t)
+	m, err := h.Load(context.Background(), module(t, "bad_version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Instantiate(context.Background(), m, TaskConfig{ID: "v2"})
+	if !errors.Is(err, ErrInvalidTask) || !strings.Contains(err.Error(), "canopy_abi_version returned 2, this host implements ABI version 1") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestModuleKindMustMatchTaskType(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	job, err := h.Load(ctx, module(t, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := h.Load(ctx, module(t, "guest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Instantiate(ctx, job, TaskConfig{ID: "x"}); !errors.Is(err, ErrInvalidTask) {
+		t.Fatalf("command as a service: %v", err)
+	}
+	if _, err := h.Instantiate(ctx, svc, TaskConfig{ID: "x", Type: kernel.TypeJob}); !errors.Is(err, ErrInvalidTask) {
+		t.Fatalf("reactor as a job: %v", err)
+	}
+	if _, err := h.Instantiate(ctx, svc, TaskConfig{ID: "", Publish: []string{"a/#/b"}}); !errors.Is(err, ErrInvalidTask) ||
+		!strings.Contains(err.Error(), "id: empty") || !strings.Contains(err.Error(), `publish "a/#/b"`) {
+		t.Fatalf("bad config: %v", err)
+	}
+}
+
+func TestJobs(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	m, err := h.Load(ctx, module(t, "job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := kernel.Limits{CallTimeout: kernel.Duration(50 * time.Millisecond)}
+	for _, c := range []struct{ mode, want string }{
+		{"ok", ""},
+		{"exit3", "exit code 3"},
+		{"loop", "call timeout 50ms exceeded"},
+		{"trap", "trap: unreachable"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			logs := &logLines{}
+			i, err := h.Instantiate(ctx, m, TaskConfig{ID: kernel.TaskID("job-" + c.mode), Type: kernel.TypeJob, Limits: limits,
+				Config: map[string]string{"mode": c.mode}, Logger: slogger(logs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer i.Close(ctx)
+			err = i.Run(ctx)
+			if got := errString(err); got != c.want {
+				t.Fatalf("Run = %q, want %q", got, c.want)
+			}
+			i.Close(ctx) // flushes stdout
+			if logs.count("job mode "+c.mode) != 1 {
+				t.Fatalf("stdout not logged: %q", logs.lines)
+			}
+			if err := i.Run(ctx); err == nil {
+				t.Fatal("second Run succeeded")
+			}
+		})
+	}
+	// Cancelling the context stops a running job.
+	i, err := h.Instantiate(ctx, m, TaskConfig{ID: "job-cancel", Type: kernel.TypeJob,
+		Limits: kernel.Limits{CallTimeout: kernel.Duration(time.Minute)}, Config: map[string]string{"mode": "loop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close(ctx)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	if err := i.Run(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled job: %v", err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// TestCompileCacheShared: a second Host on the same CacheDir neither
+// rewrites nor recompiles the module.
+func TestCompileCacheShared(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	wasm := module(t, "guest")
+	load := func() (time.Duration, map[string]time.Time) {
+		h, err := New(ctx, Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close(ctx)
+		t0 := time.Now()
+		m, err := h.Load(ctx, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := time.Since(t0)
+		i, err := h.Instantiate(ctx, m, TaskConfig{ID: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := i.OnMessage(ctx, "noop", nil); err != nil {
+			t.Fatal(err)
+		}
+		i.Close(ctx)
+		files := map[string]time.Time{}
+		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				files[p] = fi.ModTime()
+			}
+			return nil
+		})
+		return d, files
+	}
+	d1, files1 := load()
+	d2, files2 := load()
+	t.Logf("first load %s, second load (cached) %s", d1, d2)
+	var instrumented, compiled int
+	for p := range files1 {
+		switch {
+		case strings.Contains(p, "instrumented"):
+			instrumented++
+		case strings.Contains(p, "compiled"):
+			compiled++
+		}
+	}
+	if instrumented != 1 || compiled == 0 {
+		t.Fatalf("cache holds %d instrumented and %d compiled files: %v", instrumented, compiled, files1)
+	}
+	if len(files1) != len(files2) {
+		t.Fatalf("second host wrote new cache files: %v then %v", files1, files2)
+	}
+	for p, mt := range files1 {
+		if !files2[p].Equal(mt) {
+			t.Fatalf("second host rewrote %s", p)
+		}
+	}
+}
