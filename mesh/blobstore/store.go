@@ -1,0 +1,158 @@
+// Package blobstore keeps content-addressed blobs (module binaries) in a
+// directory: complete blobs named by their SHA-256, and partial downloads
+// that a later fetch resumes where the last one stopped. A blob becomes
+// visible only after its bytes hash to its name.
+package blobstore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNotFound is returned for a blob the store does not hold.
+var ErrNotFound = errors.New("blob not found")
+
+// ErrDigestMismatch is returned when bytes do not hash to the expected digest.
+var ErrDigestMismatch = errors.New("blob digest mismatch")
+
+// Store is a directory of blobs. Safe for concurrent use by one process as
+// long as one digest is written by one writer at a time (the mesh fetches
+// each digest once at a time).
+type Store struct{ dir string }
+
+// Open makes (if needed) and returns the store in dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "partial"), 0o700); err != nil {
+		return nil, fmt.Errorf("blobstore: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// ParseDigest checks "sha256:HEX" and returns the hex part.
+func ParseDigest(d string) (string, error) {
+	h, ok := strings.CutPrefix(d, "sha256:")
+	if b, err := hex.DecodeString(h); !ok || err != nil || len(b) != sha256.Size || strings.ToLower(h) != h {
+		return "", fmt.Errorf("digest %q: want sha256: and 64 lowercase hex digits", d)
+	}
+	return h, nil
+}
+
+// Digest returns the digest string of b.
+func Digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// Path is where a complete blob lives.
+func (s *Store) Path(digest string) (string, error) {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, h), nil
+}
+
+// Has reports whether the complete blob is present.
+func (s *Store) Has(digest string) bool {
+	p, err := s.Path(digest)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(p)
+	return err == nil
+}
+
+// Open returns a complete blob and its size.
+func (s *Store) Open(digest string) (*os.File, int64, error) {
+	p, err := s.Path(digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("%s: %w", digest, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+// Put stores the bytes of r and returns their digest.
+func (s *Store) Put(r io.Reader) (string, error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, "partial"), "put-*")
+	if err != nil {
+		return "", fmt.Errorf("blobstore: %w", err)
+	}
+	defer os.Remove(f.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), r); err != nil {
+		f.Close()
+		return "", fmt.Errorf("blobstore: put: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	d := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	p, _ := s.Path(d)
+	if err := os.Rename(f.Name(), p); err != nil {
+		return "", fmt.Errorf("blobstore: put: %w", err)
+	}
+	return d, nil
+}
+
+// Partial opens the partial download of digest for appending and returns
+// how many bytes it already holds, so a fetch resumes there.
+func (s *Store) Partial(digest string) (*os.File, int64, error) {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, "partial", h), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, 0, fmt.Errorf("blobstore: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+// Commit verifies a finished partial download and makes it a blob; on a
+// mismatch the partial is deleted and ErrDigestMismatch returned.
+func (s *Store) Commit(digest string) error {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return err
+	}
+	pp := filepath.Join(s.dir, "partial", h)
+	f, err := os.Open(pp)
+	if err != nil {
+		return fmt.Errorf("blobstore: commit: %w", err)
+	}
+	sum := sha256.New()
+	_, err = io.Copy(sum, f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("blobstore: commit: %w", err)
+	}
+	if hex.EncodeToString(sum.Sum(nil)) != h {
+		os.Remove(pp)
+		return fmt.Errorf("%s: %w", digest, ErrDigestMismatch)
+	}
+	return os.Rename(pp, filepath.Join(s.dir, h))
+}

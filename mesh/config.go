@@ -1,0 +1,150 @@
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/blobstore"
+	"github.com/canopy-fleet/canopy/mesh/clock"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+// Parent is an address to link to. Name, when set, is the node name the
+// parent's certificate must carry.
+type Parent struct {
+	Addr string
+	Name kernel.NodeName
+}
+
+// Config configures a Node. Zero values mean the defaults shown.
+type Config struct {
+	// Name and Role of this node; they must match its certificate.
+	Name kernel.NodeName
+	Role kernel.Role
+	// Network carries the links. Required.
+	Network link.Network
+	// Listen is the address children dial; empty means no children.
+	Listen string
+	// Parents are tried in order, the first as primary; empty means this
+	// node is the root of the tree (a controller).
+	Parents []Parent
+
+	Clock  clock.Clock  // nil: the real clock
+	Rand   *rand.Rand   // nil: seeded from the runtime (backoff jitter)
+	Logger *slog.Logger // nil: discard
+
+	// HeartbeatInterval is how often a child beats to its parent (500ms).
+	HeartbeatInterval time.Duration
+	// LostAfter is how long without a heartbeat before a parent declares
+	// a child lost, and a child its parent (2s). It must be at least three
+	// heartbeat intervals so normal jitter never triggers it.
+	LostAfter time.Duration
+	// ReportInterval is how often a node reports its latencies up (5s).
+	ReportInterval time.Duration
+	// RequestTimeout bounds a request whose context has no deadline (5s).
+	RequestTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the reconnect backoff (50ms, 2s).
+	ReconnectMin, ReconnectMax time.Duration
+	// MaxFrame is the largest frame accepted (1 MiB).
+	MaxFrame int
+
+	// Blobs is where fetched and served blobs live; nil disables blobs.
+	Blobs *blobstore.Store
+	// Outbox, when set, is delivered to the root in order.
+	Outbox kernel.Outbox
+	// OutboxPoll is how often an empty outbox is checked again (200ms).
+	OutboxPoll time.Duration
+	// OnOutbox receives outbox messages at the root, in order per source,
+	// each once. nil publishes them on the fleet topic at QoS 1.
+	OnOutbox func(from kernel.NodeName, m kernel.OutboxMessage) error
+	// OnEvent receives link events; it must not block.
+	OnEvent func(Event)
+}
+
+// Validate reports every problem with the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if !kernel.ValidName(string(c.Name)) {
+		errs = append(errs, fmt.Errorf("mesh: Name %q is not a valid node name", c.Name))
+	}
+	switch c.Role {
+	case kernel.RoleController, kernel.RoleGateway, kernel.RoleLeaf:
+	default:
+		errs = append(errs, fmt.Errorf("mesh: Role %q: want controller, gateway or leaf", c.Role))
+	}
+	if c.Network == nil {
+		errs = append(errs, errors.New("mesh: Network is required"))
+	}
+	for i, p := range c.Parents {
+		if p.Addr == "" {
+			errs = append(errs, fmt.Errorf("mesh: Parents[%d].Addr is empty", i))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"HeartbeatInterval", c.HeartbeatInterval}, {"LostAfter", c.LostAfter}, {"ReportInterval", c.ReportInterval},
+		{"RequestTimeout", c.RequestTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("mesh: %s must not be negative", d.name))
+		}
+	}
+	w := c.withDefaults()
+	if w.LostAfter < 3*w.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("mesh: LostAfter %v must be at least 3 heartbeat intervals (%v)", w.LostAfter, w.HeartbeatInterval))
+	}
+	if c.MaxFrame < 0 {
+		errs = append(errs, errors.New("mesh: MaxFrame must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatInterval, 500*time.Millisecond)
+	def(&c.LostAfter, 2*time.Second)
+	def(&c.ReportInterval, 5*time.Second)
+	def(&c.RequestTimeout, 5*time.Second)
+	def(&c.ReconnectMin, 50*time.Millisecond)
+	def(&c.ReconnectMax, 2*time.Second)
+	def(&c.OutboxPoll, 200*time.Millisecond)
+	if c.MaxFrame == 0 {
+		c.MaxFrame = 1 << 20
+	}
+	c.Clock = clock.Or(c.Clock)
+	if c.Rand == nil {
+		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// EventKind names what happened to a link.
+type EventKind string
+
+// Event kinds.
+const (
+	EventParentUp   EventKind = "parent-up"
+	EventParentLost EventKind = "parent-lost"
+	EventChildUp    EventKind = "child-up"
+	EventChildReady EventKind = "child-ready" // first heartbeat received
+	EventChildLost  EventKind = "child-lost"
+)
+
+// Event is a change of a link.
+type Event struct {
+	Kind   EventKind
+	Peer   kernel.NodeName
+	Reason string
+	At     time.Time
+}

@@ -1,0 +1,22 @@
+// Package mesh is Canopy's nervous system: the tree of authenticated links
+// between controllers, gateways and leaves. A Node links to one parent (and
+// fails over to alternates), accepts children when it has a listen address,
+// and carries over those links:
+//
+//   - routed request/response and one-way messages (kernel.Transport),
+//     relayed by gateways in both directions;
+//   - heartbeats, with which a parent declares a child lost and a child
+//     declares its parent lost and fails over;
+//   - latency measurements (the transport's RTT and heartbeat probes),
+//     reported up to the root to build the latency graph;
+//   - content-addressed blobs, fetched from the nearest cache up the tree;
+//   - fleet-wide topics with interest propagated along the tree, so a
+//     publication travels only toward subtrees with subscribers;
+//   - delivery of a node's durable outbox to the root, in order, with
+//     dedupe by message ID.
+//
+// The links themselves come from a link.Network: quicnet (QUIC, mutual TLS)
+// in a real fleet, memnet in tests and simulations. Every exchange is one
+// stream carrying frames (mesh/frame): a request frame, then a reply frame
+// unless the message is one-way.
+package mesh

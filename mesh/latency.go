@@ -1,0 +1,107 @@
+package mesh
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/frame"
+)
+
+const kindReport = "mesh.report"
+
+// Report is one node's latency measurements, sent up to the root every
+// ReportInterval.
+type Report struct {
+	From   kernel.NodeName
+	Parent kernel.NodeName
+	// RTT holds the round trip to each linked node: the transport's
+	// smoothed RTT where it measures one, else the last heartbeat probe.
+	RTT map[kernel.NodeName]time.Duration
+}
+
+// latencyGraph is the root's collection of reports.
+type latencyGraph struct {
+	mu sync.Mutex
+	m  map[kernel.NodeName]map[kernel.NodeName]time.Duration
+}
+
+func (g *latencyGraph) init() { g.m = map[kernel.NodeName]map[kernel.NodeName]time.Duration{} }
+
+func (g *latencyGraph) set(from kernel.NodeName, rtt map[kernel.NodeName]time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.m[from] = rtt
+}
+
+// Latency returns the latency graph: for each reporting node, its measured
+// round trips to its linked nodes. At the root it covers the whole tree;
+// elsewhere it holds this node's own links.
+func (n *Node) Latency() map[kernel.NodeName]map[kernel.NodeName]time.Duration {
+	own := n.measure()
+	n.lat.mu.Lock()
+	defer n.lat.mu.Unlock()
+	out := make(map[kernel.NodeName]map[kernel.NodeName]time.Duration, len(n.lat.m)+1)
+	for k, v := range n.lat.m {
+		out[k] = v
+	}
+	out[n.cfg.Name] = own.RTT
+	return out
+}
+
+// measure takes this node's current link measurements.
+func (n *Node) measure() Report {
+	r := Report{From: n.cfg.Name, RTT: map[kernel.NodeName]time.Duration{}}
+	n.mu.Lock()
+	links := make([]*peerLink, 0, len(n.children)+1)
+	if n.parent != nil {
+		r.Parent = n.parent.peer.Name
+		links = append(links, n.parent)
+	}
+	for _, l := range n.children {
+		links = append(links, l)
+	}
+	n.mu.Unlock()
+	for _, l := range links {
+		d := l.conn.RTT()
+		if d == 0 {
+			l.mu.Lock()
+			d = l.probe
+			l.mu.Unlock()
+		}
+		r.RTT[l.peer.Name] = d
+	}
+	return r
+}
+
+func (n *Node) reportLoop() {
+	for n.sleep(n.ctx, n.cfg.ReportInterval) {
+		b, err := frame.Marshal(n.measure())
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+		if err := n.Send(ctx, "", kindReport, b); err != nil {
+			n.log.Debug("latency report not sent", "err", err)
+		}
+		cancel()
+	}
+}
+
+func (n *Node) onReport(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
+	var r Report
+	if err := frame.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	if r.From != from {
+		return nil, &RemoteError{Code: CodeBadRequest, Msg: "report for another node"}
+	}
+	n.lat.set(from, r.RTT)
+	return nil, nil
+}
+
+func (n *Node) registerBuiltins() {
+	n.handlers[kindReport] = n.onReport
+	n.handlers[kindOutbox] = n.onOutbox
+}

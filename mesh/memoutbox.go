@@ -1,0 +1,62 @@
+package mesh
+
+import (
+	"context"
+	"sync"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// MemOutbox is a kernel.Outbox in memory: for tests and simulated leaves.
+// It keeps messages in append order with increasing IDs. Safe for
+// concurrent use.
+type MemOutbox struct {
+	mu   sync.Mutex
+	next uint64
+	msgs []kernel.OutboxMessage
+}
+
+// NewMemOutbox returns an empty outbox.
+func NewMemOutbox() *MemOutbox { return &MemOutbox{} }
+
+// Append queues a message and returns its ID.
+func (o *MemOutbox) Append(topic string, data []byte) uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next++
+	o.msgs = append(o.msgs, kernel.OutboxMessage{ID: o.next, Topic: topic, Data: data})
+	return o.next
+}
+
+// Peek returns up to max of the oldest messages.
+func (o *MemOutbox) Peek(_ context.Context, max int) ([]kernel.OutboxMessage, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := min(max, len(o.msgs))
+	return append([]kernel.OutboxMessage(nil), o.msgs[:n]...), nil
+}
+
+// Ack removes messages by ID.
+func (o *MemOutbox) Ack(_ context.Context, ids ...uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	drop := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	kept := o.msgs[:0]
+	for _, m := range o.msgs {
+		if !drop[m.ID] {
+			kept = append(kept, m)
+		}
+	}
+	o.msgs = kept
+	return nil
+}
+
+// Len is the number of queued messages.
+func (o *MemOutbox) Len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.msgs)
+}

@@ -1,0 +1,104 @@
+package mesh
+
+import (
+	"fmt"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/frame"
+)
+
+// ProtocolVersion is exchanged in the hello; peers with another version are
+// refused with a version error.
+const ProtocolVersion = 1
+
+// Frame types of the mesh protocol. The first frame on a stream says what
+// the stream is for.
+const (
+	tError      frame.Type = 1  // reply: errorMsg
+	tOK         frame.Type = 2  // reply: empty payload
+	tHello      frame.Type = 3  // child→parent at connect: hello; reply helloAck
+	tHelloAck   frame.Type = 4  //
+	tHeartbeat  frame.Type = 5  // child→parent: heartbeat; reply tOK
+	tRequest    frame.Type = 6  // envelope; reply tResponse or tError
+	tResponse   frame.Type = 7  // raw body
+	tOneWay     frame.Type = 8  // envelope; no reply
+	tRoutes     frame.Type = 9  // child→parent: routes; reply tOK
+	tInterest   frame.Type = 10 // either way: interest; reply tOK
+	tPublish    frame.Type = 11 // either way: publication; reply tOK when QoS 1
+	tBlobGet    frame.Type = 12 // child→parent: blobGet; reply tBlobInfo then raw bytes
+	tBlobInfo   frame.Type = 13 //
+	maxHops                = 32
+)
+
+// Error codes sent in errorMsg.
+const (
+	CodeUnknownType = "unknown-type"
+	CodeBadRequest  = "bad-request"
+	CodeVersion     = "version"
+	CodeNoRoute     = "no-route"
+	CodeNoHandler   = "no-handler"
+	CodeHandler     = "handler"
+	CodeNotFound    = "not-found"
+)
+
+type errorMsg struct {
+	Code string
+	Msg  string
+}
+
+// RemoteError is an error a peer replied with.
+type RemoteError struct {
+	Code string
+	Msg  string
+}
+
+func (e *RemoteError) Error() string { return fmt.Sprintf("remote %s: %s", e.Code, e.Msg) }
+
+type hello struct {
+	Version  uint16
+	Routes   []kernel.NodeName // the child's subtree, without the child
+	Interest []string
+}
+
+type helloAck struct {
+	Version  uint16
+	Interest []string
+}
+
+type heartbeat struct {
+	Seq uint64
+}
+
+type envelope struct {
+	Src, Dst  kernel.NodeName
+	Kind      string
+	Body      []byte
+	TimeoutMs int64
+	Hops      uint8
+}
+
+type routes struct {
+	Add, Del []kernel.NodeName
+}
+
+type interest struct {
+	Filters []string
+}
+
+// Message is a publication on a fleet-wide topic.
+type Message struct {
+	ID    string
+	Src   kernel.NodeName
+	Topic string
+	Data  []byte
+	QoS   uint8
+}
+
+type blobGet struct {
+	Digest string
+	Offset int64
+}
+
+type blobInfo struct {
+	Size int64
+}

@@ -1,0 +1,228 @@
+package mesh
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+// Node is one member of the tree. Create it with New, start it with Start,
+// stop it with Close. All methods are safe for concurrent use.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ln     link.Listener
+
+	mu       sync.Mutex
+	parent   *peerLink
+	pending  *peerLink // parent link being set up: queues route changes
+	children map[kernel.NodeName]*peerLink
+	routes   map[kernel.NodeName]*peerLink // node → child link its subtree hangs from
+	handlers map[string]kernel.MessageHandler
+	topics   topicState
+	lat      latencyGraph
+	parentUp chan struct{} // closed while a parent link is up; replaced when lost
+
+	blobs   blobState
+	outbox  outboxState
+	nonce   string
+	seq     atomic.Uint64
+	counter Counters
+}
+
+// Counters are totals a node keeps about its work, for tests and metrics.
+type Counters struct {
+	BlobServes     atomic.Int64 // blob downloads served from this node's store
+	BlobFetches    atomic.Int64 // blob downloads this node made from its parent
+	Relayed        atomic.Int64 // routed messages passed on to another hop
+	Published      atomic.Int64 // publications forwarded on a link
+	Dropped        atomic.Int64 // frames refused as malformed or unknown
+	OutboxMessages atomic.Int64 // outbox messages delivered here (root) or acked (sender)
+}
+
+// New checks cfg and makes a node; nothing runs until Start.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	b := make([]byte, 4)
+	rand.Read(b)
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "mesh", "node", string(cfg.Name)),
+		children: map[kernel.NodeName]*peerLink{},
+		routes:   map[kernel.NodeName]*peerLink{},
+		handlers: map[string]kernel.MessageHandler{},
+		parentUp: make(chan struct{}),
+		nonce:    hex.EncodeToString(b),
+	}
+	n.topics.init()
+	n.lat.init()
+	n.blobs.init()
+	n.outbox.init()
+	n.registerBuiltins()
+	return n, nil
+}
+
+// Name is this node's name.
+func (n *Node) Name() kernel.NodeName { return n.cfg.Name }
+
+// Stats returns the node's counters.
+func (n *Node) Stats() *Counters { return &n.counter }
+
+// IsRoot reports whether this node has no parents (a controller).
+func (n *Node) IsRoot() bool { return len(n.cfg.Parents) == 0 }
+
+// Start binds the listen address (if any) and starts the node's loops.
+// The loops stop when ctx is done or Close is called.
+func (n *Node) Start(ctx context.Context) error {
+	n.ctx, n.cancel = context.WithCancel(ctx)
+	if n.cfg.Listen != "" {
+		ln, err := n.cfg.Network.Listen(n.cfg.Listen)
+		if err != nil {
+			n.cancel()
+			return fmt.Errorf("mesh %s: %w", n.cfg.Name, err)
+		}
+		n.ln = ln
+		n.goRun(n.acceptLoop)
+		n.goRun(n.monitorChildren)
+	}
+	if !n.IsRoot() {
+		n.goRun(n.parentLoop)
+		n.goRun(n.reportLoop)
+		if n.cfg.Outbox != nil {
+			n.goRun(n.outboxLoop)
+		}
+	}
+	return nil
+}
+
+// Addr is the address children dial, once Start has bound it.
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr()
+}
+
+// Close stops the node: it closes the listener and every link and waits for
+// its goroutines.
+func (n *Node) Close() error {
+	if n.cancel == nil {
+		return nil
+	}
+	n.cancel()
+	if n.ln != nil {
+		n.ln.Close()
+	}
+	n.mu.Lock()
+	var all []*peerLink
+	if n.parent != nil {
+		all = append(all, n.parent)
+	}
+	for _, c := range n.children {
+		all = append(all, c)
+	}
+	n.mu.Unlock()
+	for _, l := range all {
+		l.conn.Close()
+	}
+	n.wg.Wait()
+	return nil
+}
+
+func (n *Node) goRun(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+func (n *Node) emit(kind EventKind, peer kernel.NodeName, reason string) {
+	n.log.Info(string(kind), "peer", string(peer), "reason", reason)
+	if n.cfg.OnEvent != nil {
+		n.cfg.OnEvent(Event{Kind: kind, Peer: peer, Reason: reason, At: n.cfg.Clock.Now()})
+	}
+}
+
+// Parent is the name of the current parent, or "" when none is linked.
+func (n *Node) Parent() kernel.NodeName {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.parent == nil {
+		return ""
+	}
+	return n.parent.peer.Name
+}
+
+// WaitParent blocks until a parent link is up or ctx is done.
+func (n *Node) WaitParent(ctx context.Context) error {
+	n.mu.Lock()
+	ch := n.parentUp
+	n.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Children lists the directly linked children.
+func (n *Node) Children() []kernel.NodeName {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]kernel.NodeName, 0, len(n.children))
+	for c := range n.children {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Reaches reports whether node is in this node's subtree (routes known).
+func (n *Node) Reaches(node kernel.NodeName) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.routes[node]
+	return ok
+}
+
+func (n *Node) newID() string {
+	return fmt.Sprintf("%s-%s-%d", n.cfg.Name, n.nonce, n.seq.Add(1))
+}
+
+var errClosed = errors.New("mesh: node closed")
+
+func (n *Node) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, n.cfg.RequestTimeout)
+}
+
+// sleep waits d on the node's clock; false when the node is stopping.
+func (n *Node) sleep(ctx context.Context, d time.Duration) bool {
+	t := n.cfg.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,179 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/canopy-fleet/canopy/mesh/frame"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+var errProtocol = errors.New("protocol error")
+
+// peerLink is this node's view of one link: to its parent or to a child.
+type peerLink struct {
+	n        *Node
+	conn     link.Conn
+	peer     link.Peer
+	isParent bool
+
+	mu       sync.Mutex
+	interest map[string]bool // filters the far side wants
+	sent     string          // interest last sent, joined, to skip repeats
+	lastBeat time.Time
+	ready    bool
+	probe    time.Duration // last heartbeat round trip
+
+	ctrlMu   sync.Mutex
+	ctrlQ    []ctrlMsg
+	ctrlWake chan struct{}
+}
+
+// ctrlMsg is a control frame (routes, interest) sent in order on a link.
+type ctrlMsg struct {
+	t frame.Type
+	v any
+}
+
+func (n *Node) newLink(c link.Conn, isParent bool) *peerLink {
+	return &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent, interest: map[string]bool{}, ctrlWake: make(chan struct{}, 1)}
+}
+
+// enqueue queues a control frame; the link's control loop sends queued
+// frames one at a time, in order, waiting for each acknowledgement.
+func (l *peerLink) enqueue(t frame.Type, v any) {
+	l.ctrlMu.Lock()
+	l.ctrlQ = append(l.ctrlQ, ctrlMsg{t, v})
+	l.ctrlMu.Unlock()
+	select {
+	case l.ctrlWake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *peerLink) controlLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.conn.Done():
+			return
+		case <-l.ctrlWake:
+		}
+		for {
+			l.ctrlMu.Lock()
+			if len(l.ctrlQ) == 0 {
+				l.ctrlMu.Unlock()
+				break
+			}
+			m := l.ctrlQ[0]
+			l.ctrlQ = l.ctrlQ[1:]
+			l.ctrlMu.Unlock()
+			cctx, cancel := context.WithTimeout(ctx, l.n.cfg.RequestTimeout)
+			_, _, err := l.call(cctx, m.t, m.v)
+			cancel()
+			if err != nil {
+				l.n.log.Debug("control frame failed", "peer", string(l.peer.Name), "type", m.t, "err", err)
+			}
+		}
+	}
+}
+
+// call opens a stream, sends one frame and reads the reply frame. A tError
+// reply becomes a *RemoteError.
+func (l *peerLink) call(ctx context.Context, t frame.Type, v any) (frame.Type, []byte, error) {
+	s, err := l.open(ctx, t, v)
+	if err != nil {
+		return 0, nil, err
+	}
+	rt, p, err := l.n.readReply(s)
+	if err == nil {
+		err = expectEOF(s)
+	}
+	if err != nil {
+		s.Abort()
+	}
+	return rt, p, err
+}
+
+// open opens a stream and writes one frame, leaving the stream open for
+// the reply.
+func (l *peerLink) open(ctx context.Context, t frame.Type, v any) (link.Stream, error) {
+	s, err := l.conn.OpenStream(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open stream to %s: %w", l.peer.Name, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		s.SetDeadline(dl)
+	}
+	if err := writeFrame(s, t, v); err != nil {
+		s.Abort()
+		return nil, fmt.Errorf("send to %s: %w", l.peer.Name, err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		s.Abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// oneWay sends one frame whose handling has no reply: the peer
+// acknowledges receipt (tOK) before it handles the frame.
+func (l *peerLink) oneWay(ctx context.Context, t frame.Type, v any) error {
+	_, _, err := l.call(ctx, t, v)
+	return err
+}
+
+// expectEOF checks that a stream ends after the frame just read: the
+// protocol is one frame each way.
+func expectEOF(s link.Stream) error {
+	var b [1]byte
+	k, err := s.Read(b[:])
+	if k > 0 {
+		return fmt.Errorf("%w: data after the frame", errProtocol)
+	}
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+func writeFrame(s link.Stream, t frame.Type, v any) error {
+	switch b := v.(type) {
+	case nil:
+		return frame.Write(s, t, nil)
+	case []byte:
+		return frame.Write(s, t, b)
+	default:
+		return frame.WriteMsg(s, t, v)
+	}
+}
+
+func (n *Node) readReply(s link.Stream) (frame.Type, []byte, error) {
+	t, p, err := frame.Read(s, n.cfg.MaxFrame)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read reply: %w", err)
+	}
+	if t == tError {
+		var e errorMsg
+		if err := frame.Unmarshal(p, &e); err != nil {
+			return 0, nil, fmt.Errorf("bad error reply: %w", err)
+		}
+		return t, nil, &RemoteError{Code: e.Code, Msg: e.Msg}
+	}
+	return t, p, nil
+}
+
+func replyError(s link.Stream, code string, format string, args ...any) {
+	writeFrame(s, tError, errorMsg{Code: code, Msg: fmt.Sprintf(format, args...)})
+	s.CloseWrite()
+}
+
+func replyOK(s link.Stream) {
+	frame.Write(s, tOK, nil)
+	s.CloseWrite()
+}

@@ -1,0 +1,275 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/backoff"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+// seenSize bounds the publication IDs remembered for dedupe.
+const seenSize = 8192
+
+type subscription struct {
+	filter string
+	h      func(Message)
+}
+
+// topicState is the node's local subscriptions and dedupe memory. Guarded
+// by Node.mu.
+type topicState struct {
+	subs   map[int]subscription
+	nextID int
+	local  map[string]int // filter → local subscription count
+	seenMu sync.Mutex
+	seen   map[string]bool
+	order  []string
+}
+
+func (t *topicState) init() {
+	t.subs = map[int]subscription{}
+	t.local = map[string]int{}
+	t.seen = map[string]bool{}
+}
+
+// markSeen records id and reports whether it was new.
+func (t *topicState) markSeen(id string) bool {
+	t.seenMu.Lock()
+	defer t.seenMu.Unlock()
+	if t.seen[id] {
+		return false
+	}
+	t.seen[id] = true
+	t.order = append(t.order, id)
+	if len(t.order) > seenSize {
+		delete(t.seen, t.order[0])
+		t.order = t.order[1:]
+	}
+	return true
+}
+
+// Subscribe calls h for every publication on a topic matching filter
+// anywhere in the tree (MQTT wildcards + and #). h runs on the delivering
+// goroutine and must not block for long. The returned func unsubscribes.
+func (n *Node) Subscribe(filter string, h func(Message)) (func(), error) {
+	if err := kernel.ValidateTopicFilter(filter); err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	n.mu.Lock()
+	id := n.topics.nextID
+	n.topics.nextID++
+	n.topics.subs[id] = subscription{filter: filter, h: h}
+	n.topics.local[filter]++
+	n.mu.Unlock()
+	n.interestChanged()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			n.mu.Lock()
+			delete(n.topics.subs, id)
+			if n.topics.local[filter]--; n.topics.local[filter] <= 0 {
+				delete(n.topics.local, filter)
+			}
+			n.mu.Unlock()
+			n.interestChanged()
+		})
+	}, nil
+}
+
+// Publish sends data on topic to every subscriber in the tree. Local
+// subscribers get it directly; links get it only when the subtree behind
+// them has a matching subscription. With qos 1 Publish returns once every
+// link that needed it acknowledged it (retrying with backoff until ctx is
+// done); receivers drop duplicates by message ID.
+func (n *Node) Publish(ctx context.Context, topic string, data []byte, qos uint8) error {
+	if err := kernel.ValidateTopicName(topic); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if qos > 1 {
+		return fmt.Errorf("publish: qos %d not supported (0 or 1)", qos)
+	}
+	m := Message{ID: n.newID(), Src: n.cfg.Name, Topic: topic, Data: data, QoS: qos}
+	return n.deliver(ctx, m, nil)
+}
+
+// deliver hands m to local subscribers and forwards it on every interested
+// link except from.
+func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
+	if !n.topics.markSeen(m.ID) {
+		return nil
+	}
+	n.mu.Lock()
+	var hs []func(Message)
+	for _, s := range n.topics.subs {
+		if kernel.MatchTopic(s.filter, m.Topic) {
+			hs = append(hs, s.h)
+		}
+	}
+	var out []*peerLink
+	for _, l := range n.linksLocked() {
+		if l != from && l.wants(m.Topic) {
+			out = append(out, l)
+		}
+	}
+	n.mu.Unlock()
+	for _, h := range hs {
+		h(m)
+	}
+	errs := make(chan error, len(out))
+	for _, l := range out {
+		go func() { errs <- n.forward(ctx, l, m) }()
+	}
+	var first error
+	for range out {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (n *Node) forward(ctx context.Context, l *peerLink, m Message) error {
+	n.counter.Published.Add(1)
+	if m.QoS == 0 {
+		return l.oneWay(ctx, tPublish, m)
+	}
+	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock}
+	for {
+		_, _, err := l.call(ctx, tPublish, m)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-l.conn.Done():
+			return fmt.Errorf("publish %s to %s: link lost: %w", m.ID, l.peer.Name, err)
+		default:
+		}
+		if bo.Wait(ctx) != nil {
+			return fmt.Errorf("publish %s to %s: %w", m.ID, l.peer.Name, err)
+		}
+	}
+}
+
+func (n *Node) onPublish(l *peerLink, p []byte, s link.Stream) {
+	var m Message
+	if !n.decode(l, s, p, &m) {
+		return
+	}
+	if err := kernel.ValidateTopicName(m.Topic); err != nil {
+		replyError(s, CodeBadRequest, "publish: %v", err)
+		return
+	}
+	ctx, cancel := n.ctxFor(0)
+	defer cancel()
+	if m.QoS == 0 {
+		replyOK(s)
+		n.deliver(ctx, m, l)
+		return
+	}
+	s.SetDeadline(time.Time{})
+	if err := n.deliver(ctx, m, l); err != nil {
+		replyError(s, CodeHandler, "%v", err)
+		return
+	}
+	replyOK(s)
+}
+
+func (l *peerLink) wants(topic string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for f := range l.interest {
+		if kernel.MatchTopic(f, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) linksLocked() []*peerLink {
+	out := make([]*peerLink, 0, len(n.children)+1)
+	if n.parent != nil {
+		out = append(out, n.parent)
+	}
+	for _, l := range n.children {
+		out = append(out, l)
+	}
+	return out
+}
+
+// interestForLocked is the set of filters to announce on link l: this
+// node's own subscriptions and every other link's interest, as NATS leaf
+// nodes propagate interest.
+func (n *Node) interestForLocked(l *peerLink) []string {
+	set := map[string]bool{}
+	for f := range n.topics.local {
+		set[f] = true
+	}
+	for _, o := range n.linksLocked() {
+		if o == l {
+			continue
+		}
+		o.mu.Lock()
+		for f := range o.interest {
+			set[f] = true
+		}
+		o.mu.Unlock()
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// interestChanged sends each link its interest set where it changed.
+func (n *Node) interestChanged() {
+	n.mu.Lock()
+	type upd struct {
+		l *peerLink
+		f []string
+	}
+	var ups []upd
+	for _, l := range n.linksLocked() {
+		f := n.interestForLocked(l)
+		key := fmt.Sprint(f)
+		l.mu.Lock()
+		if l.sent != key {
+			l.sent = key
+			ups = append(ups, upd{l, f})
+		}
+		l.mu.Unlock()
+	}
+	n.mu.Unlock()
+	for _, u := range ups {
+		u.l.enqueue(tInterest, interest{Filters: u.f})
+	}
+}
+
+func (n *Node) onInterest(l *peerLink, p []byte, s link.Stream) {
+	var in interest
+	if !n.decode(l, s, p, &in) {
+		return
+	}
+	for _, f := range in.Filters {
+		if err := kernel.ValidateTopicFilter(f); err != nil {
+			replyError(s, CodeBadRequest, "interest: %v", err)
+			return
+		}
+	}
+	set := make(map[string]bool, len(in.Filters))
+	for _, f := range in.Filters {
+		set[f] = true
+	}
+	l.mu.Lock()
+	l.interest = set
+	l.mu.Unlock()
+	replyOK(s)
+	n.interestChanged()
+}
+
