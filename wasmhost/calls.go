@@ -56,14 +56,15 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 	if n%sampleEvery == 0 {
 		t0 = time.Now()
 	}
-	if err := i.call(i.onMsgFn, s); err != nil {
+	err := i.call(i.onMsgFn, s)
+	i.messages.Add(1) // delivered, whether handled or not
+	if err != nil {
 		return err
 	}
 	if !t0.IsZero() {
 		i.sampleNanos.Add(int64(time.Since(t0)))
 		i.samples.Add(1)
 	}
-	i.messages.Add(1)
 	if rc := int32(s[0]); rc != 0 {
 		i.handlerErrors.Add(1)
 		return &HandlerError{Export: ExportOnMessage, Code: rc}
