@@ -14,20 +14,20 @@ const ProtocolVersion = 1
 // Frame types of the mesh protocol. The first frame on a stream says what
 // the stream is for.
 const (
-	tError      frame.Type = 1  // reply: errorMsg
-	tOK         frame.Type = 2  // reply: empty payload
-	tHello      frame.Type = 3  // child→parent at connect: hello; reply helloAck
-	tHelloAck   frame.Type = 4  //
-	tHeartbeat  frame.Type = 5  // child→parent: heartbeat; reply tOK
-	tRequest    frame.Type = 6  // envelope; reply tResponse or tError
-	tResponse   frame.Type = 7  // raw body
-	tOneWay     frame.Type = 8  // envelope; no reply
-	tRoutes     frame.Type = 9  // child→parent: routes; reply tOK
-	tInterest   frame.Type = 10 // either way: interest; reply tOK
-	tPublish    frame.Type = 11 // either way: publication; reply tOK when QoS 1
-	tBlobGet    frame.Type = 12 // child→parent: blobGet; reply tBlobInfo then raw bytes
-	tBlobInfo   frame.Type = 13 //
-	maxHops                = 32
+	tError     frame.Type = 1  // reply: errorMsg
+	tOK        frame.Type = 2  // reply: empty payload
+	tHello     frame.Type = 3  // child→parent at connect: hello; reply helloAck
+	tHelloAck  frame.Type = 4  //
+	tHeartbeat frame.Type = 5  // child→parent: heartbeat; reply tOK
+	tRequest   frame.Type = 6  // envelope; reply tResponse or tError
+	tResponse  frame.Type = 7  // raw body
+	tOneWay    frame.Type = 8  // envelope; no reply
+	tRoutes    frame.Type = 9  // child→parent: routes; reply tOK
+	tInterest  frame.Type = 10 // either way: interest; reply tOK
+	tPublish   frame.Type = 11 // either way: publication; reply tOK when QoS 1
+	tBlobGet   frame.Type = 12 // child→parent: blobGet; reply tBlobInfo then raw bytes
+	tBlobInfo  frame.Type = 13 //
+	maxHops               = 32
 )
 
 // Error codes sent in errorMsg.

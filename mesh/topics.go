@@ -272,4 +272,3 @@ func (n *Node) onInterest(l *peerLink, p []byte, s link.Stream) {
 	replyOK(s)
 	n.interestChanged()
 }
-

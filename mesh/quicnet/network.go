@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -99,11 +100,21 @@ func rawCerts(cs tls.ConnectionState) [][]byte {
 
 // Listen listens on a UDP address such as "127.0.0.1:7443".
 func (n *Network) Listen(addr string) (link.Listener, error) {
-	ql, err := quic.ListenAddr(addr, n.serverTLS(), n.quicConfig())
+	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("quicnet: listen %s: %w", addr, err)
 	}
-	return &listener{n: n, ql: ql}, nil
+	udp, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("quicnet: listen %s: %w", addr, err)
+	}
+	tr := &quic.Transport{Conn: udp}
+	ql, err := tr.Listen(n.serverTLS(), n.quicConfig())
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("quicnet: listen %s: %w", addr, err)
+	}
+	return &listener{n: n, ql: ql, tr: tr, udp: udp}, nil
 }
 
 // Dial connects to addr; want, when set, is the name the server's
@@ -122,12 +133,21 @@ func (n *Network) Dial(ctx context.Context, addr string, want kernel.NodeName) (
 }
 
 type listener struct {
-	n  *Network
-	ql *quic.Listener
+	n   *Network
+	ql  *quic.Listener
+	tr  *quic.Transport
+	udp *net.UDPConn
 }
 
 func (l *listener) Addr() string { return l.ql.Addr().String() }
-func (l *listener) Close() error { return l.ql.Close() }
+
+// Close stops accepting, ends every connection accepted here and releases
+// the UDP port before it returns, so the address can be bound again.
+func (l *listener) Close() error {
+	l.ql.Close()
+	l.tr.Close()
+	return l.udp.Close()
+}
 
 // Accept returns the next authenticated connection; join connections are
 // served here and never returned.
