@@ -2,6 +2,31 @@ module github.com/canopy-fleet/canopy/examples
 
 go 1.26.8
 
-require github.com/canopy-fleet/canopy/sdk/go v0.0.0
+require (
+	github.com/canopy-fleet/canopy v0.0.0
+	github.com/canopy-fleet/canopy/sdk/go v0.0.0
+	github.com/dgraph-io/badger/v4 v4.9.6
+)
 
-replace github.com/canopy-fleet/canopy/sdk/go => ../sdk/go
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dgraph-io/ristretto/v2 v2.2.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/flatbuffers v25.2.10+incompatible // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/tetratelabs/wazero v1.12.0 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.41.0 // indirect
+	go.opentelemetry.io/otel/metric v1.41.0 // indirect
+	go.opentelemetry.io/otel/trace v1.41.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
+
+replace (
+	github.com/canopy-fleet/canopy => ../
+	github.com/canopy-fleet/canopy/sdk/go => ../sdk/go
+)

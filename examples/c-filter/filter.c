@@ -23,7 +23,7 @@
  * confirm (default 3).
  *
  * Build: clang --target=wasm32-wasi -O2 -mexec-model=reactor \
- *            -I../../sdk/c -o c-filter.wasm filter.c
+ *            -I../../sdk/c -o c_filter.wasm filter.c
  */
 #include "canopy.h"
 

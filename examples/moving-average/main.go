@@ -16,7 +16,7 @@
 // tracked at most, default 256; readings of further series are dropped and
 // counted).
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o moving-average.wasm .
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o moving_average.wasm .
 package main
 
 import (

@@ -17,7 +17,7 @@
 //
 // Config: threshold (°C, default 30), hysteresis (°C, default 1).
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o temp-alert.wasm .
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o temp_alert.wasm .
 package main
 
 import (
