@@ -165,7 +165,11 @@ func quicListen(kernel.NodeName) string { return "127.0.0.1:0" }
 
 func TestTreeQUIC(t *testing.T) {
 	treeSuite(t, func(t *testing.T) (*tree, func(kernel.NodeName) string, func(a, b kernel.NodeName), func(a, b kernel.NodeName)) {
-		tr, cut := quicTree(t, fastTimers)
+		// Real sockets under -race on a shared 2-core machine jitter more than
+		// memnet: keep the loss timeout well above the heartbeat interval.
+		timers := fastTimers
+		timers.HeartbeatInterval, timers.LostAfter = 100*time.Millisecond, time.Second
+		tr, cut := quicTree(t, timers)
 		return tr, quicListen, cut.block, cut.unblock
 	})
 }
