@@ -1,0 +1,120 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/canopy-fleet/canopy/examples/internal/tasktest"
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+func TestMain(m *testing.M) { tasktest.Main(m) }
+
+func deployment(typ kernel.TaskType) *kernel.Deployment {
+	return &kernel.Deployment{
+		Name:    "sdkcheck",
+		Type:    typ,
+		Publish: []string{"check/#"},
+		Limits:  kernel.Limits{KV: 64 * kernel.KiB, PublishRate: 20, CallTimeout: kernel.Duration(5e9)},
+		Config:  map[string]string{"greeting": "hello", "long": strings.Repeat("x", 3000)},
+	}
+}
+
+var checkLine = regexp.MustCompile(`msg="check name=(\S+) result=(.*?)" component=task`)
+
+// results reads the check lines from the device's log.
+func results(t *testing.T, logs string) map[string]string {
+	t.Helper()
+	out := make(map[string]string)
+	for _, m := range checkLine.FindAllStringSubmatch(logs, -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
+
+func assertAllOK(t *testing.T, logs string, extra ...string) {
+	t.Helper()
+	got := results(t, logs)
+	for _, c := range checks {
+		if r, ok := got[c.name]; !ok {
+			t.Errorf("check %s did not run", c.name)
+		} else if r != "ok" {
+			t.Errorf("check %s: %s", c.name, r)
+		}
+	}
+	for _, name := range extra {
+		if got[name] != "ok" {
+			t.Errorf("check %s: %q", name, got[name])
+		}
+	}
+	for _, line := range []string{"level=DEBUG msg=\"debug line\"", `level=WARN msg="warn line k=\"v w\""`, `level=ERROR msg="error line 7"`} {
+		if !strings.Contains(logs, line) {
+			t.Errorf("log line %s missing", line)
+		}
+	}
+	if t.Failed() {
+		t.Logf("logs:\n%s", logs)
+	}
+}
+
+func TestSDKInService(t *testing.T) {
+	wasm := tasktest.BuildGo(t, ".")
+	dev := tasktest.NewDevice(t)
+	task := dev.Start(wasm, deployment(kernel.TypeService), nil)
+
+	// Topics handed to the handler stay valid after the host reuses its
+	// message region for later messages of the same size.
+	for _, topic := range []string{"keep/aaaa", "keep/bbbb", "keep/cccc"} {
+		if err := task.Send(topic, "payload"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := task.Send("cmd/verify-topics", "keep/aaaa,keep/bbbb,keep/cccc"); err != nil {
+		t.Fatal(err)
+	}
+	// Messages much larger than the first region make the host ask for a
+	// bigger one; the payload arrives intact.
+	for _, n := range []int{10, 5000, 200 << 10, 100} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		if err := task.Send("big", string(b)); err != nil {
+			t.Fatalf("%d-byte message: %v", n, err)
+		}
+		if got := task.Take(); len(got) != 1 || got[0].Payload != strconv.Itoa(n) {
+			t.Errorf("%d-byte message: handler saw %v", n, got)
+		}
+	}
+	if err := task.Send("cmd/check", ""); err != nil {
+		t.Fatal(err)
+	}
+	assertAllOK(t, dev.Logs(), "topics-stable")
+}
+
+func TestSDKInJob(t *testing.T) {
+	// A job is a plain WASI command: go build without -buildmode=c-shared.
+	out := filepath.Join(t.TempDir(), "job.wasm")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build job: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := tasktest.NewDevice(t)
+	task := dev.Start(wasm, deployment(kernel.TypeJob), nil)
+	if err := task.Instance().Run(t.Context()); err != nil {
+		t.Fatalf("run job: %v\nlogs:\n%s", err, dev.Logs())
+	}
+	assertAllOK(t, dev.Logs())
+}
