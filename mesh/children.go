@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/frame"
@@ -32,6 +33,14 @@ func (n *Node) admitChild(c link.Conn) {
 	cancel()
 	if err != nil {
 		n.log.Warn("refused child", "peer", string(c.Peer().Name), "err", err)
+		// Give the peer a moment to read the error reply before closing.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-c.Done():
+		case <-t.C:
+		case <-n.ctx.Done():
+		}
+		t.Stop()
 		c.Close()
 		return
 	}
