@@ -311,3 +311,30 @@ func TestOutsideATask(t *testing.T) {
 		t.Errorf("ConfigOr = %q, want def", got)
 	}
 }
+
+func TestStableTopic(t *testing.T) {
+	t.Cleanup(func() { topicTable, topicCount = [topicSlots]string{}, 0 })
+	buf := []byte("sensors/s1/temperature")
+	a := stableTopic(unsafe.String(&buf[0], len(buf)))
+	buf[8] = 'X' // the host reuses the region
+	if a != "sensors/s1/temperature" {
+		t.Fatalf("interned topic changed with the region: %q", a)
+	}
+	b := stableTopic("sensors/s1/temperature")
+	if unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("the same topic was copied twice")
+	}
+	// Past maxTopics, topics are still returned correctly, copied each time.
+	for i := range maxTopics + 100 {
+		topic := fmt.Sprintf("t/%d", i)
+		if got := stableTopic(topic); got != topic {
+			t.Fatalf("stableTopic(%q) = %q", topic, got)
+		}
+	}
+	if topicCount != maxTopics {
+		t.Errorf("%d topics interned, want the bound %d", topicCount, maxTopics)
+	}
+	if got := stableTopic("sensors/s1/temperature"); got != "sensors/s1/temperature" {
+		t.Errorf("after filling the table: %q", got)
+	}
+}
