@@ -66,6 +66,7 @@ func (c *Cluster) remove(id kernel.TaskID) {
 	c.onNode[t.node] = deleteValue(c.onNode[t.node], ti)
 	c.memFree[t.node] += t.mem
 	c.cpuFree[t.node] += t.cpu
+	c.refresh(t.node)
 }
 
 // add records a new pending task reserving demand.
@@ -86,6 +87,7 @@ func (c *Cluster) add(pl kernel.Placement, dm Demand) {
 	c.onNode[node] = append(c.onNode[node], ti)
 	c.memFree[node] -= r.mem
 	c.cpuFree[node] -= r.cpu
+	c.refresh(node)
 }
 
 func deleteValue(s []int32, v int32) []int32 {

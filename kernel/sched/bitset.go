@@ -25,6 +25,13 @@ type scratch struct {
 	sensors  bitset
 	one      bitset
 	replica  bitset
+	picked   bitset
+	inPool   bitset
+	tset     bitset // sparseDistances: the targets
+	pool     []cand
+	down     []int64 // sparseDistances: best latency down to a target, per node
+	dist     []int64 // sparseDistances: its output
+	touched  []int32
 	reasons  []Reason
 	cands    []cand
 	gwCount  []int32 // replicas per gateway (node id)
@@ -38,6 +45,14 @@ func (s *scratch) init(nodes, sites int) {
 	s.sensors = newBitset(nodes)
 	s.one = newBitset(nodes)
 	s.replica = newBitset(nodes)
+	s.picked = newBitset(nodes)
+	s.inPool = newBitset(nodes)
+	s.tset = newBitset(nodes)
+	s.down = make([]int64, nodes)
+	for i := range s.down {
+		s.down[i] = unreachable
+	}
+	s.dist = make([]int64, nodes)
 	s.gwCount = make([]int32, nodes+1)
 	s.siteCnt = make([]int32, sites)
 	s.cands = make([]cand, 0, nodes)

@@ -30,25 +30,32 @@ type Cluster struct {
 	cpuCap   []float64 // reference cores offered
 	cpuFree  []float64 // reference cores not yet used or reserved
 	thermal  []float64 // temperature-headroom score, 0..1
+	benchS   []float64 // benchmark score, 0..1
+	loadS    []float64 // load score: share of CPU free, 0..1
+	usedS    []float64 // share of allocatable memory reserved
+	invAlloc []float64 // 1/allocatable memory, 0 when none
 	site     []int32   // site id; 0 is "no site"
 
-	archIDs   map[string]uint16
-	deviceIDs map[kernel.DeviceKind]uint
-	siteNames []string
-	labels    map[string][]int32 // "k=v" → node ids, ascending
-	topics    []string           // distinct sensor topics
-	topicIDs  map[string]int32
-	topicNode [][]int32 // topic id → node ids publishing it
+	archIDs     map[string]uint16
+	archNodes   [][]int32   // arch id → node ids, ascending
+	deviceNodes [64][]int32 // device bit → node ids, ascending
+	deviceIDs   map[kernel.DeviceKind]uint
+	siteNames   []string
+	labels      map[string][]int32 // "k=v" → node ids, ascending
+	topics      []string           // distinct sensor topics
+	topicIDs    map[string]int32
+	topicIdx    *topicTrie
+	topicNode   [][]int32 // topic id → node ids publishing it
 
 	tree tree
 
-	tasks []taskRec
-	byID  map[kernel.TaskID]int32
+	tasks  []taskRec
+	byID   map[kernel.TaskID]int32
 	onNode [][]int32 // node id → live task indexes
 	deps   []depInfo
 	depIDs map[string]int32
 
-	nearCache map[string]nearTargets
+	nearCache map[string]*nearTargets
 	scratch   scratch
 }
 
@@ -101,9 +108,10 @@ func NewCluster(snap *Snapshot, cfg Config) (*Cluster, error) {
 		siteNames: []string{""},
 		labels:    map[string][]int32{},
 		topicIDs:  map[string]int32{},
+		topicIdx:  newTopicTrie(),
 		byID:      make(map[kernel.TaskID]int32, len(snap.Tasks)),
 		depIDs:    make(map[string]int32, len(snap.Deployments)),
-		nearCache: map[string]nearTargets{},
+		nearCache: map[string]*nearTargets{},
 	}
 	for i := range snap.Nodes {
 		c.nodes[i] = &snap.Nodes[i]
@@ -138,6 +146,10 @@ func (c *Cluster) indexNodes() {
 	c.cpuCap = make([]float64, n)
 	c.cpuFree = make([]float64, n)
 	c.thermal = make([]float64, n)
+	c.benchS = make([]float64, n)
+	c.loadS = make([]float64, n)
+	c.usedS = make([]float64, n)
+	c.invAlloc = make([]float64, n)
 	c.site = make([]int32, n)
 	c.onNode = make([][]int32, n)
 	siteIDs := map[string]int32{}
@@ -148,8 +160,14 @@ func (c *Cluster) indexNodes() {
 		}
 		c.ready[i] = nd.Health == kernel.HealthReady
 		c.arch[i] = c.internArch(nd.Capability.Arch)
+		c.archNodes[c.arch[i]] = append(c.archNodes[c.arch[i]], id)
 		for _, d := range nd.Capability.Devices {
 			c.devices[i] |= c.deviceBit(d.Kind)
+		}
+		for m, b := c.devices[i], 0; m != 0; m, b = m>>1, b+1 {
+			if m&1 != 0 {
+				c.deviceNodes[b] = append(c.deviceNodes[b], id)
+			}
 		}
 		c.bench[i] = int32(max(nd.Capability.Score, 0))
 		c.memTotal[i] = int64(nd.Capability.Memory)
@@ -173,6 +191,10 @@ func (c *Cluster) indexNodes() {
 		}
 		c.cpuFree[i] = refCores * (1 - busy)
 		c.thermal[i] = thermalScore(&nd.Capability.Live)
+		c.benchS[i] = benchmarkScore(c.bench[i])
+		if alloc > 0 {
+			c.invAlloc[i] = 1 / float64(alloc)
+		}
 		if s := nd.Labels[c.cfg.SiteLabel]; s != "" {
 			sid, ok := siteIDs[s]
 			if !ok {
@@ -193,6 +215,7 @@ func (c *Cluster) indexNodes() {
 				c.topics = append(c.topics, t)
 				c.topicNode = append(c.topicNode, nil)
 				c.topicIDs[t] = tid
+				c.topicIdx.insert(t, tid)
 			}
 			if l := c.topicNode[tid]; len(l) == 0 || l[len(l)-1] != id {
 				c.topicNode[tid] = append(l, id)
@@ -206,6 +229,7 @@ func (c *Cluster) internArch(a string) uint16 {
 	if !ok {
 		id = uint16(len(c.archIDs))
 		c.archIDs[a] = id
+		c.archNodes = append(c.archNodes, nil)
 	}
 	return id
 }
@@ -287,6 +311,21 @@ func (c *Cluster) indexDeployments(snap *Snapshot) {
 		if !inLiveStats(r.task.State) || c.nodes[r.node].Capability.Live.MeasuredAt.IsZero() {
 			c.cpuFree[r.node] -= r.cpu
 		}
+	}
+	for i := range c.nodes {
+		c.refresh(int32(i))
+	}
+}
+
+// refresh recomputes the cached scores of node i after its free resources
+// changed.
+func (c *Cluster) refresh(i int32) {
+	if c.cpuCap[i] > 0 {
+		c.loadS[i] = clamp01(c.cpuFree[i] / c.cpuCap[i])
+	}
+	c.usedS[i] = 1
+	if c.memAlloc[i] > 0 {
+		c.usedS[i] = clamp01(float64(c.memAlloc[i]-c.memFree[i]) * c.invAlloc[i])
 	}
 }
 

@@ -161,11 +161,11 @@ func (c *Cluster) breakdown(q *query, i int32, own, holds bool, comps []ScoreCom
 	}
 	start := len(comps)
 	if q.w.lat > 0 {
-		d := q.near.dist[i]
+		d := q.dist[i]
 		detail := "no path to the target"
 		if d < unreachable {
 			how := "through the tree"
-			if q.near.direct[i] {
+			if q.near.direct()[i] {
 				how = "measured"
 			}
 			detail = time.Duration(d).String() + " " + how
@@ -233,10 +233,10 @@ func (c *Cluster) rejectDetail(q *query, i int32, r Reason) string {
 		if len(q.near.targets) == 0 {
 			return fmt.Sprintf("no node matches near %s", nearKey(d.Near))
 		}
-		if q.near.dist[i] >= unreachable {
+		if q.dist[i] >= unreachable {
 			return fmt.Sprintf("no path to near %s", nearKey(d.Near))
 		}
-		return fmt.Sprintf("%s to near %s exceeds maxLatency %s", time.Duration(q.near.dist[i]), nearKey(d.Near), d.Near.MaxLatency)
+		return fmt.Sprintf("%s to near %s exceeds maxLatency %s", time.Duration(q.dist[i]), nearKey(d.Near), d.Near.MaxLatency)
 	case RejectMemoryTotal:
 		return fmt.Sprintf("%s allocatable in total, task needs %s", kernel.Bytes(c.memAlloc[i]), kernel.Bytes(q.needMem))
 	case RejectMemory:

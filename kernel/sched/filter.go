@@ -1,6 +1,8 @@
 package sched
 
 import (
+	"slices"
+
 	"github.com/canopy-fleet/canopy/kernel"
 )
 
@@ -70,6 +72,46 @@ type query struct {
 	near     *nearTargets // nil without a near target
 	maxLat   int64
 	w        normWeights
+	memF     float64   // demand.Memory as a float
+	latS     []float64 // near.latS, for full scans
+	// dist is every node's latency to the near target; with sparse set only
+	// the entries of drive and of nodes holding a replica are computed.
+	dist   []int64
+	sparse bool
+	scale    int64     // Config.LatencyScale
+	binpack  bool
+	// drive lists the only nodes that can pass the filters, when an index
+	// narrows them down to under half the fleet; nil means every node.
+	drive []int32
+}
+
+// reasons runs the filters on every node. Nodes holding a replica are
+// judged without the resource filters, as Place judges them.
+func (c *Cluster) reasons(q *query) []Reason {
+	c.fullDistances(q)
+	out := make([]Reason, len(c.nodes))
+	for i := range int32(len(c.nodes)) {
+		out[i] = c.filter(q, i, !c.scratch.replica.has(i))
+	}
+	return out
+}
+
+// fullDistances makes q.dist valid for every node.
+func (c *Cluster) fullDistances(q *query) {
+	if q.sparse {
+		q.dist, q.sparse = q.near.full(&c.tree), false
+	}
+}
+
+// narrow offers an index list of the only nodes that can pass; the
+// shortest offered drives the hot loop.
+func (q *query) narrow(l []int32, n int) {
+	if len(l) <= n/2 && (q.drive == nil || len(l) < len(q.drive)) {
+		q.drive = l
+		if l == nil {
+			q.drive = []int32{}
+		}
+	}
 }
 
 func (c *Cluster) compile(req *Request, policy Policy) *query {
@@ -88,9 +130,10 @@ func (c *Cluster) compile(req *Request, policy Policy) *query {
 		q.now = 0
 	}
 	q.needMem = max(int64(d.Requires.Memory), int64(q.demand.Memory))
+	n := len(c.nodes)
 	if len(d.Selector.Labels) > 0 {
 		q.labels = s.labels
-		c.matchLabels(d.Selector.Labels, q.labels)
+		q.narrow(c.matchLabels(d.Selector.Labels, q.labels), n)
 	}
 	if len(d.Selector.Arch) > 0 {
 		q.archOK = make([]bool, len(c.archIDs))
@@ -99,16 +142,26 @@ func (c *Cluster) compile(req *Request, policy Policy) *query {
 				q.archOK[id] = true
 			}
 		}
+		if len(d.Selector.Arch) == 1 {
+			id, ok := c.archIDs[d.Selector.Arch[0]]
+			if !ok {
+				q.narrow(nil, n)
+			} else {
+				q.narrow(c.archNodes[id], n)
+			}
+		}
 	}
 	for _, k := range d.Requires.Devices {
 		id, ok := c.deviceIDs[k]
 		switch {
 		case !ok:
 			q.devNone = true
+			q.narrow(nil, n)
 		case id == 63:
 			q.devExact = true
 		default:
 			q.devMask |= 1 << id
+			q.narrow(c.deviceNodes[id], n)
 		}
 	}
 	if len(d.Requires.Sensors) > 0 {
@@ -120,9 +173,11 @@ func (c *Cluster) compile(req *Request, policy Policy) *query {
 				one = s.one
 				one.clear()
 			}
-			for _, id := range c.publishers(f) {
+			pubs := c.publishers(f)
+			for _, id := range pubs {
 				one.set(id)
 			}
+			q.narrow(pubs, n)
 			if i > 0 {
 				q.sensors.and(one)
 			}
@@ -132,35 +187,68 @@ func (c *Cluster) compile(req *Request, policy Policy) *query {
 		q.near = c.near(d.Near)
 		q.maxLat = int64(d.Near.MaxLatency)
 	}
+	if q.near != nil {
+		if q.drive != nil && len(q.drive) < n/8 {
+			// Few nodes can pass: compute their latencies only.
+			q.dist, q.sparse = c.sparseDistances(q.near.targets, q.drive), true
+		} else {
+			q.dist = q.near.full(&c.tree)
+		}
+	}
 	q.w = c.cfg.Weights.normalize(q.near != nil && len(q.near.targets) > 0)
+	q.memF = float64(q.demand.Memory)
+	q.binpack = policy == PolicyBinpack
+	if q.w.lat > 0 {
+		q.scale = int64(c.cfg.LatencyScale)
+		if q.drive == nil {
+			// A full scan scores most nodes: precompute once per target.
+			q.latS = q.near.scores(&c.tree, q.scale)
+		}
+	}
 	return q
 }
 
-// matchLabels sets in b the nodes carrying every label in sel, starting from
-// the rarest label's index.
-func (c *Cluster) matchLabels(sel map[string]string, b bitset) {
+// matchLabels sets in b the nodes carrying every label in sel, by
+// intersecting the label index's sorted lists, rarest first, and returns
+// them.
+func (c *Cluster) matchLabels(sel map[string]string, b bitset) []int32 {
 	b.clear()
-	var rarest []int32
-	first := true
+	lists := make([][]int32, 0, len(sel))
 	for k, v := range sel {
 		l := c.labels[k+"="+v]
-		if first || len(l) < len(rarest) {
-			rarest, first = l, false
+		if len(l) == 0 {
+			return nil
+		}
+		lists = append(lists, l)
+	}
+	slices.SortFunc(lists, func(x, y []int32) int { return len(x) - len(y) })
+	cur := lists[0]
+	if len(lists) > 1 {
+		cur = slices.Clone(cur)
+		for _, l := range lists[1:] {
+			cur = intersect(cur, l)
 		}
 	}
-	for _, id := range rarest {
-		nd := c.nodes[id]
-		ok := true
-		for k, v := range sel {
-			if got, has := nd.Labels[k]; !has || got != v {
-				ok = false
-				break
-			}
+	for _, id := range cur {
+		b.set(id)
+	}
+	return cur
+}
+
+// intersect keeps the members of a (sorted) that are in b (sorted), in
+// place.
+func intersect(a, b []int32) []int32 {
+	out := a[:0]
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
 		}
-		if ok {
-			b.set(id)
+		if j < len(b) && b[j] == x {
+			out = append(out, x)
 		}
 	}
+	return out
 }
 
 // filter runs the filters on node i in order and returns the first that
@@ -185,7 +273,7 @@ func (c *Cluster) filter(q *query, i int32, resources bool) Reason {
 	if c.bench[i] < q.minScore {
 		return RejectScore
 	}
-	if q.maxLat > 0 && q.near.dist[i] > q.maxLat {
+	if q.maxLat > 0 && q.dist[i] > q.maxLat {
 		return RejectLatency
 	}
 	if c.memAlloc[i] < q.needMem {

@@ -12,8 +12,34 @@ import (
 // applied, so they are cached per cluster.
 type nearTargets struct {
 	targets []int32
-	dist    []int64
-	direct  []bool
+	dist    []int64 // computed on first use by full
+	directs []bool
+	latS    []float64 // latency score of every node, once a full scan needs it
+}
+
+// full returns every node's latency to the nearest target, computing it
+// once.
+func (nt *nearTargets) full(t *tree) []int64 {
+	if nt.dist == nil {
+		nt.dist, nt.directs = t.distances(nt.targets)
+	}
+	return nt.dist
+}
+
+// direct reports, per node, whether its latency is a direct measurement;
+// full must have run.
+func (nt *nearTargets) direct() []bool { return nt.directs }
+
+// scores returns the latency score of every node, computing it once.
+func (nt *nearTargets) scores(t *tree, scale int64) []float64 {
+	if nt.latS == nil {
+		dist := nt.full(t)
+		nt.latS = make([]float64, len(dist))
+		for i, d := range dist {
+			nt.latS[i] = latencyScore(d, scale)
+		}
+	}
+	return nt.latS
 }
 
 // nearKey names a near target for the cache and for explanations.
@@ -31,7 +57,7 @@ func nearKey(n *kernel.Near) string {
 func (c *Cluster) near(n *kernel.Near) *nearTargets {
 	key := nearKey(n)
 	if nt, ok := c.nearCache[key]; ok {
-		return &nt
+		return nt
 	}
 	var targets []int32
 	switch {
@@ -44,21 +70,18 @@ func (c *Cluster) near(n *kernel.Near) *nearTargets {
 	default:
 		targets = c.publishers(n.Topic)
 	}
-	nt := nearTargets{targets: targets}
-	nt.dist, nt.direct = c.tree.distances(targets)
+	nt := &nearTargets{targets: targets}
 	c.nearCache[key] = nt
-	return &nt
+	return nt
 }
 
 // publishers returns the nodes with a sensor publishing on a topic matching
 // filter, ascending.
 func (c *Cluster) publishers(filter string) []int32 {
 	var out []int32
-	for tid, topic := range c.topics {
-		if kernel.MatchTopic(filter, topic) {
-			out = append(out, c.topicNode[tid]...)
-		}
-	}
+	c.topicIdx.match(filter, func(tid int32) {
+		out = append(out, c.topicNode[tid]...)
+	})
 	slices.Sort(out)
 	return slices.Compact(out)
 }

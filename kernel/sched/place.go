@@ -14,8 +14,6 @@ type Decision struct {
 	Plan Plan `json:"plan"`
 	// Explanation is set when the request asked for it.
 	Explanation *Explanation `json:"explanation,omitempty"`
-	// Rejected counts the nodes each filter rejected, by filter name.
-	Rejected map[string]int `json:"rejected,omitempty"`
 }
 
 // held is a live replica of the deployment being placed.
@@ -52,13 +50,7 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	if !validPolicy(policy) {
 		return nil, fmt.Errorf("place %s: policy must be spread or binpack, got %q", d.Name, policy)
 	}
-	q := c.compile(req, policy)
 	s := &c.scratch
-	s.resetCounts()
-	n := int32(len(c.nodes))
-	dec := &Decision{Plan: Plan{Deployment: d.Name, Version: req.Version, Demand: q.demand, dep: d}}
-	p := &dec.Plan
-
 	// The live replicas, in task-ID order.
 	var existing []int32
 	if id, ok := c.depIDs[d.Name]; ok {
@@ -74,34 +66,40 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 		}
 	}
 
-	// Filter and score every node: the hot loop.
-	reasons := make([]Reason, n)
-	var counts [numReasons]int
+	q := c.compile(req, policy)
+	s.resetCounts()
+	n := int32(len(c.nodes))
+	dec := &Decision{Plan: Plan{Deployment: d.Name, Version: req.Version, Demand: q.demand, dep: d}}
+	p := &dec.Plan
+
+	// Filter and score the nodes that can pass: the hot loop. Nodes
+	// outside q.drive fail some filter; which one is worked out only when
+	// asked (explanations, an unplaced reason, preemption).
 	cands := s.cands[:0]
-	for i := range n {
-		own := s.replica.has(i)
-		r := c.filter(q, i, !own)
-		reasons[i] = r
-		if own {
-			continue
+	if q.drive != nil {
+		for _, i := range q.drive {
+			if !s.replica.has(i) && c.filter(q, i, true) == Eligible {
+				cands = append(cands, cand{base: c.hotBase(q, i), idx: i})
+			}
 		}
-		counts[r]++
-		if r == Eligible {
-			cands = append(cands, cand{base: c.base(q, i, false), idx: i})
+	} else {
+		for i := range n {
+			if !s.replica.has(i) && c.filter(q, i, true) == Eligible {
+				cands = append(cands, cand{base: c.hotBase(q, i), idx: i})
+			}
 		}
 	}
 	s.cands = cands
-	for r := Reason(1); r < numReasons; r++ {
-		if counts[r] > 0 {
-			if dec.Rejected == nil {
-				dec.Rejected = map[string]int{}
-			}
-			dec.Rejected[r.Filter()] = counts[r]
+	var reasons []Reason
+	allReasons := func() []Reason {
+		if reasons == nil {
+			reasons = c.reasons(q)
 		}
+		return reasons
 	}
 
 	notes := &noteBook{}
-	kept, lost := c.sortExisting(q, existing, reasons, p, notes)
+	kept, lost := c.sortExisting(q, existing, p, notes)
 	desired := d.Replicas
 	if d.Every {
 		desired = len(kept) + len(cands)
@@ -113,14 +111,14 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 
 	need := desired - len(kept)
 	var picks []pick
-	rest := cands
+	s.picked.clear()
 	if d.Every {
 		for _, cd := range cands {
 			picks = append(picks, pick{idx: cd.idx, score: cd.base + c.spreadNow(q, cd.idx)})
+			s.picked.set(cd.idx)
 		}
-		rest = nil
 	} else if need > 0 {
-		picks, rest = c.selectTop(q, cands, need, nil)
+		picks = c.selectTop(q, cands, need, nil)
 	}
 	for k, pk := range picks {
 		if k < len(lost) {
@@ -138,7 +136,7 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 		lost = nil
 	}
 	if unplaced > 0 && !d.Every && d.Priority > 0 {
-		unplaced, lost = c.preempt(q, reasons, unplaced, lost, p, notes)
+		unplaced, lost = c.preempt(q, allReasons(), unplaced, lost, p, notes)
 	}
 	for _, h := range lost {
 		t := &c.tasks[h.task]
@@ -155,11 +153,11 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	}
 	if unplaced > 0 {
 		p.Unplaced = unplaced
-		p.UnplacedReason = unplacedReason(&counts, len(cands))
+		p.UnplacedReason = c.unplacedReason(allReasons(), len(cands))
 	}
 	if !d.Every && c.cfg.RebalanceMargin >= 0 {
 		movesLeft := c.cfg.MaxMovesPerStep - len(p.Move) + countUrgent(p)
-		kept = c.rebalance(q, kept, rest, movesLeft, p, notes)
+		kept = c.rebalance(q, kept, cands, movesLeft, p, notes)
 	}
 	p.Kept = len(kept)
 	for _, k := range kept {
@@ -168,7 +166,8 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 		}
 	}
 	if req.Explain {
-		dec.Explanation = c.explain(q, req, reasons, notes, desired)
+		c.fullDistances(q)
+		dec.Explanation = c.explain(q, req, allReasons(), notes, desired)
 	}
 	return dec, nil
 }
@@ -189,7 +188,7 @@ const urgentPrefix = "lost: "
 
 // sortExisting splits the live replicas into those that stay and those
 // that must go elsewhere.
-func (c *Cluster) sortExisting(q *query, existing []int32, reasons []Reason, p *Plan, notes *noteBook) ([]held, []homeless) {
+func (c *Cluster) sortExisting(q *query, existing []int32, p *Plan, notes *noteBook) ([]held, []homeless) {
 	s := &c.scratch
 	s.one.clear()
 	var kept []held
@@ -198,31 +197,35 @@ func (c *Cluster) sortExisting(q *query, existing []int32, reasons []Reason, p *
 	for _, ti := range existing {
 		t := &c.tasks[ti]
 		nd := t.node
+		var r Reason
+		if nd >= 0 {
+			r = c.filter(q, nd, false)
+		}
 		switch {
 		case nd < 0:
 			lost = append(lost, homeless{task: ti, urgent: true, reason: urgentPrefix + "node " + string(t.task.Node) + " is not in the cluster"})
 		case s.one.has(nd):
 			p.Stop = append(p.Stop, Stop{Task: t.task.ID, Deployment: q.dep.Name, Node: t.task.Node, Reason: "a second replica on the same node"})
-		case reasons[nd] == Eligible:
+		case r == Eligible:
 			s.one.set(nd)
 			kept = append(kept, held{task: ti, node: nd})
-		case reasons[nd] == RejectHealth && c.nodes[nd].Health != kernel.HealthDrained:
+		case r == RejectHealth && c.nodes[nd].Health != kernel.HealthDrained:
 			s.one.set(nd)
 			lost = append(lost, homeless{task: ti, urgent: true, reason: urgentPrefix + c.healthDetail(q, nd)})
 		case q.dep.Every:
 			s.one.set(nd)
 			p.Stop = append(p.Stop, Stop{Task: t.task.ID, Deployment: q.dep.Name, Node: t.task.Node,
-				Reason: "node no longer qualifies: " + reasons[nd].Filter()})
-			notes.add(nd, outcomeStopped, "replica stops: "+c.rejectDetail(q, nd, reasons[nd]), 0)
+				Reason: "node no longer qualifies: " + r.Filter()})
+			notes.add(nd, outcomeStopped, "replica stops: "+c.rejectDetail(q, nd, r), 0)
 		case budget > 0:
 			s.one.set(nd)
 			budget--
-			lost = append(lost, homeless{task: ti, reason: "node no longer qualifies: " + c.rejectDetail(q, nd, reasons[nd])})
+			lost = append(lost, homeless{task: ti, reason: "node no longer qualifies: " + c.rejectDetail(q, nd, r)})
 		default:
 			s.one.set(nd)
 			p.DeferredMoves++
 			kept = append(kept, held{task: ti, node: nd, deferred: true})
-			notes.add(nd, outcomeKept, "should move ("+c.rejectDetail(q, nd, reasons[nd])+") but the move budget for this step is spent", 0)
+			notes.add(nd, outcomeKept, "should move ("+c.rejectDetail(q, nd, r)+") but the move budget for this step is spent", 0)
 		}
 	}
 	// Urgent replacements first: they are not running.
@@ -315,9 +318,18 @@ func (c *Cluster) move(q *query, h homeless, to int32, reason string, p *Plan, n
 	}
 }
 
-// rebalance moves up to budget healthy replicas to nodes that score better
-// by at least Config.RebalanceMargin, worst replica first.
-func (c *Cluster) rebalance(q *query, kept []held, rest []cand, budget int, p *Plan, notes *noteBook) []held {
+// rebalance moves up to budget healthy replicas to candidates not picked
+// that score better by at least Config.RebalanceMargin, worst replica first.
+func (c *Cluster) rebalance(q *query, kept []held, cands []cand, budget int, p *Plan, notes *noteBook) []held {
+	if budget <= 0 || len(kept) == 0 {
+		return kept
+	}
+	rest := make([]cand, 0, len(cands))
+	for _, cd := range cands {
+		if !c.scratch.picked.has(cd.idx) {
+			rest = append(rest, cd)
+		}
+	}
 	for ; budget > 0 && len(kept) > 0 && len(rest) > 0; budget-- {
 		worst, worstScore := -1, 0.0
 		for i, k := range kept {
@@ -360,7 +372,13 @@ func (c *Cluster) rebalance(q *query, kept []held, rest []cand, budget int, p *P
 }
 
 // unplacedReason names the filters that rejected the most nodes.
-func unplacedReason(counts *[numReasons]int, eligible int) string {
+func (c *Cluster) unplacedReason(reasons []Reason, eligible int) string {
+	var counts [numReasons]int
+	for i, r := range reasons {
+		if !c.scratch.replica.has(int32(i)) {
+			counts[r]++
+		}
+	}
 	type fc struct {
 		r Reason
 		n int

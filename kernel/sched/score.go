@@ -103,25 +103,20 @@ func (c *Cluster) gateway(i int32) int32 {
 // replicas go. With own set the node already holds this replica, whose
 // reservation is counted once, not twice.
 func (c *Cluster) baseParts(q *query, i int32, own bool) parts {
-	var p parts
+	p := parts{bench: c.benchS[i], load: c.loadS[i], thermal: c.thermal[i]}
 	if q.w.lat > 0 {
-		p.lat = latencyScore(q.near.dist[i], int64(c.cfg.LatencyScale))
+		p.lat = latencyScore(q.dist[i], int64(c.cfg.LatencyScale))
 	}
-	p.bench = benchmarkScore(c.bench[i])
-	cpuFree := c.cpuFree[i]
-	memUsed := c.memAlloc[i] - c.memFree[i]
+	used := c.usedS[i]
 	if own {
-		cpuFree += q.demand.CPU
+		if c.cpuCap[i] > 0 {
+			p.load = clamp01((c.cpuFree[i] + q.demand.CPU) / c.cpuCap[i])
+		}
 	} else {
-		memUsed += int64(q.demand.Memory)
+		used = min(used+q.memF*c.invAlloc[i], 1)
 	}
-	if c.cpuCap[i] > 0 {
-		p.load = clamp01(cpuFree / c.cpuCap[i])
-	}
-	p.thermal = c.thermal[i]
-	used := 1.0
-	if c.memAlloc[i] > 0 {
-		used = clamp01(float64(memUsed) / float64(c.memAlloc[i]))
+	if c.invAlloc[i] == 0 {
+		used = 1
 	}
 	if q.policy == PolicyBinpack {
 		p.pack = used
@@ -137,11 +132,37 @@ func (c *Cluster) base(q *query, i int32, own bool) float64 {
 	return p.total(&q.w)
 }
 
+// hotBase is base(q, i, false) for the hot loop: multiply-adds over the
+// cached per-node scores, no divisions. It sums in the same order as
+// parts.total, so the two agree exactly.
+func (c *Cluster) hotBase(q *query, i int32) float64 {
+	used := c.usedS[i] + q.memF*c.invAlloc[i]
+	if used > 1 || c.invAlloc[i] == 0 {
+		used = 1
+	}
+	pack := used
+	if !q.binpack {
+		pack = 1 - used
+	}
+	lat := 0.0
+	if q.latS != nil {
+		lat = q.latS[i]
+	} else if q.w.lat > 0 {
+		lat = latencyScore(q.dist[i], q.scale)
+	}
+	w := &q.w
+	return w.lat*lat + w.bench*c.benchS[i] + w.load*c.loadS[i] + w.thermal*c.thermal[i] + w.spread*0 + w.pack*pack
+}
+
 // spreadNow is the weighted spread score of node i given the replicas
 // counted so far.
 func (c *Cluster) spreadNow(q *query, i int32) float64 {
 	s := &c.scratch
-	return q.w.spread * spreadScore(s.gwCount[c.gateway(i)], s.siteCnt[c.site[i]])
+	g, st := s.gwCount[c.gateway(i)], s.siteCnt[c.site[i]]
+	if g|st == 0 {
+		return q.w.spread
+	}
+	return q.w.spread * spreadScore(g, st)
 }
 
 // count adds (delta 1) or removes (-1) a replica on node i to the spread

@@ -49,33 +49,134 @@ func heapify(h []cand) {
 	}
 }
 
-// selectTop picks up to k candidates, one replica per node, greedily by
-// total score with the spread counters updated after each pick. It is lazy
-// greedy: only the top of the heap is rescored, which is exact because
-// scores only fall as picks are made. Cost is O(n + k log n), not a sort
-// of every node. It returns the picks and the candidates left (a heap).
-func (c *Cluster) selectTop(q *query, h []cand, k int, picks []pick) ([]pick, []cand) {
-	for i := range h {
-		h[i].bound = h[i].base + c.spreadNow(q, h[i].idx)
+// worse orders the bounded pool's min-heap: lowest bound at the root.
+func worse(a, b *cand) bool { return before(b, a) }
+
+func siftDownMin(h []cand, i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		w := l
+		if r := l + 1; r < n && worse(&h[r], &h[l]) {
+			w = r
+		}
+		if !worse(&h[w], &h[i]) {
+			return
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
 	}
-	heapify(h)
-	for len(h) > 0 && k > 0 {
-		top := h[0]
+}
+
+// selectTop picks up to k candidates, one replica per node, greedily by
+// total score, updating the spread counters after each pick. It is lazy
+// greedy: only the top of a heap is rescored, which is exact because scores
+// only fall as picks are made.
+//
+// When k is small against the candidates, the heap holds only a pool of
+// the best 2k+32; the best score outside the pool is tracked exactly (it
+// changes only when a pick shares a gateway or site with that node), every
+// pick must beat it, and if one does not, the heap is rebuilt from every
+// candidate. The result is the same as with a heap of all candidates; the
+// cost is O(n) for the scan plus O(k log k) for the picks.
+func (c *Cluster) selectTop(q *query, cands []cand, k int, picks []pick) []pick {
+	if k <= 0 || len(cands) == 0 {
+		return picks
+	}
+	s := &c.scratch
+	s.picked.clear()
+	pool := s.pool[:0]
+	out := outsideBest{idx: -1}
+	size := 2*k + 32
+	for _, cd := range cands {
+		cd.bound = cd.base + c.spreadNow(q, cd.idx)
+		if size*4 >= len(cands) || len(pool) < size {
+			pool = append(pool, cd)
+			if len(pool) == size && size*4 < len(cands) {
+				for i := size/2 - 1; i >= 0; i-- {
+					siftDownMin(pool, i)
+				}
+			}
+			continue
+		}
+		if !before(&cd, &pool[0]) {
+			out.offer(cd)
+			continue
+		}
+		out.offer(pool[0])
+		pool[0] = cd
+		siftDownMin(pool, 0)
+	}
+	if out.idx >= 0 {
+		s.inPool.clear()
+		for _, p := range pool {
+			s.inPool.set(p.idx)
+		}
+	}
+	heapify(pool)
+	for len(pool) > 0 && k > 0 {
+		top := pool[0]
 		cur := top.base + c.spreadNow(q, top.idx)
 		if cur != top.bound {
-			h[0].bound = cur
-			siftDown(h, 0)
-			if h[0].idx != top.idx {
+			pool[0].bound = cur
+			siftDown(pool, 0)
+			if pool[0].idx != top.idx {
 				continue
 			}
 		}
+		if out.idx >= 0 && !before(&cand{bound: cur, idx: top.idx}, &cand{bound: out.score, idx: out.idx}) {
+			// A candidate outside the pool beats the top: use them all.
+			pool = pool[:0]
+			for _, cd := range cands {
+				if !s.picked.has(cd.idx) {
+					cd.bound = cd.base + c.spreadNow(q, cd.idx)
+					pool = append(pool, cd)
+				}
+			}
+			heapify(pool)
+			out.idx = -1
+			continue
+		}
 		picks = append(picks, pick{idx: top.idx, score: cur})
+		s.picked.set(top.idx)
 		c.count(top.idx, 1)
 		k--
-		last := len(h) - 1
-		h[0] = h[last]
-		h = h[:last]
-		siftDown(h, 0)
+		last := len(pool) - 1
+		pool[0] = pool[last]
+		pool = pool[:last]
+		siftDown(pool, 0)
+		if out.idx >= 0 && k > 0 && c.sameDomain(out.idx, top.idx) {
+			// The best outside may have fallen: find it again.
+			out = outsideBest{idx: -1}
+			for _, cd := range cands {
+				if !s.picked.has(cd.idx) && !s.inPool.has(cd.idx) {
+					cd.bound = cd.base + c.spreadNow(q, cd.idx)
+					out.offer(cd)
+				}
+			}
+		}
 	}
-	return picks, h
+	s.pool = pool
+	return picks
+}
+
+// outsideBest is the best candidate outside the pool, by current score.
+type outsideBest struct {
+	idx   int32
+	score float64
+}
+
+func (o *outsideBest) offer(cd cand) {
+	if o.idx < 0 || before(&cd, &cand{bound: o.score, idx: o.idx}) {
+		o.idx, o.score = cd.idx, cd.bound
+	}
+}
+
+// sameDomain reports whether nodes a and b share a gateway or a site, so a
+// replica on one changes the spread score of the other.
+func (c *Cluster) sameDomain(a, b int32) bool {
+	return c.gateway(a) == c.gateway(b) || c.site[a] == c.site[b]
 }

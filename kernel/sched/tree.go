@@ -2,6 +2,7 @@ package sched
 
 import (
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
@@ -206,4 +207,93 @@ func (t *tree) distances(targets []int32) ([]int64, []bool) {
 		}
 	}
 	return dist, direct
+}
+
+// sparseDistances computes the latency to the nearest target for the nodes
+// in only and for the nodes holding a replica, with the rules of distances,
+// by walking each one's ancestors: a tree path goes up to a common ancestor
+// and down to a target. Other entries of the returned array are stale.
+func (c *Cluster) sparseDistances(targets, only []int32) []int64 {
+	t, s := &c.tree, &c.scratch
+	down, dist := s.down, s.dist
+	rootBest := int64(unreachable)
+	for _, tg := range targets {
+		acc, a := int64(0), tg
+		for {
+			if down[a] <= acc {
+				break // an earlier target already gave a and its ancestors less
+			}
+			if down[a] == unreachable {
+				s.touched = append(s.touched, a)
+			}
+			down[a] = acc
+			p := t.parent[a]
+			if p < 0 {
+				rootBest = min(rootBest, acc+t.rootLink)
+				break
+			}
+			acc += t.link[a]
+			a = p
+		}
+	}
+	single := int32(-1)
+	if len(targets) == 1 {
+		single = targets[0]
+	} else {
+		for _, tg := range targets {
+			s.tset.set(tg)
+		}
+	}
+	one := func(v int32) {
+		best, acc, a := int64(unreachable), int64(0), v
+		for {
+			if down[a] < unreachable {
+				best = min(best, acc+down[a])
+			}
+			p := t.parent[a]
+			if p < 0 {
+				break
+			}
+			acc += t.link[a]
+			a = p
+		}
+		if rootBest < unreachable {
+			best = min(best, acc+t.rootLink+rootBest)
+		}
+		if len(targets) > 0 && best != 0 {
+			direct := int64(unreachable)
+			for k := t.edgeAt[v]; k < t.edgeAt[v+1]; k++ {
+				j := t.edgeTo[k]
+				if j == single || (single < 0 && s.tset.has(j)) {
+					direct = min(direct, t.edgeLat[k])
+				}
+			}
+			switch {
+			case direct == unreachable:
+			case single >= 0:
+				best = direct // one target: the measurement replaces the estimate
+			default:
+				best = min(best, direct)
+			}
+		}
+		dist[v] = best
+	}
+	for _, v := range only {
+		one(v)
+	}
+	for k := range s.replica {
+		for w := s.replica[k]; w != 0; w &= w - 1 {
+			one(int32(k*64 + bits.TrailingZeros64(w)))
+		}
+	}
+	for _, a := range s.touched {
+		down[a] = unreachable
+	}
+	s.touched = s.touched[:0]
+	if single < 0 {
+		for _, tg := range targets {
+			s.tset[tg>>6] = 0
+		}
+	}
+	return dist
 }

@@ -1,0 +1,73 @@
+package sched_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel/sched"
+	"github.com/canopy-fleet/canopy/kernel/sched/fleetgen"
+)
+
+var benchNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// BenchmarkPlace places a workload of deployments one after another on a
+// generated fleet, applying each plan; b.N counts decisions.
+func BenchmarkPlace(b *testing.B) {
+	for _, size := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			f := fleetgen.Generate(fleetgen.Config{Nodes: size, Seed: 1}, benchNow)
+			work := f.Workload(500, 2)
+			c, err := sched.NewCluster(&f.Snapshot, sched.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			placed := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%len(work) == 0 && i > 0 {
+					b.StopTimer()
+					c, _ = sched.NewCluster(&f.Snapshot, sched.Config{})
+					b.StartTimer()
+				}
+				d, err := c.Place(&sched.Request{Deployment: work[i%len(work)], Version: 1, Now: benchNow})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Apply(&d.Plan); err != nil {
+					b.Fatal(err)
+				}
+				placed += len(d.Plan.Place) + len(d.Plan.Move)
+			}
+			b.ReportMetric(float64(placed)/b.Elapsed().Seconds(), "placements/s")
+		})
+	}
+}
+
+// BenchmarkExplain is one decision with the full per-node explanation.
+func BenchmarkExplain(b *testing.B) {
+	f := fleetgen.Generate(fleetgen.Config{Nodes: 10000, Seed: 1}, benchNow)
+	work := f.Workload(20, 3)
+	c, err := sched.NewCluster(&f.Snapshot, sched.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Place(&sched.Request{Deployment: work[i%len(work)], Version: 1, Now: benchNow, Explain: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNewCluster is the cost of indexing a snapshot.
+func BenchmarkNewCluster(b *testing.B) {
+	f := fleetgen.Generate(fleetgen.Config{Nodes: 10000, Seed: 1}, benchNow)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := sched.NewCluster(&f.Snapshot, sched.Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
