@@ -70,9 +70,15 @@ func newTree(t *testing.T, net func(kernel.NodeName, kernel.Role) link.Network, 
 }
 
 func (tr *tree) closeAll() {
+	var wg sync.WaitGroup
 	for _, n := range tr.nodes {
-		n.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.Close()
+		}()
 	}
+	wg.Wait()
 }
 
 // start makes and starts a node; listen is its address ("" for a leaf).
