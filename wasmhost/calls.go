@@ -24,20 +24,23 @@ const sampleEvery = 16
 // or a fatal error. ctx is checked before the call; the call itself is
 // bounded by the call timeout.
 func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	s := i.guard.acquire()
+	defer i.guard.release(s)
 	if err := i.usable(ctx); err != nil {
+		i.other.Add(1) // not delivered
 		return err
 	}
 	if i.onMsgFn == nil {
+		i.other.Add(1)
 		return fmt.Errorf("%s: %w", ExportOnMessage, ErrNoHandler)
 	}
 	need := uint64(len(topic)) + uint64(len(payload))
 	if need > math.MaxInt32 {
+		i.other.Add(1)
 		return fmt.Errorf("%d bytes: %w", need, errMessageTooLarge)
 	}
 	if uint32(need) > i.regionCap || i.region == 0 {
-		if err := i.grow(uint32(need)); err != nil {
+		if err := i.grow(s, uint32(need)); err != nil {
 			return err
 		}
 	}
@@ -48,24 +51,21 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 	}
 	copy(buf, topic)
 	copy(buf[len(topic):], payload)
-	s := i.stack[:4]
-	s[0], s[1] = uint64(i.region), uint64(len(topic))
-	s[2], s[3] = uint64(i.region)+uint64(len(topic)), uint64(len(payload))
-	n := i.messages.Load()
+	seq, st := s, i.stack[:4]
+	st[0], st[1] = uint64(i.region), uint64(len(topic))
+	st[2], st[3] = uint64(i.region)+uint64(len(topic)), uint64(len(payload))
 	var t0 time.Time
-	if n%sampleEvery == 0 {
+	if (seq/2)%sampleEvery == 0 {
 		t0 = time.Now()
 	}
-	err := i.call(i.onMsgFn, s)
-	i.messages.Add(1) // delivered, whether handled or not
-	if err != nil {
+	if err := i.call(seq, i.onMsgFn, st); err != nil {
 		return err
 	}
 	if !t0.IsZero() {
 		i.sampleNanos.Add(int64(time.Since(t0)))
 		i.samples.Add(1)
 	}
-	if rc := int32(s[0]); rc != 0 {
+	if rc := int32(st[0]); rc != 0 {
 		i.handlerErrors.Add(1)
 		return &HandlerError{Export: ExportOnMessage, Code: rc}
 	}
@@ -74,7 +74,7 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 
 // grow asks the guest for a region of at least need bytes (rounded up to a
 // power of two, at least 256).
-func (i *Instance) grow(need uint32) error {
+func (i *Instance) grow(seq uint64, need uint32) error {
 	if i.allocFn == nil {
 		return fmt.Errorf("%s: %w", ExportAlloc, ErrNoHandler)
 	}
@@ -84,7 +84,7 @@ func (i *Instance) grow(need uint32) error {
 	}
 	s := i.stack[:1]
 	s[0] = uint64(size)
-	if err := i.call(i.allocFn, s); err != nil {
+	if err := i.call(seq, i.allocFn, s); err != nil {
 		return fmt.Errorf("%s: %w", ExportAlloc, err)
 	}
 	ptr := uint32(s[0])
@@ -98,8 +98,8 @@ func (i *Instance) grow(need uint32) error {
 
 // OnTick calls canopy_on_tick. Errors as for OnMessage.
 func (i *Instance) OnTick(ctx context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	seq := i.hold()
+	defer i.guard.release(seq)
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (i *Instance) OnTick(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", ExportOnTick, ErrNoHandler)
 	}
 	s := i.stack[:1]
-	if err := i.call(i.onTickFn, s); err != nil {
+	if err := i.call(seq, i.onTickFn, s); err != nil {
 		return err
 	}
 	if rc := int32(s[0]); rc != 0 {
@@ -122,8 +122,8 @@ func (i *Instance) OnTick(ctx context.Context) error {
 // exit code, or the fatal error that stopped it. Cancelling ctx stops it.
 // A job runs once; Run again returns the first result's error or ErrClosed.
 func (i *Instance) Run(ctx context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	seq := i.hold()
+	defer i.guard.release(seq)
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
@@ -131,9 +131,9 @@ func (i *Instance) Run(ctx context.Context) error {
 		return errors.New("run: the task is a service, not a job")
 	}
 	fn := i.wmod.ExportedFunction(ExportStart)
-	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled, 0) })
+	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled, seq) })
 	defer stop()
-	err := i.call(fn, i.stack[:1])
+	err := i.call(seq, fn, i.stack[:1])
 	var ee *ExitError
 	if errors.As(err, &ee) && ee.Code == 0 {
 		err = nil
@@ -150,7 +150,7 @@ var errJobDone = errors.New("job has run")
 func (i *Instance) Stats() kernel.TaskUsage {
 	u := kernel.TaskUsage{
 		MemoryPeak:    kernel.Bytes(i.lmem.peak.Load()),
-		Messages:      i.messages.Load(),
+		Messages:      i.messages(),
 		HandlerErrors: i.handlerErrors.Load(),
 	}
 	if n := i.samples.Load(); n > 0 {
@@ -167,3 +167,41 @@ func (i *Instance) Published() uint64 { return i.published.Load() }
 
 // LogDropped is how many log lines were dropped by the log rate limit.
 func (i *Instance) LogDropped() uint64 { return i.tlog.dropped.Load() }
+
+// Call calls any exported function of the task with raw parameters, under
+// the same limits as the ABI calls (call timeout, memory), and returns its
+// results. It is for tools and benchmarks (a device's wasm score, say); the
+// ABI exports have their own methods. A fatal error ends the instance as
+// for OnMessage.
+func (i *Instance) Call(ctx context.Context, name string, params ...uint64) ([]uint64, error) {
+	seq := i.hold()
+	defer i.guard.release(seq)
+	if err := i.usable(ctx); err != nil {
+		return nil, err
+	}
+	fn := i.wmod.ExportedFunction(name)
+	if fn == nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoHandler)
+	}
+	def := fn.Definition()
+	if len(params) != len(def.ParamTypes()) {
+		return nil, fmt.Errorf("%s takes %d parameters, got %d", name, len(def.ParamTypes()), len(params))
+	}
+	stack := make([]uint64, max(len(params), len(def.ResultTypes())))
+	copy(stack, params)
+	if err := i.call(seq, fn, stack); err != nil {
+		return nil, err
+	}
+	return stack[:len(def.ResultTypes())], nil
+}
+
+// messages is the number of messages delivered: every hold of the guard
+// (counted by its sequence number) that was not something else.
+func (i *Instance) messages() uint64 {
+	other := i.other.Load()
+	holds := (i.guard.seq.Load() + 1) / 2
+	if holds < other {
+		return 0
+	}
+	return holds - other
+}

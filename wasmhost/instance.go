@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +42,7 @@ type Instance struct {
 	publishBucket tokenBucket
 	floodBucket   tokenBucket
 
-	mu        sync.Mutex // serialises calls
+	// Held through guard (acquire/release):
 	failed    error
 	closed    bool
 	allocFn   api.Function
@@ -54,7 +53,7 @@ type Instance struct {
 	stack     [4]uint64
 
 	started       time.Time
-	messages      atomic.Uint64
+	other         atomic.Uint64 // holds of the guard that were not message deliveries
 	handlerErrors atomic.Uint64
 	published     atomic.Uint64
 	sampleNanos   atomic.Int64
@@ -66,7 +65,8 @@ type Instance struct {
 var ErrNoHandler = errors.New("module does not export the handler")
 
 // Instantiate starts a task from a loaded module. A service (the default
-// type) is instantiated and its _initialize runs under the call timeout; then
+// type) is instantiated and its _initialize runs (with ten call timeouts, at
+// least 1s, as its time limit: language runtimes start there); then
 // canopy_abi_version must return 1. A job is instantiated only; Run calls
 // its _start. A module whose initial memory exceeds the memory limit is
 // refused with a *LimitError.
@@ -98,7 +98,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	i := &Instance{
 		host: h, mod: m, cfg: cfg, limits: limits, clock: cfg.Clock, started: now,
 		log:           h.log.With("task", string(cfg.ID)),
-		guard:         &callGuard{timeout: limits.CallTimeout.D()},
+		guard:         newCallGuard(limits.CallTimeout.D()),
 		tlog:          newTaskLog(cfg.Logger.With("component", "task", "task", string(cfg.ID)), float64(limits.LogRate), cfg.Clock),
 		publishBucket: newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
 		floodBucket:   newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
@@ -138,14 +138,23 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	return i, nil
 }
 
+// initTimeout is the time limit of _initialize and the ABI check: a guest
+// language runtime starts there (Go's takes milliseconds on a fast machine),
+// so it gets ten call timeouts, at least a second.
+func initTimeout(call time.Duration) time.Duration { return max(10*call, time.Second) }
+
 // initialize runs a reactor's _initialize and checks the ABI version.
 func (i *Instance) initialize() error {
+	i.guard.timeout.Store(int64(initTimeout(i.limits.CallTimeout.D())))
+	defer i.guard.timeout.Store(int64(i.limits.CallTimeout.D()))
+	s := i.hold()
+	defer i.guard.release(s)
 	if fn := i.wmod.ExportedFunction(ExportInitialize); fn != nil {
-		if err := i.call(fn, i.stack[:1]); err != nil {
+		if err := i.call(s, fn, i.stack[:1]); err != nil {
 			return fmt.Errorf("%s: %w", ExportInitialize, err)
 		}
 	}
-	if err := i.call(i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
+	if err := i.call(s, i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
 		return fmt.Errorf("%s: %w", ExportABIVersion, err)
 	}
 	if v := int32(i.stack[0]); v != ABIVersion {
@@ -154,12 +163,18 @@ func (i *Instance) initialize() error {
 	return nil
 }
 
-// call runs fn under the call timeout and turns what ends it into an error.
-// A fatal error marks the instance failed.
-func (i *Instance) call(fn api.Function, stack []uint64) error {
-	i.guard.begin()
+// hold takes the instance for something other than a message delivery.
+func (i *Instance) hold() uint64 {
+	s := i.guard.acquire()
+	i.other.Add(1)
+	return s
+}
+
+// call runs fn during hold s, under the call timeout, and turns what ends it
+// into an error. A fatal error marks the instance failed.
+func (i *Instance) call(s uint64, fn api.Function, stack []uint64) error {
 	err := fn.CallWithStack(i.ctx, stack)
-	reason := i.guard.end()
+	reason := i.guard.take(s)
 	if err == nil && reason != stopMemory && reason != stopPublishFlood {
 		return nil
 	}
@@ -198,8 +213,8 @@ func (i *Instance) usable(ctx context.Context) error {
 
 // Failed returns the fatal error that ended the instance, or nil.
 func (i *Instance) Failed() error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	s := i.hold()
+	defer i.guard.release(s)
 	return i.failed
 }
 
@@ -210,8 +225,8 @@ func (i *Instance) TaskID() kernel.TaskID { return i.cfg.ID }
 // partial stdout/stderr lines and frees the instance. It is idempotent.
 func (i *Instance) Close(ctx context.Context) error {
 	i.guard.stop(stopCanceled, 0)
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	s := i.hold()
+	defer i.guard.release(s)
 	if i.closed {
 		return nil
 	}

@@ -104,7 +104,7 @@ func TestPublishPoliteStopsAtRateLimit(t *testing.T) {
 func TestLogFloodIsBounded(t *testing.T) {
 	h := newHost(t)
 	logs := &logLines{}
-	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{LogRate: 4 * kernel.KiB}, Logger: slogger(logs)})
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{LogRate: 4 * kernel.KiB, CallTimeout: kernel.Duration(10 * time.Second)}, Logger: slogger(logs)})
 	ctx := context.Background()
 	if err := i.OnMessage(ctx, "print", []byte("world")); err != nil {
 		t.Fatal(err)

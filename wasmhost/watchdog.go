@@ -2,73 +2,8 @@ package wasmhost
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// Why a running call was interrupted.
-const (
-	stopNone = iota
-	stopTimeout
-	stopMemory
-	stopPublishFlood
-	stopCanceled
-)
-
-// callGuard tracks the calls into one instance so the watchdog can stop one
-// that runs too long. A call costs two atomic increments and one uncontended
-// mutex: no clock read, no timer, no allocation (measured: a reused
-// time.Timer per call costs more than the whole message delivery budget).
-type callGuard struct {
-	seq     atomic.Uint64 // odd while a call runs
-	timeout time.Duration
-
-	mu     sync.Mutex
-	raised bool
-	reason int
-	flag   interruptFlag
-
-	// owned by the watchdog goroutine
-	seenSeq uint64
-	seenAt  time.Time
-}
-
-// interruptFlag raises and lowers the guest's interrupt global.
-// *interrupt.Flag implements it.
-type interruptFlag interface {
-	Raise()
-	Reset()
-}
-
-func (g *callGuard) begin() { g.seq.Add(1) }
-
-// end finishes a call and reports why it was interrupted, if it was.
-func (g *callGuard) end() int {
-	g.mu.Lock()
-	g.seq.Add(1)
-	r := stopNone
-	if g.raised {
-		g.flag.Reset()
-		g.raised = false
-		r = g.reason
-		g.reason = stopNone
-	}
-	g.mu.Unlock()
-	return r
-}
-
-// stop interrupts the running call, if one runs and none raised the flag
-// before; the first reason wins. seq is the call to stop (0: whichever runs).
-func (g *callGuard) stop(reason int, seq uint64) {
-	g.mu.Lock()
-	s := g.seq.Load()
-	if s&1 == 1 && (seq == 0 || s == seq) && !g.raised {
-		g.raised = true
-		g.reason = reason
-		g.flag.Raise()
-	}
-	g.mu.Unlock()
-}
 
 // watchdog is one goroutine per Host that stops calls past their timeout.
 type watchdog struct {
@@ -156,7 +91,7 @@ func (w *watchdog) check(g *callGuard, now time.Time) {
 		g.seenSeq, g.seenAt = s, now
 		return
 	}
-	if now.Sub(g.seenAt) >= g.timeout {
+	if now.Sub(g.seenAt) >= time.Duration(g.timeout.Load()) {
 		g.stop(stopTimeout, s)
 	}
 }

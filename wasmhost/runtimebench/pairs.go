@@ -1,0 +1,182 @@
+package runtimebench
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/wasmhost"
+)
+
+// Env is what the pairs share: one wasmhost Host and one raw wazero runtime
+// (compiler engine, WASI, and a canopy host module of no-op functions so
+// task modules link).
+type Env struct {
+	Host *wasmhost.Host
+	Raw  wazero.Runtime
+}
+
+// NewEnv makes a Host with its cache in cacheDir and a raw runtime.
+func NewEnv(ctx context.Context, cacheDir string) (*Env, error) {
+	h, err := wasmhost.New(ctx, wasmhost.Config{CacheDir: cacheDir})
+	if err != nil {
+		return nil, err
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	if err := rawABI(ctx, rt); err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	return &Env{Host: h, Raw: rt}, nil
+}
+
+// Close frees the Host and the raw runtime.
+func (e *Env) Close(ctx context.Context) {
+	e.Raw.Close(ctx)
+	e.Host.Close(ctx)
+}
+
+// rawABI registers the canopy imports as no-ops returning 0.
+func rawABI(ctx context.Context, rt wazero.Runtime) error {
+	i32 := api.ValueTypeI32
+	b := rt.NewHostModuleBuilder("canopy")
+	nop := api.GoModuleFunc(func(context.Context, api.Module, []uint64) {})
+	ret0 := api.GoModuleFunc(func(_ context.Context, _ api.Module, s []uint64) { s[0] = 0 })
+	b.NewFunctionBuilder().WithGoModuleFunction(nop, []api.ValueType{i32, i32, i32}, nil).Export("log")
+	for _, name := range []string{"publish", "kv_get", "kv_set", "config_get"} {
+		b.NewFunctionBuilder().WithGoModuleFunction(ret0, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export(name)
+	}
+	b.NewFunctionBuilder().WithGoModuleFunction(ret0, []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("kv_delete")
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// StartPair: instantiate a cached compiled module and run _initialize, then
+// close it. Ours is Host.Instantiate (limits, KV namespace, interrupt flag,
+// ABI check); raw is Runtime.InstantiateModule of the uninstrumented module.
+func (e *Env) StartPair(ctx context.Context, name string, wasm []byte) (*Pair, error) {
+	m, err := e.Host.Load(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := e.Raw.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	cfg := wasmhost.TaskConfig{ID: kernel.TaskID("bench-start-" + name)}
+	rawCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize")
+	p := &Pair{Name: name}
+	p.Ours = func() error {
+		i, err := e.Host.Instantiate(ctx, m, cfg)
+		if err != nil {
+			return err
+		}
+		return i.Close(ctx)
+	}
+	p.Raw = func() error {
+		mod, err := e.Raw.InstantiateModule(ctx, cm, rawCfg)
+		if err != nil {
+			return err
+		}
+		return mod.Close(ctx)
+	}
+	p.closer = append(p.closer, func() { m.Close(ctx); cm.Close(ctx) })
+	return p, nil
+}
+
+// MessagePair: deliver a message (topic and payload bytes) to
+// canopy_on_message and wait for its return. Ours is Instance.OnMessage;
+// raw writes the same bytes into a region from canopy_alloc and calls the
+// export with CallWithStack, the cheapest call wazero offers.
+func (e *Env) MessagePair(ctx context.Context, wasm []byte, topic string, payload []byte) (*Pair, error) {
+	m, err := e.Host.Load(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := e.Host.Instantiate(ctx, m, wasmhost.TaskConfig{ID: "bench-message"})
+	if err != nil {
+		return nil, err
+	}
+	mod, err := e.rawInstance(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	onMsg := mod.ExportedFunction("canopy_on_message")
+	res, err := mod.ExportedFunction("canopy_alloc").Call(ctx, 256)
+	if err != nil {
+		return nil, err
+	}
+	region, mem := uint32(res[0]), mod.Memory()
+	stack := make([]uint64, 4)
+	p := &Pair{Name: "message"}
+	p.Ours = func() error { return inst.OnMessage(ctx, topic, payload) }
+	p.Raw = func() error {
+		buf, ok := mem.Read(region, uint32(len(topic)+len(payload)))
+		if !ok {
+			return fmt.Errorf("region out of bounds")
+		}
+		copy(buf, topic)
+		copy(buf[len(topic):], payload)
+		stack[0], stack[1] = uint64(region), uint64(len(topic))
+		stack[2], stack[3] = uint64(region)+uint64(len(topic)), uint64(len(payload))
+		if err := onMsg.CallWithStack(ctx, stack); err != nil {
+			return err
+		}
+		if stack[0] != 0 {
+			return fmt.Errorf("canopy_on_message returned %d", int32(stack[0]))
+		}
+		return nil
+	}
+	p.closer = append(p.closer, func() { inst.Close(ctx); mod.Close(ctx); m.Close(ctx) })
+	return p, nil
+}
+
+// LoopPair: a tight loop of n iterations (export "spin" of the bench
+// module). Ours runs the instrumented module under the call timeout and the
+// watchdog; raw runs the original module with no limit at all.
+func (e *Env) LoopPair(ctx context.Context, wasm []byte, n uint32) (*Pair, error) {
+	m, err := e.Host.Load(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := e.Host.Instantiate(ctx, m, wasmhost.TaskConfig{ID: "bench-loop",
+		Limits: kernel.Limits{CallTimeout: kernel.Duration(1e10)}})
+	if err != nil {
+		return nil, err
+	}
+	mod, err := e.rawInstance(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	spin := mod.ExportedFunction("spin")
+	stack := make([]uint64, 1)
+	p := &Pair{Name: "loop"}
+	p.Ours = func() error {
+		_, err := inst.Call(ctx, "spin", uint64(n))
+		return err
+	}
+	p.Raw = func() error {
+		stack[0] = uint64(n)
+		return spin.CallWithStack(ctx, stack)
+	}
+	p.closer = append(p.closer, func() { inst.Close(ctx); mod.Close(ctx); m.Close(ctx) })
+	return p, nil
+}
+
+// rawInstance compiles and instantiates the original module in the raw
+// runtime, running _initialize.
+func (e *Env) rawInstance(ctx context.Context, wasm []byte) (api.Module, error) {
+	cm, err := e.Raw.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("raw compile: %w", err)
+	}
+	return e.Raw.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
+}
