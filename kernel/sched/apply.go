@@ -64,7 +64,12 @@ func (c *Cluster) remove(id kernel.TaskID) {
 		return
 	}
 	c.onNode[t.node] = deleteValue(c.onNode[t.node], ti)
-	c.memFree[t.node] += t.mem
+	c.memRes[t.node] += t.mem
+	if c.memLive[t.node] >= 0 {
+		// A running task gives back what it was measured to hold; one not
+		// yet running, what it reserved.
+		c.memLive[t.node] += c.freedLive(ti)
+	}
 	c.cpuFree[t.node] += t.cpu
 	c.refresh(t.node)
 }
@@ -85,9 +90,25 @@ func (c *Cluster) add(pl kernel.Placement, dm Demand) {
 	c.byID[pl.Task] = ti
 	c.deps[r.dep].tasks = append(c.deps[r.dep].tasks, ti)
 	c.onNode[node] = append(c.onNode[node], ti)
-	c.memFree[node] -= r.mem
+	c.memRes[node] -= r.mem
+	if c.memLive[node] >= 0 {
+		c.memLive[node] -= r.mem
+	}
 	c.cpuFree[node] -= r.cpu
 	c.refresh(node)
+}
+
+// freedLive is what stopping task ti gives back to its node's measured free
+// memory: a running task what it was measured to hold, one not yet running
+// what it reserved. It is never more than its reservation, so a node's
+// free memory (the smaller of reservations left and measured free) grows
+// by at least this much.
+func (c *Cluster) freedLive(ti int32) int64 {
+	t := &c.tasks[ti]
+	if inLiveStats(t.task.State) && t.task.Usage.MemoryPeak > 0 {
+		return min(int64(t.task.Usage.MemoryPeak), t.mem)
+	}
+	return t.mem
 }
 
 func deleteValue(s []int32, v int32) []int32 {

@@ -26,7 +26,9 @@ type Cluster struct {
 	bench    []int32
 	memTotal []int64
 	memAlloc []int64   // total less the system reserve
-	memFree  []int64   // allocatable less what placed tasks reserve
+	memFree  []int64   // what a new task may take: min(memRes, memLive)
+	memRes   []int64   // allocatable less what placed tasks reserve
+	memLive  []int64   // measured free memory less what tasks not yet running reserve; -1 when not measured
 	cpuCap   []float64 // reference cores offered
 	cpuFree  []float64 // reference cores not yet used or reserved
 	thermal  []float64 // temperature-headroom score, 0..1
@@ -143,6 +145,8 @@ func (c *Cluster) indexNodes() {
 	c.memTotal = make([]int64, n)
 	c.memAlloc = make([]int64, n)
 	c.memFree = make([]int64, n)
+	c.memRes = make([]int64, n)
+	c.memLive = make([]int64, n)
 	c.cpuCap = make([]float64, n)
 	c.cpuFree = make([]float64, n)
 	c.thermal = make([]float64, n)
@@ -173,11 +177,13 @@ func (c *Cluster) indexNodes() {
 		c.memTotal[i] = int64(nd.Capability.Memory)
 		alloc := max(int64(nd.Capability.Memory-c.cfg.MemoryReserve), 0)
 		c.memAlloc[i] = alloc
-		c.memFree[i] = alloc
+		c.memRes[i] = alloc
+		c.memLive[i] = -1
 		if lf := int64(nd.Capability.Live.MemoryFree); lf > 0 && !nd.Capability.Live.MeasuredAt.IsZero() {
 			// What the node measured as free bounds what we may promise,
-			// whatever the reservations say.
-			c.memFree[i] = min(alloc, lf)
+			// whatever the reservations say: other processes use memory
+			// too. Running tasks are already in the measurement.
+			c.memLive[i] = lf
 		}
 		score := int(c.bench[i])
 		if score == 0 {
@@ -307,9 +313,12 @@ func (c *Cluster) indexDeployments(snap *Snapshot) {
 			continue
 		}
 		c.onNode[r.node] = append(c.onNode[r.node], int32(i))
-		c.memFree[r.node] -= r.mem
+		c.memRes[r.node] -= r.mem
 		if !inLiveStats(r.task.State) || c.nodes[r.node].Capability.Live.MeasuredAt.IsZero() {
 			c.cpuFree[r.node] -= r.cpu
+			if c.memLive[r.node] >= 0 {
+				c.memLive[r.node] -= r.mem
+			}
 		}
 	}
 	for i := range c.nodes {
@@ -320,6 +329,10 @@ func (c *Cluster) indexDeployments(snap *Snapshot) {
 // refresh recomputes the cached scores of node i after its free resources
 // changed.
 func (c *Cluster) refresh(i int32) {
+	c.memFree[i] = c.memRes[i]
+	if c.memLive[i] >= 0 {
+		c.memFree[i] = min(c.memRes[i], c.memLive[i])
+	}
 	if c.cpuCap[i] > 0 {
 		c.loadS[i] = clamp01(c.cpuFree[i] / c.cpuCap[i])
 	}

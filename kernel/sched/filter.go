@@ -76,10 +76,10 @@ type query struct {
 	latS     []float64 // near.latS, for full scans
 	// dist is every node's latency to the near target; with sparse set only
 	// the entries of drive and of nodes holding a replica are computed.
-	dist   []int64
-	sparse bool
-	scale    int64     // Config.LatencyScale
-	binpack  bool
+	dist    []int64
+	sparse  bool
+	scale   int64 // Config.LatencyScale
+	binpack bool
 	// drive lists the only nodes that can pass the filters, when an index
 	// narrows them down to under half the fleet; nil means every node.
 	drive []int32

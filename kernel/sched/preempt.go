@@ -101,7 +101,7 @@ func (c *Cluster) victimsOn(q *query, i int32) (victims, bool) {
 	var mem int64
 	var cpu float64
 	for j := 0; j < len(pool); j++ {
-		mem += c.tasks[pool[j]].mem
+		mem += c.freedLive(pool[j])
 		cpu += c.tasks[pool[j]].cpu
 		if j+1 < len(pool) && prio(pool[j+1]) == prio(pool[j]) {
 			continue
@@ -114,7 +114,7 @@ func (c *Cluster) victimsOn(q *query, i int32) (victims, bool) {
 			t := &c.tasks[ti]
 			s := 0.0
 			if needMem > 0 {
-				s = float64(t.mem) / float64(needMem)
+				s = float64(c.freedLive(ti)) / float64(needMem)
 			}
 			if needCPU > 0 {
 				s = max(s, t.cpu/needCPU)
@@ -139,7 +139,7 @@ func (c *Cluster) victimsOn(q *query, i int32) (victims, bool) {
 				break
 			}
 			v.tasks = append(v.tasks, ti)
-			gotMem += c.tasks[ti].mem
+			gotMem += c.freedLive(ti)
 			gotCPU += c.tasks[ti].cpu
 			v.maxPrio = max(v.maxPrio, prio(ti))
 			v.sumPrio += prio(ti)

@@ -30,8 +30,11 @@ func TestScores(t *testing.T) {
 			worse:  func(n *kernel.Node) { n.Latency["sensor"] = 15 * time.Millisecond },
 			dep:    func(d *kernel.Deployment) { d.Near = &kernel.Near{Node: "sensor"} }},
 		{name: "latency through the tree", score: sched.ScoreLatency,
-			worse: func(n *kernel.Node) { n.Parent = "gw-b"; n.Latency = map[kernel.NodeName]time.Duration{"gw-b": 2 * time.Millisecond} },
-			dep:   func(d *kernel.Deployment) { d.Near = &kernel.Near{Node: "sensor"} }},
+			worse: func(n *kernel.Node) {
+				n.Parent = "gw-b"
+				n.Latency = map[kernel.NodeName]time.Duration{"gw-b": 2 * time.Millisecond}
+			},
+			dep: func(d *kernel.Deployment) { d.Near = &kernel.Near{Node: "sensor"} }},
 		{name: "latency to topic", score: sched.ScoreLatency,
 			better: func(n *kernel.Node) { n.Latency["sensor"] = 1 * time.Millisecond },
 			dep:    func(d *kernel.Deployment) { d.Near = &kernel.Near{Topic: "sensors/+/temperature"} }},
