@@ -5,6 +5,7 @@
 // "cmd/check") and as a job (a plain build; main runs the checks). It
 // expects the grants and limits its test gives it: publish check/#, kv
 // 64KiB, and config greeting=hello plus a 3000-byte value under long.
+// csrc/ holds its C twin, which checks sdk/c/canopy.h the same way.
 package main
 
 import (

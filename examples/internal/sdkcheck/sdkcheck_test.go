@@ -118,3 +118,40 @@ func TestSDKInJob(t *testing.T) {
 	}
 	assertAllOK(t, dev.Logs())
 }
+
+func TestCHeader(t *testing.T) {
+	wasm := tasktest.BuildC(t, "csrc/check.c", "csrc/helper.c")
+	dep := deployment(kernel.TypeService)
+	dep.Config["ratio"] = "2.5"
+	dev := tasktest.NewDevice(t)
+	task := dev.Start(wasm, dep, nil)
+	if err := task.Tick(); err != nil {
+		t.Errorf("tick with CANOPY_NO_TICK_HANDLER: %v", err)
+	}
+	if err := task.Send("cmd/check", ""); err != nil {
+		t.Fatal(err)
+	}
+	logs := dev.Logs()
+	got := results(t, logs)
+	names := []string{"kv-str", "kv-get-str", "kv-get-str-too-small", "kv-set-large", "kv-get-reports-length",
+		"kv-get-large", "kv-missing", "kv-delete", "kv-deleted", "kv-empty-key", "kv-bad-pointer",
+		"config-str", "config-missing", "config-double", "config-double-default",
+		"publish-str", "publish-bytes", "publish-ungranted", "abi-version", "strerror"}
+	for _, name := range names {
+		if got[name] != "ok" {
+			t.Errorf("check %s: %q", name, got[name])
+		}
+	}
+	if len(got) != len(names) {
+		t.Errorf("%d checks ran, want %d", len(got), len(names))
+	}
+	if !strings.Contains(logs, `level=WARN msg="warn line"`) {
+		t.Error("canopy_log_str line missing")
+	}
+	if out := task.Take(); len(out) != 2 || out[0].Topic != "check/ok" || out[1].Topic != "check/bytes" || len(out[1].Payload) != 100 {
+		t.Errorf("published %v", out)
+	}
+	if t.Failed() {
+		t.Logf("logs:\n%s", logs)
+	}
+}
