@@ -41,7 +41,9 @@
 // A job runs to completion. Build it as an ordinary WASI command, without
 // -buildmode=c-shared; Canopy calls _start, which runs init functions and
 // then main. Everything in this package except the handlers works the same;
-// OnMessage and OnTick handlers are never called in a job.
+// OnMessage and OnTick handlers are never called in a job. (The Go runtime
+// of a command starts in _start, so a host must not call the module's
+// exports before it; Canopy does not.)
 //
 // # Handlers and memory
 //

@@ -338,3 +338,18 @@ func TestStableTopic(t *testing.T) {
 		t.Errorf("after filling the table: %q", got)
 	}
 }
+
+// BenchmarkDispatchMessage measures the SDK's share of a message delivery,
+// natively: topic interning, the handler call and its panic guard. In a
+// wasm build the same code runs several times slower; see
+// examples/internal/sdkbench for the figure inside wasmhost.
+func BenchmarkDispatchMessage(b *testing.B) {
+	b.Cleanup(func() { messageHandler = nil })
+	var n int
+	OnMessage(func(topic string, data []byte) error { n += len(topic) + len(data); return nil })
+	tp, tl, dp, dl := message(b, "sensors/s1/temperature", `{"sensor":"s1","value":21.5,"unit":"C","ts":1732550400}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		dispatchMessage(tp, tl, dp, dl)
+	}
+}
