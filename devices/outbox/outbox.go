@@ -1,0 +1,315 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Errors callers may check.
+var (
+	ErrClosed   = errors.New("outbox closed")
+	ErrTooLarge = errors.New("message larger than the outbox bound")
+	ErrDiskFull = errors.New("outbox disk full")
+	ErrDamaged  = errors.New("outbox directory cannot be opened; left untouched")
+)
+
+// Outbox is a durable, bounded, per-destination ordered queue. Its methods
+// are safe for concurrent use.
+type Outbox struct {
+	cfg Config
+	log *slog.Logger
+	db  *badger.DB
+
+	ops  chan *op
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+
+	// Owned by the committer goroutine after Open.
+	nextSeq uint64
+	pending map[string]*entry // id → entry
+	queue   []*entry          // pending in seq order from head; acked ones linger until popped
+	head    int
+	dests   map[string]int // dest → pending count
+
+	// Read by anyone.
+	mu        sync.RWMutex // guards destsView
+	destsView map[string]int
+	n         atomic.Int64
+	bytes     atomic.Int64
+	dropped   atomic.Int64
+	dupes     atomic.Int64
+	diskFull  atomic.Int64
+	commits   atomic.Int64
+	recovered time.Duration
+}
+
+// Stats are the outbox's counters.
+type Stats struct {
+	Len        int64         // pending messages
+	Bytes      int64         // pending bytes, as counted against MaxBytes
+	Dropped    int64         // messages dropped by the bound or a full disk
+	Duplicates int64         // appends ignored because the id was known
+	DiskFull   int64         // appends refused with ErrDiskFull
+	Commits    int64         // group commits (each one fsync)
+	Recovery   time.Duration // time Open spent rebuilding the index
+}
+
+// Open opens (or creates) the outbox in cfg.Dir and rebuilds its in-memory
+// index. A directory badger cannot open is reported with ErrDamaged and not
+// modified.
+func Open(cfg Config) (*Outbox, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("outbox config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	log := cfg.Logger.With("component", "outbox", "dir", cfg.Dir)
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("outbox dir: %w", err)
+	}
+	opts := badger.DefaultOptions(cfg.Dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(16 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithCompactL0OnClose(false).
+		WithDetectConflicts(false)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v (move it aside to start an empty outbox)", ErrDamaged, cfg.Dir, oneLine(err))
+	}
+	o := &Outbox{
+		cfg:     cfg,
+		log:     log,
+		db:      db,
+		ops:     make(chan *op, 1024),
+		stop:    make(chan struct{}),
+		pending: map[string]*entry{},
+		dests:   map[string]int{},
+	}
+	start := time.Now()
+	if err := o.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := o.recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	o.recovered = time.Since(start)
+	o.publishDests()
+	log.Info("outbox open", "pending", o.n.Load(), "bytes", o.bytes.Load(), "recovery", o.recovered)
+	o.wg.Add(1)
+	go o.commitLoop()
+	return o, nil
+}
+
+// checkFormat stamps a new outbox and refuses a badger directory that is
+// not one.
+func (o *Outbox) checkFormat() error {
+	return o.db.Update(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(formatKey))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			if !o.empty(txn) {
+				return fmt.Errorf("%w: %s holds a badger database that is not an outbox", ErrDamaged, o.cfg.Dir)
+			}
+			return txn.Set([]byte(formatKey), []byte(formatValue))
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: read format: %v", ErrDamaged, o.cfg.Dir, err)
+		}
+		v, err := it.ValueCopy(nil)
+		if err != nil || string(v) != formatValue {
+			return fmt.Errorf("%w: %s: format %q, want %q", ErrDamaged, o.cfg.Dir, v, formatValue)
+		}
+		return nil
+	})
+}
+
+func (o *Outbox) empty(txn *badger.Txn) bool {
+	it := txn.NewIterator(badger.IteratorOptions{})
+	defer it.Close()
+	it.Rewind()
+	return !it.Valid()
+}
+
+// recover rebuilds the index from the stored messages.
+func (o *Outbox) recover() error {
+	return o.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixMsg}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			seq := seqOf(item.Key())
+			var m Message
+			err := item.Value(func(v []byte) error {
+				var err error
+				m, err = decode(seq, v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%w: %s: message %d: %v", ErrDamaged, o.cfg.Dir, seq, err)
+			}
+			o.index(&entry{seq: seq, id: m.ID, dest: m.Dest, size: m.size()})
+			o.nextSeq = seq + 1
+		}
+		return nil
+	})
+}
+
+func seqOf(key []byte) uint64 {
+	var s uint64
+	for _, b := range key[len(key)-8:] {
+		s = s<<8 | uint64(b)
+	}
+	return s
+}
+
+// Next returns up to n of the oldest pending messages for dest, in append
+// order. They stay pending until acknowledged.
+func (o *Outbox) Next(dest string, n int) ([]Message, error) {
+	if o.closed() {
+		return nil, ErrClosed
+	}
+	var out []Message
+	err := o.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: destPrefix(dest)})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(out) < n; it.Next() {
+			seq := seqOf(it.Item().Key())
+			item, err := txn.Get(msgKey(seq))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue // dropped between the two reads
+			}
+			if err != nil {
+				return err
+			}
+			err = item.Value(func(v []byte) error {
+				m, err := decode(seq, v)
+				out = append(out, m)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox next %q: %w", dest, err)
+	}
+	return out, nil
+}
+
+// Destinations lists the destinations with pending messages and how many
+// each has.
+func (o *Outbox) Destinations() map[string]int {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	out := make(map[string]int, len(o.destsView))
+	for d, n := range o.destsView {
+		out[d] = n
+	}
+	return out
+}
+
+func (o *Outbox) publishDests() {
+	view := make(map[string]int, len(o.dests))
+	for d, n := range o.dests {
+		if n > 0 {
+			view[d] = n
+		}
+	}
+	o.mu.Lock()
+	o.destsView = view
+	o.mu.Unlock()
+}
+
+// Len is the number of pending messages.
+func (o *Outbox) Len() int64 { return o.n.Load() }
+
+// Bytes is the pending size counted against MaxBytes.
+func (o *Outbox) Bytes() int64 { return o.bytes.Load() }
+
+// Stats returns the counters.
+func (o *Outbox) Stats() Stats {
+	return Stats{
+		Len: o.n.Load(), Bytes: o.bytes.Load(), Dropped: o.dropped.Load(),
+		Duplicates: o.dupes.Load(), DiskFull: o.diskFull.Load(), Commits: o.commits.Load(),
+		Recovery: o.recovered,
+	}
+}
+
+// Close stops the committer (failing appends still queued with ErrClosed)
+// and closes badger.
+func (o *Outbox) Close() error {
+	var err error
+	o.once.Do(func() {
+		close(o.stop)
+		o.wg.Wait()
+		err = o.db.Close()
+	})
+	return err
+}
+
+func (o *Outbox) closed() bool {
+	select {
+	case <-o.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Append stores msgs durably (see the package doc) and returns once they
+// are fsync'd. Messages with a known id are skipped. If ctx ends first the
+// messages may or may not be stored.
+func (o *Outbox) Append(ctx context.Context, msgs ...Message) error {
+	for i := range msgs {
+		if err := msgs[i].validate(); err != nil {
+			return fmt.Errorf("outbox append: %w", err)
+		}
+		if msgs[i].size() > o.cfg.MaxBytes {
+			return fmt.Errorf("outbox append %q: %d bytes: %w (%d)", msgs[i].ID, msgs[i].size(), ErrTooLarge, o.cfg.MaxBytes)
+		}
+	}
+	return o.submit(ctx, &op{appends: msgs})
+}
+
+// Ack removes delivered messages by id and remembers the ids for
+// DedupeWindow. Unknown ids are ignored.
+func (o *Outbox) Ack(ctx context.Context, ids ...string) error {
+	return o.submit(ctx, &op{acks: ids})
+}
+
+func (o *Outbox) submit(ctx context.Context, p *op) error {
+	p.done = make(chan error, 1)
+	select {
+	case o.ops <- p:
+	case <-o.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func oneLine(err error) string {
+	return string(bytes.ReplaceAll([]byte(err.Error()), []byte("\n"), []byte("; ")))
+}
