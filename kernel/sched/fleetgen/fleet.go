@@ -20,6 +20,12 @@ type Config struct {
 	Down        float64 // share of leaves down (default 0.02)
 	Drained     float64 // share of leaves drained (default 0.01)
 	Existing    int     // existing deployments with tasks (default Nodes/20)
+	// Fill is the largest share of each node's memory existing tasks take
+	// (default 0.5).
+	Fill float64
+	// TaskMemory is the largest memory limit of an existing task (default
+	// 64MiB).
+	TaskMemory kernel.Bytes
 	// Unmeasured is the share of leaf links with no latency measurement
 	// (default 0.1): the scheduler falls back to its default link latency.
 	Unmeasured float64
@@ -49,6 +55,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Existing == 0 {
 		c.Existing = max(c.Nodes/20, 1)
+	}
+	if c.Fill == 0 {
+		c.Fill = 0.5
+	}
+	if c.TaskMemory == 0 {
+		c.TaskMemory = 64 * kernel.MiB
 	}
 	if c.Unmeasured == 0 {
 		c.Unmeasured = 0.1

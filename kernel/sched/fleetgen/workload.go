@@ -20,13 +20,13 @@ func deployment(name string) kernel.Deployment {
 
 // placeExisting gives the fleet cfg.Existing deployments whose replicas
 // already run on leaves, with measured usage, filling at most half of each
-// node's memory.
+// node's memory (cfg.Fill of it).
 func (f *Fleet) placeExisting(r *rand.Rand, cfg Config, now time.Time) {
 	nodes := f.Snapshot.Nodes
 	budget := make([]kernel.Bytes, len(nodes))
 	var leaves []int
 	for i := range nodes {
-		budget[i] = (nodes[i].Capability.Memory - 64*kernel.MiB) / 2
+		budget[i] = kernel.Bytes(float64(nodes[i].Capability.Memory-64*kernel.MiB) * cfg.Fill)
 		if nodes[i].Role == kernel.RoleLeaf {
 			leaves = append(leaves, i)
 		}
@@ -38,7 +38,7 @@ func (f *Fleet) placeExisting(r *rand.Rand, cfg Config, now time.Time) {
 	for k := range cfg.Existing {
 		d := deployment(fmt.Sprintf("app-%04d", k))
 		d.Priority = prios[r.IntN(len(prios))]
-		d.Limits.Memory = kernel.Bytes(4+r.IntN(60)) * kernel.MiB
+		d.Limits.Memory = kernel.Bytes(64*kernel.KiB) * kernel.Bytes(64+r.IntN(int(cfg.TaskMemory/(64*kernel.KiB))-63))
 		d.Replicas = 1 + r.IntN(8)
 		f.Snapshot.Deployments = append(f.Snapshot.Deployments, d)
 		peak := kernel.Bytes(float64(d.Limits.Memory) * (0.2 + 0.7*r.Float64()))
@@ -48,7 +48,7 @@ func (f *Fleet) placeExisting(r *rand.Rand, cfg Config, now time.Time) {
 		for rep := 0; rep < d.Replicas; rep++ {
 			var i int
 			found := false
-			for range 8 {
+			for range 32 {
 				i = leaves[r.IntN(len(leaves))]
 				if !used[i] && budget[i] >= d.Limits.Memory && nodes[i].Health == kernel.HealthReady {
 					found = true

@@ -1,0 +1,172 @@
+package sched_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/kernel/sched"
+	"github.com/canopy-fleet/canopy/kernel/sched/fleetgen"
+)
+
+// TestSparseDistancesMatchDense: latencies computed only for the nodes a
+// selector leaves equal those computed for the whole fleet.
+func TestSparseDistancesMatchDense(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		f := fleetgen.Generate(fleetgen.Config{Nodes: 800, Seed: seed, Controllers: int(seed%3) + 1}, now)
+		c := cluster(t, &f.Snapshot, sched.Config{})
+		var all []kernel.NodeName
+		for _, n := range f.Snapshot.Nodes {
+			all = append(all, n.Name)
+		}
+		for _, nr := range []kernel.Near{
+			{Topic: "sensors/" + f.Sites[0] + "/+/temperature"},
+			{Topic: "sensors/#"},
+			{Node: f.Gateways[int(seed)%len(f.Gateways)]},
+			{Node: all[len(all)-1]},
+			{Label: "zone=b"},
+			{Topic: "nothing/matches"},
+		} {
+			dense, sparse := c.BothDistances(&nr, all)
+			for i := range all {
+				if dense[i] != sparse[i] {
+					t.Fatalf("seed %d, near %+v, node %s: dense %d, sparse %d", seed, nr, all[i], dense[i], sparse[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSelectionMatchesPlainGreedy: the bounded pool and lazy rescoring
+// pick exactly what rescoring every candidate for every pick picks.
+func TestSelectionMatchesPlainGreedy(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		f := fleetgen.Generate(fleetgen.Config{Nodes: 1500, Seed: seed}, now)
+		c := cluster(t, &f.Snapshot, sched.Config{})
+		for i, d := range f.Workload(30, seed) {
+			for _, k := range []int{1, 3, 17, 60} {
+				fast, slow := c.BothSelections(&sched.Request{Deployment: d, Version: 1, Now: now}, k)
+				if !slices.Equal(fast, slow) {
+					t.Fatalf("seed %d, deployment %d, k=%d:\nfast %v\nslow %v", seed, i, k, fast, slow)
+				}
+			}
+		}
+	}
+}
+
+// TestTopicTrieMatchesMatchTopic compares the trie with kernel.MatchTopic
+// on generated topics and filters.
+func TestTopicTrieMatchesMatchTopic(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	levels := []string{"sensors", "a", "b", "$SYS", "", "temperature", "x"}
+	var topics []string
+	for range 300 {
+		n := 1 + r.IntN(4)
+		tp := ""
+		for i := range n {
+			if i > 0 {
+				tp += "/"
+			}
+			tp += levels[r.IntN(len(levels))]
+		}
+		topics = append(topics, tp)
+	}
+	flevels := append(slices.Clone(levels), "+", "+")
+	for range 2000 {
+		n := 1 + r.IntN(4)
+		f := ""
+		for i := range n {
+			if i > 0 {
+				f += "/"
+			}
+			f += flevels[r.IntN(len(flevels))]
+		}
+		if r.IntN(4) == 0 {
+			f += "/#"
+		}
+		if r.IntN(10) == 0 {
+			f = "#"
+		}
+		checkTrie(t, topics, f)
+	}
+}
+
+func checkTrie(t *testing.T, topics []string, filter string) {
+	t.Helper()
+	if kernel.ValidateTopicFilter(filter) != nil {
+		return
+	}
+	var want []string
+	for _, tp := range topics {
+		if kernel.MatchTopic(filter, tp) {
+			want = append(want, tp)
+		}
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	if got := sched.TrieMatch(topics, filter); !slices.Equal(got, want) {
+		t.Fatalf("filter %q: trie %q, MatchTopic %q", filter, got, want)
+	}
+}
+
+// FuzzTopicTrie: for any topics and filter, the trie agrees with
+// kernel.MatchTopic.
+func FuzzTopicTrie(f *testing.F) {
+	f.Add("sensors/a/temperature\nsensors/b/humidity\n$SYS/x", "sensors/+/temperature")
+	f.Add("a\na/b\na/b/c", "a/#")
+	f.Add("$SYS/a\nb", "#")
+	f.Add("/a\n//\na/", "+/+")
+	f.Fuzz(func(t *testing.T, topicList, filter string) {
+		var topics []string
+		for _, tp := range splitLines(topicList) {
+			if kernel.ValidateTopicName(tp) == nil {
+				topics = append(topics, tp)
+			}
+		}
+		checkTrie(t, topics, filter)
+	})
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := range len(s) {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// FuzzPlace decodes a manifest and, when it is valid, places it on a small
+// generated fleet: nothing panics, and every node gets a verdict.
+func FuzzPlace(f *testing.F) {
+	f.Add([]byte("apiVersion: canopy/v1\nkind: Deployment\nname: a\nmodule: ./a.wasm\nreplicas: 3\n"))
+	f.Add([]byte("apiVersion: canopy/v1\nkind: Deployment\nname: b\nmodule: ./b.wasm\nevery: true\nselector: {arch: [arm64]}\n"))
+	f.Add([]byte("apiVersion: canopy/v1\nkind: Deployment\nname: c\nmodule: ./c.wasm\nnear: {topic: \"sensors/+/+/temperature\", maxLatency: 20ms}\nrequires: {memory: 1GiB, score: 500, devices: [gpu], sensors: [\"sensors/#\"]}\npriority: 900\n"))
+	f.Add([]byte("apiVersion: canopy/v1\nkind: Deployment\nname: d\nmodule: ./d.wasm\nnear: {label: zone=a}\nselector: {labels: {site: plant-0, tier: leaf}}\nreplicas: 40\n"))
+	fleet := fleetgen.Generate(fleetgen.Config{Nodes: 150, Seed: 3}, now)
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		d, err := kernel.ParseDeployment(manifest)
+		if err != nil {
+			return
+		}
+		c, err := sched.NewCluster(&fleet.Snapshot, sched.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := c.Place(&sched.Request{Deployment: *d, Version: 1, Now: now, Explain: true})
+		if err != nil {
+			t.Fatalf("valid manifest refused: %v", err)
+		}
+		if len(dec.Explanation.Nodes) != len(fleet.Snapshot.Nodes) {
+			t.Fatal(fmt.Sprintf("%d verdicts for %d nodes", len(dec.Explanation.Nodes), len(fleet.Snapshot.Nodes)))
+		}
+		if err := c.Apply(&dec.Plan); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
