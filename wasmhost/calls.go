@@ -14,7 +14,7 @@ import (
 // sampleEvery is how often (in messages) handler time is measured for
 // Stats; reading the clock on every message would cost more than the rest
 // of the host's per-message work.
-const sampleEvery = 16
+const sampleEvery = 64
 
 // OnMessage delivers one message to canopy_on_message and waits for it to
 // return. The topic and payload are written into a guest region obtained
@@ -24,23 +24,18 @@ const sampleEvery = 16
 // or a fatal error. ctx is checked before the call; the call itself is
 // bounded by the call timeout.
 func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) error {
-	s := i.guard.acquire()
-	defer i.guard.release(s)
 	if err := i.usable(ctx); err != nil {
-		i.other.Add(1) // not delivered
 		return err
 	}
 	if i.onMsgFn == nil {
-		i.other.Add(1)
 		return fmt.Errorf("%s: %w", ExportOnMessage, ErrNoHandler)
 	}
 	need := uint64(len(topic)) + uint64(len(payload))
 	if need > math.MaxInt32 {
-		i.other.Add(1)
 		return fmt.Errorf("%d bytes: %w", need, errMessageTooLarge)
 	}
 	if uint32(need) > i.regionCap || i.region == 0 {
-		if err := i.grow(s, uint32(need)); err != nil {
+		if err := i.grow(uint32(need)); err != nil {
 			return err
 		}
 	}
@@ -51,14 +46,14 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 	}
 	copy(buf, topic)
 	copy(buf[len(topic):], payload)
-	seq, st := s, i.stack[:4]
+	st := i.stack[:4]
 	st[0], st[1] = uint64(i.region), uint64(len(topic))
 	st[2], st[3] = uint64(i.region)+uint64(len(topic)), uint64(len(payload))
 	var t0 time.Time
-	if (seq/2)%sampleEvery == 0 {
+	if i.guard.calls.Load()%sampleEvery == 0 {
 		t0 = time.Now()
 	}
-	if err := i.call(seq, i.onMsgFn, st); err != nil {
+	if err := i.call(i.onMsgFn, st); err != nil {
 		return err
 	}
 	if !t0.IsZero() {
@@ -74,7 +69,7 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 
 // grow asks the guest for a region of at least need bytes (rounded up to a
 // power of two, at least 256).
-func (i *Instance) grow(seq uint64, need uint32) error {
+func (i *Instance) grow(need uint32) error {
 	if i.allocFn == nil {
 		return fmt.Errorf("%s: %w", ExportAlloc, ErrNoHandler)
 	}
@@ -84,7 +79,7 @@ func (i *Instance) grow(seq uint64, need uint32) error {
 	}
 	s := i.stack[:1]
 	s[0] = uint64(size)
-	if err := i.call(seq, i.allocFn, s); err != nil {
+	if err := i.callOther(i.allocFn, s); err != nil {
 		return fmt.Errorf("%s: %w", ExportAlloc, err)
 	}
 	ptr := uint32(s[0])
@@ -98,8 +93,6 @@ func (i *Instance) grow(seq uint64, need uint32) error {
 
 // OnTick calls canopy_on_tick. Errors as for OnMessage.
 func (i *Instance) OnTick(ctx context.Context) error {
-	seq := i.hold()
-	defer i.guard.release(seq)
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
@@ -107,7 +100,7 @@ func (i *Instance) OnTick(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", ExportOnTick, ErrNoHandler)
 	}
 	s := i.stack[:1]
-	if err := i.call(seq, i.onTickFn, s); err != nil {
+	if err := i.callOther(i.onTickFn, s); err != nil {
 		return err
 	}
 	if rc := int32(s[0]); rc != 0 {
@@ -122,8 +115,6 @@ func (i *Instance) OnTick(ctx context.Context) error {
 // exit code, or the fatal error that stopped it. Cancelling ctx stops it.
 // A job runs once; Run again returns the first result's error or ErrClosed.
 func (i *Instance) Run(ctx context.Context) error {
-	seq := i.hold()
-	defer i.guard.release(seq)
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
@@ -131,9 +122,12 @@ func (i *Instance) Run(ctx context.Context) error {
 		return errors.New("run: the task is a service, not a job")
 	}
 	fn := i.wmod.ExportedFunction(ExportStart)
-	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled, seq) })
+	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled, 0) })
 	defer stop()
-	err := i.call(seq, fn, i.stack[:1])
+	err := i.callOther(fn, i.stack[:1])
+	if errors.Is(err, ErrStopped) && ctx.Err() != nil {
+		err = fmt.Errorf("%w: %w", ErrStopped, ctx.Err())
+	}
 	var ee *ExitError
 	if errors.As(err, &ee) && ee.Code == 0 {
 		err = nil
@@ -174,8 +168,6 @@ func (i *Instance) LogDropped() uint64 { return i.tlog.dropped.Load() }
 // ABI exports have their own methods. A fatal error ends the instance as
 // for OnMessage.
 func (i *Instance) Call(ctx context.Context, name string, params ...uint64) ([]uint64, error) {
-	seq := i.hold()
-	defer i.guard.release(seq)
 	if err := i.usable(ctx); err != nil {
 		return nil, err
 	}
@@ -189,19 +181,20 @@ func (i *Instance) Call(ctx context.Context, name string, params ...uint64) ([]u
 	}
 	stack := make([]uint64, max(len(params), len(def.ResultTypes())))
 	copy(stack, params)
-	if err := i.call(seq, fn, stack); err != nil {
+	if err := i.callOther(fn, stack); err != nil {
 		return nil, err
 	}
 	return stack[:len(def.ResultTypes())], nil
 }
 
-// messages is the number of messages delivered: every hold of the guard
-// (counted by its sequence number) that was not something else.
+// messages is the number of messages delivered: every call into the guest
+// that was not something else. (Counting them apart would cost another
+// atomic add per message.)
 func (i *Instance) messages() uint64 {
 	other := i.other.Load()
-	holds := (i.guard.seq.Load() + 1) / 2
-	if holds < other {
+	calls := i.guard.calls.Load()
+	if calls < other {
 		return 0
 	}
-	return holds - other
+	return calls - other
 }

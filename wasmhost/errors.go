@@ -67,6 +67,10 @@ func (e *HandlerError) Error() string {
 // ErrClosed is returned by calls on an instance that was closed.
 var ErrClosed = errors.New("instance closed")
 
+// ErrStopped is returned by a call that Stop interrupted and by every call
+// after Stop.
+var ErrStopped = errors.New("instance stopped")
+
 // ErrInvalidTask marks an Instantiate error that no retry can fix: a bad
 // TaskConfig, a module of the wrong kind for the task type, or one that
 // needs more memory at start than its limit.

@@ -17,8 +17,10 @@ import (
 	"github.com/canopy-fleet/canopy/wasmhost/interrupt"
 )
 
-// Instance is one running task. Calls into it (OnMessage, OnTick, Run) are
-// serialised; Stats may be called from any goroutine.
+// Instance is one running task. One goroutine at a time drives it: OnMessage,
+// OnTick, Run, Call, Failed and Close must not be called concurrently (the
+// race detector reports it). Stop and Stats may be called from any
+// goroutine. There is no lock per call on purpose: see callGuard.
 //
 // After a fatal error (see IsFatal) the instance is unusable: every later
 // call returns that error. Close it and instantiate again.
@@ -42,7 +44,7 @@ type Instance struct {
 	publishBucket tokenBucket
 	floodBucket   tokenBucket
 
-	// Held through guard (acquire/release):
+	// Used by the goroutine that drives the instance:
 	failed    error
 	closed    bool
 	allocFn   api.Function
@@ -110,7 +112,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	if i.kv, err = openKVSpace(h.db, string(cfg.ID), int64(limits.KV)); err != nil {
 		return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
 	}
-	i.ctx = context.WithValue(context.Background(), instKey{}, i)
+	i.ctx = &instCtx{Context: context.Background(), inst: i}
 	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithStdout(i.out[0]).WithStderr(i.out[1]).
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
@@ -147,14 +149,12 @@ func initTimeout(call time.Duration) time.Duration { return max(10*call, time.Se
 func (i *Instance) initialize() error {
 	i.guard.timeout.Store(int64(initTimeout(i.limits.CallTimeout.D())))
 	defer i.guard.timeout.Store(int64(i.limits.CallTimeout.D()))
-	s := i.hold()
-	defer i.guard.release(s)
 	if fn := i.wmod.ExportedFunction(ExportInitialize); fn != nil {
-		if err := i.call(s, fn, i.stack[:1]); err != nil {
+		if err := i.callOther(fn, i.stack[:1]); err != nil {
 			return fmt.Errorf("%s: %w", ExportInitialize, err)
 		}
 	}
-	if err := i.call(s, i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
+	if err := i.callOther(i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
 		return fmt.Errorf("%s: %w", ExportABIVersion, err)
 	}
 	if v := int32(i.stack[0]); v != ABIVersion {
@@ -163,18 +163,23 @@ func (i *Instance) initialize() error {
 	return nil
 }
 
-// hold takes the instance for something other than a message delivery.
-func (i *Instance) hold() uint64 {
-	s := i.guard.acquire()
+// callOther is call for anything but a message delivery (which Stats
+// counts as calls minus others).
+func (i *Instance) callOther(fn api.Function, stack []uint64) error {
 	i.other.Add(1)
-	return s
+	return i.call(fn, stack)
 }
 
-// call runs fn during hold s, under the call timeout, and turns what ends it
-// into an error. A fatal error marks the instance failed.
-func (i *Instance) call(s uint64, fn api.Function, stack []uint64) error {
+// call runs fn under the call timeout and turns what ends it into an error.
+// A fatal error marks the instance failed.
+func (i *Instance) call(fn api.Function, stack []uint64) error {
+	n, ok := i.guard.begin()
+	if !ok {
+		i.failed = ErrStopped
+		return ErrStopped
+	}
 	err := fn.CallWithStack(i.ctx, stack)
-	reason := i.guard.take(s)
+	reason := i.guard.end(n)
 	if err == nil && reason != stopMemory && reason != stopPublishFlood {
 		return nil
 	}
@@ -192,7 +197,7 @@ func (i *Instance) classify(err error, reason int) error {
 	case reason == stopPublishFlood:
 		return &LimitError{Limit: LimitPublishRate, Value: fmt.Sprintf("%d/s", i.limits.PublishRate)}
 	case reason == stopCanceled:
-		return fmt.Errorf("stopped: %w", context.Canceled)
+		return ErrStopped
 	}
 	if code, ok := exitCode(err); ok {
 		return &ExitError{Code: code}
@@ -211,22 +216,24 @@ func (i *Instance) usable(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Failed returns the fatal error that ended the instance, or nil.
-func (i *Instance) Failed() error {
-	s := i.hold()
-	defer i.guard.release(s)
-	return i.failed
-}
+// Failed returns the fatal error that ended the instance, or nil. Like the
+// calls, it belongs to the goroutine that drives the instance.
+func (i *Instance) Failed() error { return i.failed }
+
+// Stop interrupts the running call, if any, and makes every later call
+// return ErrStopped. Unlike the other methods it may be called from any
+// goroutine, at any time; the driver still calls Close.
+func (i *Instance) Stop() { i.guard.stopAll() }
 
 // TaskID is the task this instance runs.
 func (i *Instance) TaskID() kernel.TaskID { return i.cfg.ID }
 
-// Close stops a running call (it returns "stopped"), flushes the task's
-// partial stdout/stderr lines and frees the instance. It is idempotent.
+// Close flushes the task's partial stdout/stderr lines and frees the
+// instance. It is idempotent. Call it from the goroutine that drives the
+// instance, never during a call (use Stop to end a running call from
+// elsewhere).
 func (i *Instance) Close(ctx context.Context) error {
-	i.guard.stop(stopCanceled, 0)
-	s := i.hold()
-	defer i.guard.release(s)
+	i.guard.stopAll()
 	if i.closed {
 		return nil
 	}

@@ -123,7 +123,7 @@ func TestJobs(t *testing.T) {
 	defer i.Close(ctx)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	if err := i.Run(cctx); !errors.Is(err, context.Canceled) {
+	if err := i.Run(cctx); !errors.Is(err, ErrStopped) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled job: %v", err)
 	}
 }

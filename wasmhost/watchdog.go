@@ -83,15 +83,16 @@ func (w *watchdog) run() {
 }
 
 func (w *watchdog) check(g *callGuard, now time.Time) {
-	s := g.seq.Load()
-	if s&1 == 0 {
+	n := g.calls.Load()
+	if n != g.seenCalls {
+		g.seenCalls, g.seenAt = n, now
 		return
 	}
-	if s != g.seenSeq {
-		g.seenSeq, g.seenAt = s, now
-		return
-	}
-	if now.Sub(g.seenAt) >= time.Duration(g.timeout.Load()) {
-		g.stop(stopTimeout, s)
+	// Call n began at least timeout ago. It may have ended since: then the
+	// raise is cleared, unused, when the next call begins. One attempt per
+	// call.
+	if n != g.lastAttempt && now.Sub(g.seenAt) >= time.Duration(g.timeout.Load()) {
+		g.lastAttempt = n
+		g.stop(stopTimeout, n)
 	}
 }

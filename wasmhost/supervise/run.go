@@ -65,7 +65,7 @@ func (s *Supervisor) once(ctx context.Context) error {
 	s.status.StartedAt = s.cfg.Clock.Now()
 	s.mu.Unlock()
 	s.setState(kernel.TaskRunning, "")
-	stop := context.AfterFunc(ctx, func() { inst.Close(context.Background()) })
+	stop := context.AfterFunc(ctx, inst.Stop)
 	if s.cfg.Task.Type == kernel.TypeJob {
 		err = inst.Run(ctx)
 	} else {
