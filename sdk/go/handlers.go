@@ -89,14 +89,12 @@ func hashTopic(b string) uint32 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037) ^ uint64(len(b))
 	p := unsafe.Pointer(unsafe.StringData(b))
-	n := len(b)
-	for ; n >= 8; n -= 8 {
-		h = (h ^ *(*uint64)(p)) * prime
-		p = unsafe.Add(p, 8)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		h = (h ^ *(*uint64)(unsafe.Add(p, i))) * prime
 	}
-	for ; n > 0; n-- {
-		h = (h ^ uint64(*(*byte)(p))) * prime
-		p = unsafe.Add(p, 1)
+	for ; i < len(b); i++ {
+		h = (h ^ uint64(b[i])) * prime
 	}
 	return uint32(h ^ h>>32)
 }

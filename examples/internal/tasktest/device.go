@@ -118,11 +118,18 @@ func (d *Device) Start(wasm []byte, dep *kernel.Deployment, config map[string]st
 	for k, v := range config {
 		cfg[k] = v
 	}
+	limits := dep.Limits.WithDefaults()
+	if raceEnabled {
+		// Under the race detector a Go task's start (its runtime calls the
+		// host's WASI functions) can take longer than a manifest's call
+		// timeout; the limits are not what these tests check.
+		limits.CallTimeout *= 20
+	}
 	task := &Task{}
 	task.inst, err = d.Host.Instantiate(ctx, mod, wasmhost.TaskConfig{
 		ID:        kernel.TaskID(dep.Name),
 		Type:      dep.Type,
-		Limits:    dep.Limits,
+		Limits:    limits,
 		Config:    cfg,
 		Publish:   dep.Publish,
 		Publisher: wasmhost.PublisherFunc(task.publish),

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tasktest
+
+const raceEnabled = false
