@@ -3,6 +3,7 @@ package canopy
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -99,16 +100,23 @@ func FuzzMatch(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, filter, topic string) {
-		got := Match(filter, topic)
-		// A topic without wildcards matches itself, and "#" matches every
-		// topic not starting with '$'.
-		if Match(topic, topic) != true {
+		// Any filter and topic: no panic, and the answer does not depend on
+		// how the strings are laid out in memory.
+		if Match(filter, topic) != Match(string([]byte(filter)), string([]byte(topic))) {
+			t.Errorf("Match(%q, %q) is not stable", filter, topic)
+		}
+		// A string matches itself as a filter, and "#" matches every topic
+		// not starting with '$'.
+		if !Match(topic, topic) {
 			t.Errorf("Match(%q, itself) = false", topic)
 		}
 		if len(topic) > 0 && topic[0] != '$' && !Match("#", topic) {
 			t.Errorf(`Match("#", %q) = false`, topic)
 		}
-		_ = got
+		// "+" matches exactly the one-level topics.
+		if len(topic) > 0 && topic[0] != '$' && Match("+", topic) == strings.Contains(topic, "/") {
+			t.Errorf(`Match("+", %q) = %v`, topic, Match("+", topic))
+		}
 	})
 }
 
