@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/canopy-fleet/canopy/mesh/backoff"
 	"github.com/canopy-fleet/canopy/mesh/blobstore"
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/link"
@@ -71,7 +72,35 @@ func (n *Node) FetchBlob(ctx context.Context, digest string) (string, error) {
 	return st.Path(digest)
 }
 
+// download fetches a blob from the parent, resuming after interruptions
+// (a lost link, a failover) from the bytes already kept, up to
+// blobAttempts times or until ctx is done.
 func (n *Node) download(ctx context.Context, digest string) error {
+	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock}
+	if n.IsRoot() {
+		return &RemoteError{Code: CodeNotFound, Msg: fmt.Sprintf("%s: not in the root's store", digest)}
+	}
+	var err error
+	for attempt := 0; attempt < blobAttempts; attempt++ {
+		if err = n.WaitParent(ctx); err != nil {
+			return fmt.Errorf("fetch %s: %w", digest, err)
+		}
+		err = n.downloadOnce(ctx, digest)
+		var re *RemoteError
+		if err == nil || errors.As(err, &re) || ctx.Err() != nil {
+			return err // done, or the tree says no: retrying will not help
+		}
+		n.log.Info("blob fetch interrupted, resuming", "digest", digest, "err", err)
+		if bo.Wait(ctx) != nil {
+			break
+		}
+	}
+	return err
+}
+
+const blobAttempts = 5
+
+func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 	n.mu.Lock()
 	p := n.parent
 	n.mu.Unlock()
