@@ -17,7 +17,7 @@ func BenchmarkPlace(b *testing.B) {
 	for _, size := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
 			f := fleetgen.Generate(fleetgen.Config{Nodes: size, Seed: 1}, benchNow)
-			work := f.Workload(500, 2)
+			work := f.Workload(2000, 2)
 			c, err := sched.NewCluster(&f.Snapshot, sched.Config{})
 			if err != nil {
 				b.Fatal(err)

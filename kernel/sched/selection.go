@@ -91,24 +91,37 @@ func (c *Cluster) selectTop(q *query, cands []cand, k int, picks []pick) []pick 
 	pool := s.pool[:0]
 	out := outsideBest{idx: -1}
 	size := 2*k + 32
+	// With no replica counted yet every spread score is 1: skip looking.
+	fresh := len(s.touchGW) == 0 && len(s.touchSit) == 0
+	thr := 0.0 // the pool's lowest bound, once the pool is full
 	for _, cd := range cands {
-		cd.bound = cd.base + c.spreadNow(q, cd.idx)
+		if fresh {
+			cd.bound = cd.base + q.w.spread
+		} else {
+			cd.bound = cd.base + c.spreadNow(q, cd.idx)
+		}
 		if size*4 >= len(cands) || len(pool) < size {
 			pool = append(pool, cd)
 			if len(pool) == size && size*4 < len(cands) {
 				for i := size/2 - 1; i >= 0; i-- {
 					siftDownMin(pool, i)
 				}
+				thr = pool[0].bound
 			}
 			continue
 		}
-		if !before(&cd, &pool[0]) {
-			out.offer(cd)
+		// Candidates come in id order, so one scoring no more than the
+		// pool's lowest (or than the best outside) ranks below it.
+		if cd.bound <= thr {
+			if out.idx < 0 || cd.bound > out.score {
+				out.idx, out.score = cd.idx, cd.bound
+			}
 			continue
 		}
 		out.offer(pool[0])
 		pool[0] = cd
 		siftDownMin(pool, 0)
+		thr = pool[0].bound
 	}
 	if out.idx >= 0 {
 		s.inPool.clear()
