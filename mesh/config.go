@@ -10,6 +10,7 @@ import (
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/blobstore"
 	"github.com/canopy-fleet/canopy/mesh/clock"
+	"github.com/canopy-fleet/canopy/mesh/identity"
 	"github.com/canopy-fleet/canopy/mesh/link"
 )
 
@@ -61,6 +62,13 @@ type Config struct {
 	// OnOutbox receives outbox messages at the root, in order per source,
 	// each once. nil publishes them on the fleet topic at QoS 1.
 	OnOutbox func(from kernel.NodeName, m kernel.OutboxMessage) error
+	// Identity, when set, is renewed through the root when less than a
+	// third of its lifetime remains; OnRenewed receives the new identity
+	// (to save it and hand it to the network, e.g. quicnet.SetIdentity).
+	Identity  *identity.Node
+	OnRenewed func(*identity.Node)
+	// RenewCheck is how often the certificate's expiry is checked (1m).
+	RenewCheck time.Duration
 	// OnEvent receives link events; it must not block.
 	OnEvent func(Event)
 }
@@ -88,7 +96,7 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"HeartbeatInterval", c.HeartbeatInterval}, {"LostAfter", c.LostAfter}, {"ReportInterval", c.ReportInterval},
-		{"RequestTimeout", c.RequestTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll}} {
+		{"RequestTimeout", c.RequestTimeout}, {"RenewCheck", c.RenewCheck}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("mesh: %s must not be negative", d.name))
 		}
@@ -116,6 +124,7 @@ func (c Config) withDefaults() Config {
 	def(&c.ReconnectMin, 50*time.Millisecond)
 	def(&c.ReconnectMax, 2*time.Second)
 	def(&c.OutboxPoll, 200*time.Millisecond)
+	def(&c.RenewCheck, time.Minute)
 	if c.MaxFrame == 0 {
 		c.MaxFrame = 1 << 20
 	}

@@ -107,6 +107,9 @@ func (n *Node) Start(ctx context.Context) error {
 		if n.cfg.Outbox != nil {
 			n.goRun(n.outboxLoop)
 		}
+		if n.cfg.Identity != nil {
+			n.goRun(n.renewLoop)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -18,6 +19,7 @@ import (
 type Network struct {
 	cfg   Config
 	joins chan struct{}
+	id    atomic.Pointer[identity.Node]
 }
 
 // New checks cfg and returns a network.
@@ -26,11 +28,22 @@ func New(cfg Config) (*Network, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Network{cfg: cfg, joins: make(chan struct{}, cfg.MaxConcurrentJoins)}, nil
+	n := &Network{cfg: cfg, joins: make(chan struct{}, cfg.MaxConcurrentJoins)}
+	n.id.Store(cfg.Identity)
+	return n, nil
+}
+
+// SetIdentity switches to a renewed identity: new handshakes present its
+// certificate; established connections keep theirs.
+func (n *Network) SetIdentity(id *identity.Node) { n.id.Store(id) }
+
+func (n *Network) cert() *tls.Certificate {
+	c := n.id.Load().TLSCertificate()
+	return &c
 }
 
 func (n *Network) verifier() *identity.Verifier {
-	return &identity.Verifier{CA: n.cfg.Identity.CA, Revoked: n.cfg.Revoked, Now: n.cfg.Now}
+	return &identity.Verifier{CA: n.id.Load().CA, Revoked: n.cfg.Revoked, Now: n.cfg.Now}
 }
 
 func (n *Network) quicConfig() *quic.Config {
@@ -46,10 +59,9 @@ func (n *Network) quicConfig() *quic.Config {
 
 func (n *Network) serverTLS() *tls.Config {
 	v := n.verifier()
-	cert := n.cfg.Identity.TLSCertificate()
 	return &tls.Config{
 		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{cert},
+		GetCertificate:         func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return n.cert(), nil },
 		ClientAuth:             tls.RequestClientCert,
 		NextProtos:             []string{ALPN, ALPNJoin},
 		SessionTicketsDisabled: true,
@@ -72,10 +84,9 @@ func (n *Network) serverTLS() *tls.Config {
 
 func (n *Network) clientTLS(want kernel.NodeName) *tls.Config {
 	v := n.verifier()
-	cert := n.cfg.Identity.TLSCertificate()
 	return &tls.Config{
 		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{cert},
+		GetClientCertificate:   func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return n.cert(), nil },
 		NextProtos:             []string{ALPN},
 		ServerName:             "canopy",
 		InsecureSkipVerify:     true, // VerifyConnection checks the chain against the cluster CA

@@ -213,4 +213,3 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	}
 	return c.Stream.SetDeadline(t)
 }
-

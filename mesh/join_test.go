@@ -1,0 +1,100 @@
+package mesh
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/clock"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
+)
+
+// A device joins through a gateway (which relays the join to the
+// controller's authority), links with its new certificate, and renews it
+// through the tree; renewal for another node's name is refused.
+func TestJoinThroughGatewayAndRenew(t *testing.T) {
+	ca := newTestCA(t)
+	ca.auth.CertTTL = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mk := func(name kernel.NodeName, role kernel.Role, join quicnet.JoinFunc) *quicnet.Network {
+		nw, err := quicnet.New(quicnet.Config{Identity: ca.identity(t, name, role), Revoked: ca.auth.CA.IsRevoked, Join: join})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nw
+	}
+	start := func(cfg Config) *Node {
+		cfg.Logger = testLogger()
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	ctl := start(Config{Name: "ctl", Role: kernel.RoleController, Network: mk("ctl", kernel.RoleController, nil), Listen: "127.0.0.1:0"})
+	ctl.ServeIdentity(ca.auth)
+	var gw *Node
+	gwNet := mk("gw-1", kernel.RoleGateway, func(ctx context.Context, tok string, csr []byte) ([]byte, []byte, error) {
+		return gw.RelayJoin(ctx, tok, csr)
+	})
+	gw = start(Config{Name: "gw-1", Role: kernel.RoleGateway, Network: gwNet, Listen: "127.0.0.1:0", Parents: []Parent{{Addr: ctl.Addr(), Name: "ctl"}}})
+	if err := gw.WaitParent(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The device makes its key, joins through the gateway with a token and
+	// the CA pin.
+	key, err := identity.LoadOrCreateKey(filepath.Join(t.TempDir(), "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := ca.auth.Tokens.Create(kernel.RoleLeaf, time.Minute)
+	id, err := quicnet.Join(ctx, quicnet.JoinRequest{Addr: gw.Addr(), CAHash: ca.auth.CA.Hash(), Token: tok, Name: "dev-1", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Name != "dev-1" || id.Role != kernel.RoleLeaf {
+		t.Fatalf("joined as %s/%s", id.Name, id.Role)
+	}
+	if _, err := quicnet.Join(ctx, quicnet.JoinRequest{Addr: gw.Addr(), CAHash: ca.auth.CA.Hash(), Token: tok, Name: "dev-2", Key: key}); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Fatalf("replayed token through the gateway: %v", err)
+	}
+	devNet, err := quicnet.New(quicnet.Config{Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var renewed chan *identity.Node = make(chan *identity.Node, 1)
+	clk := clock.NewFake(time.Now())
+	dev := start(Config{Name: "dev-1", Role: kernel.RoleLeaf, Network: devNet, Parents: []Parent{{Addr: gw.Addr(), Name: "gw-1"}},
+		Identity: id, Clock: clk, RenewCheck: time.Minute, HeartbeatInterval: time.Hour, LostAfter: 3 * time.Hour, ReportInterval: 10 * time.Hour,
+		OnRenewed: func(n *identity.Node) { devNet.SetIdentity(n); renewed <- n }})
+	if err := dev.WaitParent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "controller routes the new device", func() bool { return ctl.Reaches("dev-1") })
+
+	// 45 of 60 minutes later the certificate is renewed through the tree.
+	clk.Advance(45 * time.Minute)
+	var n2 *identity.Node
+	select {
+	case n2 = <-renewed:
+	case <-ctx.Done():
+		t.Fatal("certificate not renewed")
+	}
+	if n2.Name != "dev-1" || n2.Role != kernel.RoleLeaf || n2.Cert.NotAfter.Before(id.Cert.NotAfter) || n2.Cert.SerialNumber.Cmp(id.Cert.SerialNumber) == 0 {
+		t.Fatalf("renewed %s/%s until %v (was %v)", n2.Name, n2.Role, n2.Cert.NotAfter, id.Cert.NotAfter)
+	}
+	// The gateway cannot renew the device's certificate for itself.
+	if _, err := gw.Renew(ctx, id); err == nil {
+		t.Fatal("renewal of another node's certificate accepted")
+	}
+}
