@@ -34,7 +34,7 @@ type schedBenchSize struct {
 }
 
 func runSchedulerBench(ctx context.Context, opts benchOptions) ([]benchResult, error) {
-	sizes := []schedBenchSize{{1000, 3000, 300}, {10000, 2000, 40}}
+	sizes := []schedBenchSize{{1000, 3000, 1000}, {10000, 2000, 200}}
 	if opts.Quick {
 		sizes = []schedBenchSize{{1000, 200, 20}, {10000, 100, 4}}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/canopy-fleet/canopy/kernel/sched"
 	"github.com/canopy-fleet/canopy/kernel/sched/fleetgen"
+	"github.com/canopy-fleet/canopy/kernel/sched/naive"
 )
 
 var benchNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -69,5 +70,22 @@ func BenchmarkNewCluster(b *testing.B) {
 		if _, err := sched.NewCluster(&f.Snapshot, sched.Config{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkNaive is the baseline: the same workload placed by the naive
+// filter-score-sort-all scheduler, without applying plans.
+func BenchmarkNaive(b *testing.B) {
+	for _, size := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			f := fleetgen.Generate(fleetgen.Config{Nodes: size, Seed: 1}, benchNow)
+			work := f.Workload(2000, 2)
+			placed := 0
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				placed += len(naive.Place(&f.Snapshot, &work[i%len(work)], benchNow))
+			}
+			b.ReportMetric(float64(placed)/b.Elapsed().Seconds(), "placements/s")
+		})
 	}
 }

@@ -1,10 +1,11 @@
 // Package naive is the straightforward scheduler Canopy's is measured
 // against: for every deployment it walks the raw snapshot, filters every
-// node, scores every survivor (latency to each near target separately,
-// through the tree by walking parents), sorts them all and takes the top.
-// Same filters and score terms as package sched, minus spreading across
-// gateways; none of its indexes, no top-k selection. It exists for
-// `canopy bench scheduler` and the Go benchmarks, not for production.
+// node, scores every survivor, sorts them all and takes the top. Same
+// filters and score terms as package sched, minus spreading across
+// gateways; latency to the near target is computed per decision with the
+// same linear-time pass over the tree, but over maps keyed by name. None of
+// sched's per-snapshot indexes, no top-k selection. It exists for `canopy
+// bench scheduler` and the Go benchmarks, not for production.
 package naive
 
 import (
@@ -38,21 +39,23 @@ func Place(s *sched.Snapshot, d *kernel.Deployment, now time.Time) []kernel.Node
 			}
 		}
 	}
-	var targets []*kernel.Node
+	var dist map[kernel.NodeName]time.Duration
 	if d.Near != nil {
+		var targets []kernel.NodeName
 		for i := range s.Nodes {
 			n := &s.Nodes[i]
 			switch {
 			case d.Near.Node != "" && n.Name == d.Near.Node:
-				targets = append(targets, n)
+				targets = append(targets, n.Name)
 			case d.Near.Label != "":
 				if k, v, _ := strings.Cut(d.Near.Label, "="); n.Labels[k] == v {
-					targets = append(targets, n)
+					targets = append(targets, n.Name)
 				}
 			case d.Near.Topic != "" && slices.ContainsFunc(n.Capability.Sensors, func(t string) bool { return kernel.MatchTopic(d.Near.Topic, t) }):
-				targets = append(targets, n)
+				targets = append(targets, n.Name)
 			}
 		}
+		dist = distances(s, byName, targets)
 	}
 	need := d.Limits.WithDefaults().Memory
 	type scored struct {
@@ -77,11 +80,8 @@ func Place(s *sched.Snapshot, d *kernel.Deployment, now time.Time) []kernel.Node
 			continue
 		}
 		lat := time.Duration(-1)
-		for _, t := range targets {
-			l := latency(byName, n, t)
-			if lat < 0 || l < lat {
-				lat = l
-			}
+		if l, ok := dist[n.Name]; ok {
+			lat = l
 		}
 		if d.Near != nil && d.Near.MaxLatency > 0 && (lat < 0 || lat > d.Near.MaxLatency.D()) {
 			continue
@@ -141,32 +141,75 @@ func sensorsPresent(n *kernel.Node, filters []string) bool {
 	return true
 }
 
-// latency is the measured latency between a and b, or the path through
-// their common ancestor, walking parents.
-func latency(byName map[kernel.NodeName]*kernel.Node, a, b *kernel.Node) time.Duration {
-	if a == b {
-		return 0
+// distances is every node's latency to the nearest target: up the tree to
+// a common ancestor and down again, or a direct measurement, in two passes
+// over the nodes ordered by depth.
+func distances(s *sched.Snapshot, byName map[kernel.NodeName]*kernel.Node, targets []kernel.NodeName) map[kernel.NodeName]time.Duration {
+	dist := map[kernel.NodeName]time.Duration{}
+	if len(targets) == 0 {
+		return dist
 	}
-	if d, ok := a.Latency[b.Name]; ok {
-		return d
-	}
-	if d, ok := b.Latency[a.Name]; ok {
-		return d
-	}
-	up := map[kernel.NodeName]time.Duration{}
-	var sum time.Duration
-	for x, depth := a, 0; x != nil && depth < maxDepth; x, depth = byName[x.Parent], depth+1 {
-		up[x.Name] = sum
-		sum += link(byName, x)
-	}
-	sum = 0
-	for x, depth := b, 0; x != nil && depth < maxDepth; x, depth = byName[x.Parent], depth+1 {
-		if d, ok := up[x.Name]; ok {
-			return d + sum
+	depth := func(n *kernel.Node) int {
+		k := 0
+		for x := n; x != nil && k < maxDepth; x = byName[x.Parent] {
+			k++
 		}
-		sum += link(byName, x)
+		return k
 	}
-	return sum + 5*time.Millisecond
+	order := make([]*kernel.Node, len(s.Nodes))
+	for i := range s.Nodes {
+		order[i] = &s.Nodes[i]
+	}
+	sort.SliceStable(order, func(i, j int) bool { return depth(order[i]) < depth(order[j]) })
+	for _, t := range targets {
+		dist[t] = 0
+	}
+	for i := len(order) - 1; i >= 0; i-- { // up
+		n := order[i]
+		d, ok := dist[n.Name]
+		p := byName[n.Parent]
+		if !ok || p == nil {
+			continue
+		}
+		if pd, ok := dist[p.Name]; !ok || d+link(byName, n) < pd {
+			dist[p.Name] = d + link(byName, n)
+		}
+	}
+	best := time.Duration(-1)
+	for _, n := range order { // across the roots
+		if byName[n.Parent] == nil {
+			if d, ok := dist[n.Name]; ok && (best < 0 || d < best) {
+				best = d
+			}
+		}
+	}
+	for _, n := range order { // down
+		p := byName[n.Parent]
+		var via time.Duration
+		switch {
+		case p != nil:
+			pd, ok := dist[p.Name]
+			if !ok {
+				continue
+			}
+			via = pd + link(byName, n)
+		case best >= 0:
+			via = best + 5*time.Millisecond
+		default:
+			continue
+		}
+		if d, ok := dist[n.Name]; !ok || via < d {
+			dist[n.Name] = via
+		}
+	}
+	for _, t := range targets {
+		for name, d := range byName[t].Latency {
+			if cur, ok := dist[name]; !ok || d < cur {
+				dist[name] = d
+			}
+		}
+	}
+	return dist
 }
 
 // maxDepth bounds walks up the tree, in case parents form a cycle.
