@@ -1,0 +1,200 @@
+package devbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/canopy-fleet/canopy/devices/broker"
+	"github.com/canopy-fleet/canopy/devices/mosquitto"
+	"github.com/canopy-fleet/canopy/devices/mqttclient"
+	"github.com/canopy-fleet/canopy/devices/route"
+	"github.com/canopy-fleet/canopy/devices/sensorsim"
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// PipelineConfig is one pipeline run: Count messages from Sensors sensors
+// offered at Rate msgs/s, QoS 0 end to end.
+type PipelineConfig struct {
+	Rate    float64
+	Count   int
+	Sensors int
+	// Drain is how long to wait for stragglers after the last send.
+	Drain time.Duration
+}
+
+func (c *PipelineConfig) defaults() {
+	if c.Sensors == 0 {
+		c.Sensors = 100
+	}
+	if c.Drain == 0 {
+		c.Drain = 3 * time.Second
+	}
+}
+
+// middle is the part that differs between the two pipelines: it receives
+// sensors/# and publishes processed/# on the broker at url.
+type middle interface {
+	dropped() int64
+	close()
+}
+
+// Canopy runs sensor (paho over TCP) → embedded broker → inline
+// subscription → route.Router → handler → inline publish → sink (paho over
+// TCP): how a Canopy node runs a task next to its broker.
+func Canopy(ctx context.Context, cfg PipelineConfig) (Result, error) {
+	b, err := broker.New(broker.Config{Addr: "127.0.0.1:0", MaxPendingWrites: 1 << 16})
+	if err != nil {
+		return Result{}, err
+	}
+	if err := b.Start(ctx); err != nil {
+		return Result{}, err
+	}
+	defer b.Close()
+	m, err := newCanopyMiddle(b)
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.close()
+	return run(ctx, cfg, "tcp://"+b.Addr(), m)
+}
+
+type canopyMiddle struct {
+	r *route.Router
+}
+
+func newCanopyMiddle(b *broker.Broker) (*canopyMiddle, error) {
+	r, err := route.New(route.Config{QueueSize: 1 << 16})
+	if err != nil {
+		return nil, err
+	}
+	var buf []byte
+	err = r.Add(route.Subscriber{
+		ID:   "task",
+		Subs: []kernel.Subscription{{Topic: "sensors/#"}},
+		Handler: func(topic string, p []byte) {
+			var ok bool
+			if buf, ok = handle(p, buf); ok {
+				_ = b.Publish("processed/"+strings.TrimPrefix(topic, "sensors/"), append([]byte(nil), buf...), 0)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Subscribe("sensors/#", 1, func(topic string, p []byte) {
+		r.Deliver(topic, append([]byte(nil), p...))
+	}); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &canopyMiddle{r: r}, nil
+}
+
+func (m *canopyMiddle) dropped() int64 {
+	st, _ := m.r.Stats("task")
+	return st.Overflow
+}
+
+func (m *canopyMiddle) close() { m.r.Close() }
+
+// Mosquitto runs the baseline: sensor (paho over TCP) → mosquitto → a plain
+// paho subscriber doing the same handler work in its callback and
+// publishing back over TCP → mosquitto → sink (paho over TCP).
+func Mosquitto(ctx context.Context, cfg PipelineConfig) (Result, error) {
+	p, err := mosquitto.Start(ctx, mosquitto.Config{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.Stop()
+	m, err := newPahoMiddle(ctx, p.URL())
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.close()
+	return run(ctx, cfg, p.URL(), m)
+}
+
+type pahoMiddle struct{ c paho.Client }
+
+func newPahoMiddle(ctx context.Context, url string) (*pahoMiddle, error) {
+	opts := paho.NewClientOptions().AddBroker(url).SetClientID("baseline-task").SetProtocolVersion(4)
+	c := paho.NewClient(opts)
+	if err := waitToken(ctx, c.Connect()); err != nil {
+		return nil, fmt.Errorf("baseline connect: %w", err)
+	}
+	var buf []byte
+	t := c.Subscribe("sensors/#", 0, func(c paho.Client, m paho.Message) {
+		var ok bool
+		if buf, ok = handle(m.Payload(), buf); ok {
+			c.Publish("processed/"+strings.TrimPrefix(m.Topic(), "sensors/"), 0, false, append([]byte(nil), buf...))
+		}
+	})
+	if err := waitToken(ctx, t); err != nil {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("baseline subscribe: %w", err)
+	}
+	return &pahoMiddle{c: c}, nil
+}
+
+func (m *pahoMiddle) dropped() int64 { return 0 }
+func (m *pahoMiddle) close()         { m.c.Disconnect(50) }
+
+func waitToken(ctx context.Context, t paho.Token) error {
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run drives the sensors and the sink against a broker with a middle.
+func run(ctx context.Context, cfg PipelineConfig, url string, m middle) (Result, error) {
+	cfg.defaults()
+	if cfg.Count <= 0 || !(cfg.Rate > 0) {
+		return Result{}, errors.New("pipeline: count and rate must be positive")
+	}
+	rec := newRecorder(cfg.Count)
+	sink, err := mqttclient.Dial(ctx, mqttclient.Config{URL: url, ClientID: "bench-sink", QueueSize: cfg.Count + 1})
+	if err != nil {
+		return Result{}, err
+	}
+	defer sink.Close()
+	if err := sink.Subscribe(ctx, "processed/#", 0, func(_ string, p []byte) {
+		if seq, ok := seqOf(p); ok {
+			rec.arrived(seq)
+		}
+	}); err != nil {
+		return Result{}, err
+	}
+	sensor, err := mqttclient.Dial(ctx, mqttclient.Config{URL: url, ClientID: "bench-sensors"})
+	if err != nil {
+		return Result{}, err
+	}
+	defer sensor.Close()
+
+	var n atomic.Uint64
+	rec.start = time.Now()
+	st, err := sensorsim.Run(ctx, sensorsim.Config{Sensors: cfg.Sensors, Rate: cfg.Rate, Count: cfg.Count, Seed: 1}, func(ctx context.Context, topic string, p []byte) error {
+		rec.markSent(n.Add(1))
+		return sensor.Publish(ctx, topic, p, 0)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	select {
+	case <-rec.done:
+	case <-time.After(cfg.Drain):
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	res := rec.result(cfg.Rate, st.Sent)
+	res.Dropped = m.dropped() + sink.Stats().Dropped
+	return res, nil
+}

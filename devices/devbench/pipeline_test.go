@@ -1,0 +1,53 @@
+package devbench
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/devices/mosquitto"
+)
+
+// TestPipelines runs both pipelines briefly at a modest rate: every
+// message must arrive (QoS 0 on loopback at 2,000/s loses nothing).
+func TestPipelines(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := PipelineConfig{Rate: 2000, Count: 2000, Sensors: 8}
+	res, err := Canopy(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("canopy: %+v", res)
+	if res.Received != cfg.Count || res.P99 <= 0 {
+		t.Fatalf("canopy pipeline delivered %d of %d", res.Received, cfg.Count)
+	}
+	if !mosquitto.Installed("") {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mosquitto missing: the baseline needs it in CI")
+		}
+		t.Skip("mosquitto not installed")
+	}
+	res, err = Mosquitto(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mosquitto: %+v", res)
+	if res.Received != cfg.Count {
+		t.Fatalf("baseline pipeline delivered %d of %d", res.Received, cfg.Count)
+	}
+}
+
+func TestHandle(t *testing.T) {
+	out, ok := handle([]byte(`{"sensor":"s1","kind":"temperature","value":31.5,"unit":"C","seq":42,"ts":1}`), nil)
+	if !ok || string(out) != "42 31.50 alert" {
+		t.Fatalf("%q %v", out, ok)
+	}
+	if _, ok := handle([]byte(`garbage`), nil); ok {
+		t.Fatal("garbage handled")
+	}
+	if seq, ok := seqOf(out); !ok || seq != 42 {
+		t.Fatalf("seq %d", seq)
+	}
+}
