@@ -139,7 +139,7 @@ func (i *Instance) publish(ctx context.Context, mod api.Module, tp, tl, dp, dl u
 		// A task that ignores -2 and keeps flooding is stopped: it may try
 		// twice its rate before that.
 		if !i.floodBucket.take(1, now) {
-			i.guard.stop(stopPublishFlood, 0)
+			i.guard.stop(stopPublishFlood)
 		}
 		return CodeRateLimited
 	}

@@ -34,7 +34,7 @@ func (g *guest) call(name string, args ...uint32) int32 {
 	for k, a := range args {
 		stack[k] = uint64(a)
 	}
-	if err := g.i.callOther(fn, stack); err != nil {
+	if err := g.i.call(fn, stack); err != nil {
 		g.t.Fatalf("%s%v: %v", name, args, err)
 	}
 	return int32(stack[0])

@@ -27,8 +27,11 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
-	if i.onMsgFn == nil {
-		return fmt.Errorf("%s: %w", ExportOnMessage, ErrNoHandler)
+	onMsg := i.onMsgFn
+	if onMsg == nil {
+		if onMsg = i.fn(&i.onMsgFn, lookedOnMessage, ExportOnMessage); onMsg == nil {
+			return fmt.Errorf("%s: %w", ExportOnMessage, ErrNoHandler)
+		}
 	}
 	need := uint64(len(topic)) + uint64(len(payload))
 	if need > math.MaxInt32 {
@@ -50,18 +53,19 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 	st[0], st[1] = uint64(i.region), uint64(len(topic))
 	st[2], st[3] = uint64(i.region)+uint64(len(topic)), uint64(len(payload))
 	var t0 time.Time
-	if i.guard.calls.Load()%sampleEvery == 0 {
+	if i.messages%sampleEvery == 0 {
 		t0 = time.Now()
 	}
-	if err := i.call(i.onMsgFn, st); err != nil {
+	i.messages++ // delivered, whether handled or not
+	if err := i.call(onMsg, st); err != nil {
 		return err
 	}
 	if !t0.IsZero() {
-		i.sampleNanos.Add(int64(time.Since(t0)))
-		i.samples.Add(1)
+		i.sampleNanos += int64(time.Since(t0))
+		i.samples++
 	}
 	if rc := int32(st[0]); rc != 0 {
-		i.handlerErrors.Add(1)
+		i.handlerErrors++
 		return &HandlerError{Export: ExportOnMessage, Code: rc}
 	}
 	return nil
@@ -70,7 +74,8 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 // grow asks the guest for a region of at least need bytes (rounded up to a
 // power of two, at least 256).
 func (i *Instance) grow(need uint32) error {
-	if i.allocFn == nil {
+	alloc := i.fn(&i.allocFn, lookedAlloc, ExportAlloc)
+	if alloc == nil {
 		return fmt.Errorf("%s: %w", ExportAlloc, ErrNoHandler)
 	}
 	size := max(uint32(256), need)
@@ -79,7 +84,7 @@ func (i *Instance) grow(need uint32) error {
 	}
 	s := i.stack[:1]
 	s[0] = uint64(size)
-	if err := i.callOther(i.allocFn, s); err != nil {
+	if err := i.call(alloc, s); err != nil {
 		return fmt.Errorf("%s: %w", ExportAlloc, err)
 	}
 	ptr := uint32(s[0])
@@ -96,15 +101,16 @@ func (i *Instance) OnTick(ctx context.Context) error {
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
-	if i.onTickFn == nil {
+	onTick := i.fn(&i.onTickFn, lookedOnTick, ExportOnTick)
+	if onTick == nil {
 		return fmt.Errorf("%s: %w", ExportOnTick, ErrNoHandler)
 	}
 	s := i.stack[:1]
-	if err := i.callOther(i.onTickFn, s); err != nil {
+	if err := i.call(onTick, s); err != nil {
 		return err
 	}
 	if rc := int32(s[0]); rc != 0 {
-		i.handlerErrors.Add(1)
+		i.handlerErrors++
 		return &HandlerError{Export: ExportOnTick, Code: rc}
 	}
 	return nil
@@ -122,9 +128,9 @@ func (i *Instance) Run(ctx context.Context) error {
 		return errors.New("run: the task is a service, not a job")
 	}
 	fn := i.wmod.ExportedFunction(ExportStart)
-	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled, 0) })
+	stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled) })
 	defer stop()
-	err := i.callOther(fn, i.stack[:1])
+	err := i.call(fn, i.stack[:1])
 	if errors.Is(err, ErrStopped) && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", ErrStopped, ctx.Err())
 	}
@@ -140,15 +146,17 @@ func (i *Instance) Run(ctx context.Context) error {
 
 var errJobDone = errors.New("job has run")
 
-// Stats reports what the instance has used so far.
+// Stats reports what the instance has used so far. Like the calls, it
+// belongs to the goroutine that drives the instance (a supervisor publishes
+// a snapshot for others).
 func (i *Instance) Stats() kernel.TaskUsage {
 	u := kernel.TaskUsage{
 		MemoryPeak:    kernel.Bytes(i.lmem.peak.Load()),
-		Messages:      i.messages(),
-		HandlerErrors: i.handlerErrors.Load(),
+		Messages:      i.messages,
+		HandlerErrors: i.handlerErrors,
 	}
-	if n := i.samples.Load(); n > 0 {
-		u.CPUPerMessage = time.Duration(i.sampleNanos.Load() / n)
+	if i.samples > 0 {
+		u.CPUPerMessage = time.Duration(i.sampleNanos / i.samples)
 	}
 	if d := i.clock().Sub(i.started).Seconds(); d > 0 {
 		u.MessageRate = float64(u.Messages) / d
@@ -181,20 +189,8 @@ func (i *Instance) Call(ctx context.Context, name string, params ...uint64) ([]u
 	}
 	stack := make([]uint64, max(len(params), len(def.ResultTypes())))
 	copy(stack, params)
-	if err := i.callOther(fn, stack); err != nil {
+	if err := i.call(fn, stack); err != nil {
 		return nil, err
 	}
 	return stack[:len(def.ResultTypes())], nil
-}
-
-// messages is the number of messages delivered: every call into the guest
-// that was not something else. (Counting them apart would cost another
-// atomic add per message.)
-func (i *Instance) messages() uint64 {
-	other := i.other.Load()
-	calls := i.guard.calls.Load()
-	if calls < other {
-		return 0
-	}
-	return calls - other
 }

@@ -20,7 +20,8 @@ import (
 // Instance is one running task. One goroutine at a time drives it: OnMessage,
 // OnTick, Run, Call, Failed and Close must not be called concurrently (the
 // race detector reports it). Stop and Stats may be called from any
-// goroutine. There is no lock per call on purpose: see callGuard.
+// goroutine. There is no lock per call on purpose: see callGuard. Stats also
+// belongs to the driver.
 //
 // After a fatal error (see IsFatal) the instance is unusable: every later
 // call returns that error. Close it and instantiate again.
@@ -47,19 +48,22 @@ type Instance struct {
 	// Used by the goroutine that drives the instance:
 	failed    error
 	closed    bool
-	allocFn   api.Function
+	allocFn   api.Function // looked up on first use (see fn)
 	onMsgFn   api.Function
 	onTickFn  api.Function
+	looked    uint8 // lookedAlloc | lookedOnMessage | lookedOnTick
 	region    uint32 // guest buffer from canopy_alloc, reused while big enough
 	regionCap uint32
 	stack     [4]uint64
 
+	// Counters, owned by the driving goroutine like the calls (an atomic
+	// add per message would cost as much as the rest of the host's work).
 	started       time.Time
-	other         atomic.Uint64 // holds of the guard that were not message deliveries
-	handlerErrors atomic.Uint64
+	messages      uint64
+	handlerErrors uint64
+	sampleNanos   int64
+	samples       int64
 	published     atomic.Uint64
-	sampleNanos   atomic.Int64
-	samples       atomic.Int64
 }
 
 // ErrNoHandler is returned by OnMessage or OnTick when the module does not
@@ -100,7 +104,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	i := &Instance{
 		host: h, mod: m, cfg: cfg, limits: limits, clock: cfg.Clock, started: now,
 		log:           h.log.With("task", string(cfg.ID)),
-		guard:         newCallGuard(limits.CallTimeout.D()),
+		guard:         newCallGuard(&h.wd.epoch, limits.CallTimeout.D()),
 		tlog:          newTaskLog(cfg.Logger.With("component", "task", "task", string(cfg.ID)), float64(limits.LogRate), cfg.Clock),
 		publishBucket: newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
 		floodBucket:   newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
@@ -109,9 +113,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	i.out[0] = &streamWriter{log: i.tlog, level: slog.LevelInfo, stream: "stdout"}
 	i.out[1] = &streamWriter{log: i.tlog, level: slog.LevelError, stream: "stderr"}
 	var err error
-	if i.kv, err = openKVSpace(h.db, string(cfg.ID), int64(limits.KV)); err != nil {
-		return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
-	}
+	i.kv = newKVSpace(h.db, string(cfg.ID), int64(limits.KV))
 	i.ctx = &instCtx{Context: context.Background(), inst: i}
 	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithStdout(i.out[0]).WithStderr(i.out[1]).
@@ -127,9 +129,8 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	}
 	i.guard.flag = flag
 	i.mem = i.wmod.Memory()
-	i.allocFn = i.wmod.ExportedFunction(ExportAlloc)
-	i.onMsgFn = i.wmod.ExportedFunction(ExportOnMessage)
-	i.onTickFn = i.wmod.ExportedFunction(ExportOnTick)
+	// Handler functions are looked up on first use: each lookup makes a
+	// wazero call engine (~2µs, a quarter of a start).
 	h.wd.add(i.guard)
 	if cfg.Type == kernel.TypeService {
 		if err := i.initialize(); err != nil {
@@ -150,36 +151,34 @@ func (i *Instance) initialize() error {
 	i.guard.timeout.Store(int64(initTimeout(i.limits.CallTimeout.D())))
 	defer i.guard.timeout.Store(int64(i.limits.CallTimeout.D()))
 	if fn := i.wmod.ExportedFunction(ExportInitialize); fn != nil {
-		if err := i.callOther(fn, i.stack[:1]); err != nil {
+		if err := i.call(fn, i.stack[:1]); err != nil {
 			return fmt.Errorf("%s: %w", ExportInitialize, err)
 		}
 	}
-	if err := i.callOther(i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
+	// canopy_abi_version returns a constant: it is checked on the first
+	// instance of a module only.
+	if i.mod.abiChecked.Load() {
+		return nil
+	}
+	if err := i.call(i.wmod.ExportedFunction(ExportABIVersion), i.stack[:1]); err != nil {
 		return fmt.Errorf("%s: %w", ExportABIVersion, err)
 	}
 	if v := int32(i.stack[0]); v != ABIVersion {
 		return fmt.Errorf("%w: %s returned %d, this host implements ABI version %d", ErrInvalidTask, ExportABIVersion, v, ABIVersion)
 	}
+	i.mod.abiChecked.Store(true)
 	return nil
-}
-
-// callOther is call for anything but a message delivery (which Stats
-// counts as calls minus others).
-func (i *Instance) callOther(fn api.Function, stack []uint64) error {
-	i.other.Add(1)
-	return i.call(fn, stack)
 }
 
 // call runs fn under the call timeout and turns what ends it into an error.
 // A fatal error marks the instance failed.
 func (i *Instance) call(fn api.Function, stack []uint64) error {
-	n, ok := i.guard.begin()
-	if !ok {
+	if !i.guard.begin() {
 		i.failed = ErrStopped
 		return ErrStopped
 	}
 	err := fn.CallWithStack(i.ctx, stack)
-	reason := i.guard.end(n)
+	reason := i.guard.end()
 	if err == nil && reason != stopMemory && reason != stopPublishFlood {
 		return nil
 	}
@@ -243,4 +242,19 @@ func (i *Instance) Close(ctx context.Context) error {
 		w.flush()
 	}
 	return i.wmod.Close(ctx)
+}
+
+const (
+	lookedAlloc = 1 << iota
+	lookedOnMessage
+	lookedOnTick
+)
+
+// fn returns the export name, looking it up once; nil if not exported.
+func (i *Instance) fn(f *api.Function, bit uint8, name string) api.Function {
+	if i.looked&bit == 0 {
+		*f = i.wmod.ExportedFunction(name)
+		i.looked |= bit
+	}
+	return *f
 }

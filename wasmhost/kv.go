@@ -12,19 +12,29 @@ const maxKeyLen = 1024
 
 // kvSpace is one task's KV namespace in badger: keys are prefixed with
 // "kv/", the task id and a NUL byte, and the sum of key and value bytes is
-// bounded by the task's kv quota. The usage is counted at start and kept up
-// to date by set and delete; one instance of a task writes its namespace at a
-// time.
+// bounded by the task's kv quota. The usage is counted on the first write
+// (not at start: a start costs tens of µs, a scan a few) and kept up to date
+// by set and delete; one instance of a task writes its namespace at a time.
 type kvSpace struct {
-	db     *badger.DB
-	prefix []byte
-	quota  int64
-	used   int64
+	db      *badger.DB
+	task    string
+	prefix  []byte
+	quota   int64
+	used    int64
+	counted bool
 }
 
-func openKVSpace(db *badger.DB, task string, quota int64) (*kvSpace, error) {
-	s := &kvSpace{db: db, prefix: append([]byte("kv/"+task), 0), quota: quota}
-	err := db.View(func(txn *badger.Txn) error {
+func newKVSpace(db *badger.DB, task string, quota int64) *kvSpace {
+	return &kvSpace{db: db, task: task, prefix: append([]byte("kv/"+task), 0), quota: quota}
+}
+
+// count sums the namespace's usage once.
+func (s *kvSpace) count() error {
+	if s.counted {
+		return nil
+	}
+	s.used = 0
+	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = s.prefix
 		it := txn.NewIterator(opts)
@@ -40,9 +50,10 @@ func openKVSpace(db *badger.DB, task string, quota int64) (*kvSpace, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kv namespace %s: %w", task, err)
+		return fmt.Errorf("kv namespace %s: %w", s.task, err)
 	}
-	return s, nil
+	s.counted = true
+	return nil
 }
 
 func (s *kvSpace) key(k []byte) []byte {
@@ -69,6 +80,9 @@ func (s *kvSpace) get(k []byte) ([]byte, error) {
 
 // set stores v under k unless that would exceed the quota (errQuota).
 func (s *kvSpace) set(k, v []byte) error {
+	if err := s.count(); err != nil {
+		return err
+	}
 	full := s.key(k)
 	var delta int64
 	err := s.db.Update(func(txn *badger.Txn) error {
@@ -96,6 +110,9 @@ func (s *kvSpace) set(k, v []byte) error {
 
 // delete removes k; errNotFound if it was not there.
 func (s *kvSpace) delete(k []byte) error {
+	if err := s.count(); err != nil {
+		return err
+	}
 	full := s.key(k)
 	var freed int64
 	err := s.db.Update(func(txn *badger.Txn) error {

@@ -33,7 +33,7 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 	if size > m.limit {
 		m.refused = true
 		if m.guard != nil {
-			m.guard.stop(stopMemory, 0)
+			m.guard.stop(stopMemory)
 		}
 		return nil
 	}

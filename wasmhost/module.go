@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -39,6 +40,8 @@ type Module struct {
 	command  bool // exports _start
 	reactor  bool // exports _initialize
 	exports  map[string]api.FunctionDefinition
+
+	abiChecked atomic.Bool // canopy_abi_version returned 1 once
 }
 
 // Digest is the sha256 of the module's original bytes, in hex.

@@ -2,11 +2,14 @@ package wasmhost
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // watchdog is one goroutine per Host that stops calls past their timeout.
+// It advances epoch, the clock the call guards read (see callGuard).
 type watchdog struct {
+	epoch    atomic.Uint64
 	interval time.Duration
 	mu       sync.Mutex
 	guards   map[*callGuard]struct{}
@@ -68,7 +71,9 @@ func (w *watchdog) run() {
 		select {
 		case <-w.done:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			w.epoch.Add(1)
+			now := time.Now() // after the store: see callGuard
 			w.mu.Lock()
 			list = list[:0]
 			for g := range w.guards {
@@ -83,16 +88,17 @@ func (w *watchdog) run() {
 }
 
 func (w *watchdog) check(g *callGuard, now time.Time) {
-	n := g.calls.Load()
-	if n != g.seenCalls {
-		g.seenCalls, g.seenAt = n, now
+	b := g.begun.Load()
+	if b != g.baseFor {
+		// A new epoch was published. Its calls began before the current
+		// epoch's store, which happened just before now, if b is older.
+		if b < w.epoch.Load() {
+			g.baseFor, g.baseAt = b, now
+		}
 		return
 	}
-	// Call n began at least timeout ago. It may have ended since: then the
-	// raise is cleared, unused, when the next call begins. One attempt per
-	// call.
-	if n != g.lastAttempt && now.Sub(g.seenAt) >= time.Duration(g.timeout.Load()) {
-		g.lastAttempt = n
-		g.stop(stopTimeout, n)
+	if b != g.lastAttempt && now.Sub(g.baseAt) >= time.Duration(g.timeout.Load()) {
+		g.lastAttempt = b
+		g.stopIfBegun(stopTimeout, b)
 	}
 }

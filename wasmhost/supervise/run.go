@@ -61,7 +61,6 @@ func (s *Supervisor) once(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	s.inst = inst
 	s.status.StartedAt = s.cfg.Clock.Now()
 	s.mu.Unlock()
 	s.setState(kernel.TaskRunning, "")
@@ -79,7 +78,7 @@ func (s *Supervisor) once(ctx context.Context) error {
 	stats := inst.Stats()
 	inst.Close(context.Background())
 	s.mu.Lock()
-	s.inst = nil
+	s.cur = kernel.TaskUsage{}
 	s.past.Messages += stats.Messages
 	s.past.HandlerErrors += stats.HandlerErrors
 	s.past.MemoryPeak = max(s.past.MemoryPeak, stats.MemoryPeak)
@@ -94,6 +93,7 @@ func (s *Supervisor) serve(ctx context.Context, inst *wasmhost.Instance) error {
 	if s.cfg.Tick > 0 {
 		tick = s.cfg.Clock.After(s.cfg.Tick)
 	}
+	n := 0
 	for {
 		var err error
 		select {
@@ -101,9 +101,13 @@ func (s *Supervisor) serve(ctx context.Context, inst *wasmhost.Instance) error {
 			return nil
 		case m := <-s.queue:
 			err = inst.OnMessage(ctx, m.topic, m.payload)
+			if n++; n%64 == 0 || len(s.queue) == 0 {
+				s.publishUsage(inst)
+			}
 		case <-tick:
 			err = inst.OnTick(ctx)
 			tick = s.cfg.Clock.After(s.cfg.Tick)
+			s.publishUsage(inst)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -115,6 +119,15 @@ func (s *Supervisor) serve(ctx context.Context, inst *wasmhost.Instance) error {
 			s.log.Debug("handler error", "err", err)
 		}
 	}
+}
+
+// publishUsage copies the instance's usage for Status (the instance's
+// counters belong to this goroutine).
+func (s *Supervisor) publishUsage(inst *wasmhost.Instance) {
+	u := inst.Stats()
+	s.mu.Lock()
+	s.cur = u
+	s.mu.Unlock()
 }
 
 func (s *Supervisor) setState(st kernel.TaskState, lastErr string) {

@@ -117,7 +117,7 @@ type Supervisor struct {
 
 	mu      sync.Mutex
 	status  Status
-	inst    *wasmhost.Instance
+	cur     kernel.TaskUsage // the running instance's, as last published
 	past    kernel.TaskUsage // summed over ended runs
 	dropped uint64
 	final   error
@@ -163,20 +163,22 @@ func (s *Supervisor) Deliver(topic string, payload []byte) bool {
 	return false
 }
 
-// Status reports the task's state, restarts, last error and usage.
+// Status reports the task's state, restarts, last error and usage. The
+// usage of the running instance is published by the supervisor goroutine
+// whenever the queue runs empty and at least every 64 messages.
 func (s *Supervisor) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status
 	st.Usage = s.past
-	if s.inst != nil {
-		cur := s.inst.Stats()
-		st.Usage.Messages += cur.Messages
-		st.Usage.HandlerErrors += cur.HandlerErrors
-		st.Usage.MemoryPeak = max(st.Usage.MemoryPeak, cur.MemoryPeak)
+	cur := s.cur
+	st.Usage.Messages += cur.Messages
+	st.Usage.HandlerErrors += cur.HandlerErrors
+	st.Usage.MemoryPeak = max(st.Usage.MemoryPeak, cur.MemoryPeak)
+	if cur.CPUPerMessage != 0 {
 		st.Usage.CPUPerMessage = cur.CPUPerMessage
-		st.Usage.MessageRate = cur.MessageRate
 	}
+	st.Usage.MessageRate = cur.MessageRate
 	st.Usage.Dropped = s.dropped
 	return st
 }
