@@ -51,7 +51,7 @@ type Instance struct {
 	allocFn   api.Function // looked up on first use (see fn)
 	onMsgFn   api.Function
 	onTickFn  api.Function
-	looked    uint8 // lookedAlloc | lookedOnMessage | lookedOnTick
+	looked    uint8  // lookedAlloc | lookedOnMessage | lookedOnTick
 	region    uint32 // guest buffer from canopy_alloc, reused while big enough
 	regionCap uint32
 	stack     [4]uint64
