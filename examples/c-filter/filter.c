@@ -16,6 +16,9 @@
  * after it. Readings without one are malformed: the handler logs them and
  * returns an error, which the host counts.
  *
+ * If the host rate-limits a publish, it drops readings for a second rather
+ * than keep publishing (which would get it stopped for flooding).
+ *
  * Every tick it logs its counters if they changed, and keeps their running
  * totals in the task's KV store under "stats", so they survive restarts.
  *
@@ -28,6 +31,7 @@
 #include "canopy.h"
 
 #include <math.h>
+#include <time.h>
 
 #define MAX_SERIES 64
 #define MAX_TOPIC 128
@@ -51,11 +55,23 @@ static struct {
 
 /* Counters since the start (restored from KV) and at the last tick. */
 struct counters {
-    long long passed, out_of_range, spikes, malformed;
+    long long passed, out_of_range, spikes, malformed, rate_limited;
 };
 static struct counters total, logged;
 
 static int ready;
+
+/* When the host rate-limits a publish, the filter stops publishing for a
+ * second: a task that keeps publishing after CANOPY_ERR_RATE_LIMITED is
+ * stopped by the host for flooding. Readings in that second are dropped
+ * and counted. */
+static double quiet_until;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* setup reads the config and the saved counters, once, before the first
  * message or tick. */
@@ -71,8 +87,8 @@ static void setup(void) {
         cfg.confirm = 1;
     char buf[128];
     if (canopy_kv_get_str("stats", buf, sizeof buf) > 0 &&
-        sscanf(buf, "%lld %lld %lld %lld", &total.passed, &total.out_of_range,
-               &total.spikes, &total.malformed) == 4)
+        sscanf(buf, "%lld %lld %lld %lld %lld", &total.passed, &total.out_of_range,
+               &total.spikes, &total.malformed, &total.rate_limited) >= 4)
         logged = total;
     canopy_logf(CANOPY_LOG_INFO,
                 "c-filter started min=%g max=%g maxStep=%g confirm=%d passed=%lld",
@@ -164,6 +180,10 @@ int32_t canopy_on_message(const char *topic, size_t topic_len,
         s->last = v;
         s->spike_run = 0;
     }
+    if (quiet_until > 0 && now_seconds() < quiet_until) {
+        total.rate_limited++;
+        return 0;
+    }
     /* clean/<sensor>/<quantity>: the same levels under another root. */
     char out[MAX_TOPIC + 8];
     size_t rest = topic_len - inlen;
@@ -172,6 +192,12 @@ int32_t canopy_on_message(const char *topic, size_t topic_len,
     memcpy(out, "clean/", 6);
     memcpy(out + 6, topic + inlen, rest);
     int32_t rc = canopy_publish(out, 6 + rest, data, data_len);
+    if (rc == CANOPY_ERR_RATE_LIMITED) {
+        quiet_until = now_seconds() + 1;
+        total.rate_limited++;
+        canopy_log_str(CANOPY_LOG_WARN, "publish rate limited: dropping readings for 1s");
+        return 0;
+    }
     if (rc != 0) {
         canopy_logf(CANOPY_LOG_WARN, "publish %.*s: %s", (int)(6 + rest), out,
                     canopy_strerror(rc));
@@ -186,12 +212,13 @@ int32_t canopy_on_tick(void) {
     if (memcmp(&total, &logged, sizeof total) == 0)
         return 0;
     canopy_logf(CANOPY_LOG_INFO,
-                "passed=%lld out_of_range=%lld spikes=%lld malformed=%lld",
-                total.passed, total.out_of_range, total.spikes, total.malformed);
+                "passed=%lld out_of_range=%lld spikes=%lld malformed=%lld rate_limited=%lld",
+                total.passed, total.out_of_range, total.spikes, total.malformed,
+                total.rate_limited);
     logged = total;
     char buf[128];
-    snprintf(buf, sizeof buf, "%lld %lld %lld %lld", total.passed,
-             total.out_of_range, total.spikes, total.malformed);
+    snprintf(buf, sizeof buf, "%lld %lld %lld %lld %lld", total.passed,
+             total.out_of_range, total.spikes, total.malformed, total.rate_limited);
     int32_t rc = canopy_kv_set_str("stats", buf);
     if (rc != 0) {
         canopy_logf(CANOPY_LOG_ERROR, "save stats: %s", canopy_strerror(rc));

@@ -104,9 +104,18 @@ func (a *aggregator) add(topic string, r reading) error {
 	return nil
 }
 
+// flushResult is what a flush callback did with a series.
+type flushResult int
+
+const (
+	published flushResult = iota // done: the series is no longer due
+	retry                        // failed: keep it due, go on with the next
+	stop                         // keep this and the rest due, stop the flush
+)
+
 // flush calls publish for every series updated since the last flush, in
-// topic order; a series for which publish returns false stays due.
-func (a *aggregator) flush(publish func(*series) bool) {
+// topic order, until publish says stop.
+func (a *aggregator) flush(publish func(*series) flushResult) {
 	var due []string
 	for topic, s := range a.series {
 		if s.dirty {
@@ -116,8 +125,22 @@ func (a *aggregator) flush(publish func(*series) bool) {
 	sort.Strings(due)
 	for _, topic := range due {
 		s := a.series[topic]
-		if publish(s) {
+		switch publish(s) {
+		case published:
 			s.dirty = false
+		case stop:
+			return
 		}
 	}
+}
+
+// due counts the series updated since they were last published.
+func (a *aggregator) due() int {
+	n := 0
+	for _, s := range a.series {
+		if s.dirty {
+			n++
+		}
+	}
+	return n
 }

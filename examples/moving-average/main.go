@@ -20,6 +20,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -54,23 +55,35 @@ func init() {
 }
 
 // publishAggregates publishes every series updated since the last tick.
+// When the host rate-limits a publish, it stops and leaves the rest for the
+// next tick: a task that keeps publishing after ErrRateLimited is stopped by
+// the host for flooding.
 func publishAggregates() error {
-	var failed int
+	var failed, deferred int
 	var last error
-	agg.flush(func(s *series) bool {
-		if err := canopy.Publish(s.outTopic, s.JSON()); err != nil {
+	agg.flush(func(s *series) flushResult {
+		err := canopy.Publish(s.outTopic, s.JSON())
+		switch {
+		case err == nil:
+			return published
+		case errors.Is(err, canopy.ErrRateLimited):
+			deferred = agg.due()
+			return stop
+		default:
 			failed++
 			last = err
-			return false // keep it dirty: publish it next tick
+			return retry
 		}
-		return true
 	})
 	if agg.dropped > 0 {
 		canopy.Warn("series limit reached, readings dropped", "maxSeries", agg.maxSeries, "dropped", agg.dropped)
 		agg.dropped = 0
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0:
 		return fmt.Errorf("%d aggregates not published: %w", failed, last)
+	case deferred > 0:
+		return fmt.Errorf("%d aggregates deferred to the next tick: %w", deferred, canopy.ErrRateLimited)
 	}
 	return nil
 }

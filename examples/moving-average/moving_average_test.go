@@ -139,3 +139,34 @@ func TestMovingAverageBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestMovingAverageRespectsRateLimit(t *testing.T) {
+	// 30 series due at a tick, but only 10 publishes per second: the task
+	// publishes 10, stops at the first rate-limited publish instead of
+	// flooding (which would get it stopped), and reports the rest as
+	// deferred.
+	wasm := tasktest.BuildGo(t, ".")
+	dep := tasktest.Manifest(t, ".")
+	dep.Limits.PublishRate = 10
+	task := tasktest.NewDevice(t).Start(wasm, dep, nil)
+	for i := range 30 {
+		if err := task.Send(fmt.Sprintf("sensors/s%02d/temperature", i), `{"value":1}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := task.Tick()
+	var he *wasmhost.HandlerError
+	if !errors.As(err, &he) {
+		t.Fatalf("tick: %v, want a handler error reporting deferred aggregates", err)
+	}
+	// 10 is the burst; a slow machine may earn a token or two mid-tick.
+	if got := task.Take(); len(got) < 10 || len(got) >= 30 {
+		t.Errorf("published %d aggregates, want the 10 or so the rate allows", len(got))
+	}
+	if err := task.Instance().Failed(); err != nil {
+		t.Fatalf("task stopped: %v", err)
+	}
+	if err := task.Send("sensors/s00/temperature", `{"value":2}`); err != nil {
+		t.Errorf("after the rate limit: %v", err)
+	}
+}

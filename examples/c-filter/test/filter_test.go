@@ -85,7 +85,7 @@ func TestCFilterInWasmhost(t *testing.T) {
 	if err := task.Tick(); err != nil {
 		t.Fatal(err)
 	}
-	const counts = "passed=7 out_of_range=2 spikes=3 malformed=7"
+	const counts = "passed=7 out_of_range=2 spikes=3 malformed=7 rate_limited=0"
 	if !strings.Contains(dev.Logs(), counts) {
 		t.Errorf("tick did not log %q; logs:\n%s", counts, dev.Logs())
 	}
@@ -142,6 +142,35 @@ func TestCFilterPublishGrant(t *testing.T) {
 	}
 }
 
+func TestCFilterRespectsRateLimit(t *testing.T) {
+	// 50 clean readings at once against a publishRate of 5: the filter
+	// publishes the burst, then drops readings for a second instead of
+	// flooding (which would get it stopped).
+	wasm := filterWasm(t)
+	dep := tasktest.Manifest(t, "..")
+	dep.Limits.PublishRate = 5
+	dev := tasktest.NewDevice(t)
+	task := dev.Start(wasm, dep, nil)
+	for i := range 50 {
+		if err := task.Send("sensors/s1/temperature", reading("21")); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if err := task.Instance().Failed(); err != nil {
+		t.Fatalf("task stopped: %v", err)
+	}
+	// 5 is the burst; a slow machine may earn a token or two meanwhile.
+	if got := task.Take(); len(got) < 5 || len(got) >= 50 {
+		t.Errorf("published %d readings, want the 5 or so the rate allows", len(got))
+	}
+	if err := task.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dev.Logs(), "publish rate limited: dropping readings for 1s") || !strings.Contains(dev.Logs(), "rate_limited=") {
+		t.Errorf("rate limiting not logged; logs:\n%s", dev.Logs())
+	}
+}
+
 // FuzzCFilterPayload feeds arbitrary payloads to the C hand parser inside
 // the sandbox: every one must end in success or a handler error, never a
 // trap, and whatever passes must be republished unchanged.
@@ -154,7 +183,9 @@ func FuzzCFilterPayload(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	wasm := filterWasm(f)
-	task := tasktest.NewDevice(f).Start(wasm, tasktest.Manifest(f, ".."), map[string]string{"maxStep": "1e9"})
+	dep := tasktest.Manifest(f, "..")
+	dep.Limits.PublishRate = 1 << 30 // fuzzing publishes far faster than a sensor
+	task := tasktest.NewDevice(f).Start(wasm, dep, map[string]string{"maxStep": "1e9"})
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		err := task.Instance().OnMessage(t.Context(), "sensors/f/temperature", payload)
 		var he *wasmhost.HandlerError
