@@ -14,7 +14,8 @@ type nearTargets struct {
 	targets []int32
 	dist    []int64 // computed on first use by full
 	directs []bool
-	latS    []float64 // latency score of every node, once a full scan needs it
+	latS    []float64 // latency score of every node, once full scans reuse it
+	scans   int       // full scans that used this target
 }
 
 // full returns every node's latency to the nearest target, computing it
@@ -30,8 +31,14 @@ func (nt *nearTargets) full(t *tree) []int64 {
 // full must have run.
 func (nt *nearTargets) direct() []bool { return nt.directs }
 
-// scores returns the latency score of every node, computing it once.
+// scores returns the latency score of every node, computing it on the
+// second full scan that needs it: a target used once is cheaper scored on
+// the fly.
 func (nt *nearTargets) scores(t *tree, scale int64) []float64 {
+	nt.scans++
+	if nt.latS == nil && nt.scans < 2 {
+		return nil
+	}
 	if nt.latS == nil {
 		dist := nt.full(t)
 		nt.latS = make([]float64, len(dist))
