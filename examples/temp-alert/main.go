@@ -21,8 +21,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	canopy "github.com/canopy-fleet/canopy/sdk/go"
 )
@@ -30,8 +32,12 @@ import (
 // AlertTopic is where state changes are published.
 const AlertTopic = "alerts/temperature"
 
-// det is the task's state. Handlers run one at a time, so no locking.
-var det *detector
+// The task's state. Handlers run one at a time, so no locking.
+var (
+	det *detector
+	// quietUntil holds alerts back after the host rate-limited a publish.
+	quietUntil time.Time
+)
 
 func init() {
 	cfg, err := loadConfig(canopy.Config)
@@ -55,7 +61,16 @@ func handle(topic string, data []byte) error {
 	if err != nil || a == nil {
 		return err
 	}
+	if time.Now().Before(quietUntil) {
+		// Not committed: a reading after the quiet second tries again.
+		return fmt.Errorf("%s alert for %s held back: %w", a.State, a.Sensor, canopy.ErrRateLimited)
+	}
 	if err := canopy.Publish(AlertTopic, a.JSON()); err != nil {
+		if errors.Is(err, canopy.ErrRateLimited) {
+			// A task that keeps publishing after ErrRateLimited is stopped
+			// by the host for flooding: hold alerts back for a second.
+			quietUntil = time.Now().Add(time.Second)
+		}
 		// Not committed: the next reading tries again.
 		return fmt.Errorf("publish %s alert for %s: %w", a.State, a.Sensor, err)
 	}

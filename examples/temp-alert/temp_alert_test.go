@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -150,5 +151,34 @@ func TestTempAlertBadConfig(t *testing.T) {
 	}
 	if logs := dev.Logs(); !strings.Contains(logs, `config threshold: \"warm\" is not a number`) {
 		t.Errorf("bad config not named in the logs:\n%s", logs)
+	}
+}
+
+func TestTempAlertRespectsRateLimit(t *testing.T) {
+	// 30 sensors cross the threshold at once against a publishRate of 5:
+	// the burst is published, the other alerts are held back (handler
+	// errors, not committed) instead of flooding, and the task lives on.
+	wasm := tasktest.BuildGo(t, ".")
+	dep := tasktest.Manifest(t, ".")
+	dep.Limits.PublishRate = 5
+	task := tasktest.NewDevice(t).Start(wasm, dep, nil)
+	var held int
+	for i := range 30 {
+		s := fmt.Sprintf("s%02d", i)
+		err := task.Send("sensors/"+s+"/temperature", payload(s, 45))
+		var he *wasmhost.HandlerError
+		switch {
+		case errors.As(err, &he):
+			held++
+		case err != nil:
+			t.Fatalf("sensor %s: %v", s, err)
+		}
+	}
+	got := task.Take()
+	if len(got) < 5 || len(got)+held != 30 {
+		t.Errorf("%d alerts published, %d held back; want the 5 or so the rate allows and the rest held", len(got), held)
+	}
+	if err := task.Instance().Failed(); err != nil {
+		t.Fatalf("task stopped: %v", err)
 	}
 }
