@@ -17,7 +17,9 @@ const (
 	// publish to a topic not listed under publish:).
 	ErrNotPermitted Code = -1
 	// ErrRateLimited: the task published faster than its publishRate limit;
-	// the message was dropped. Retrying at once fails again.
+	// the message was dropped. Do not retry at once: a task that keeps
+	// publishing after ErrRateLimited is stopped by the host for flooding.
+	// Hold back (drop, or keep what is due for the next tick) for a while.
 	ErrRateLimited Code = -2
 	// ErrTooLarge: a payload, key or value is larger than the host accepts
 	// (publishSize for publishes).

@@ -11,7 +11,9 @@ import "unsafe"
 //
 //   - [ErrNotPermitted] if the manifest does not grant the topic;
 //   - [ErrRateLimited] if the task is over its publishRate limit (the message
-//     is dropped, not queued);
+//     is dropped, not queued). Stop publishing for a while: a task that
+//     keeps publishing after ErrRateLimited is stopped by the host for
+//     flooding;
 //   - [ErrTooLarge] if data is larger than the publishSize limit;
 //   - [ErrInvalidArgument] if the topic is empty, not UTF-8, or has wildcards;
 //   - [ErrUnavailable] outside a task.
