@@ -90,7 +90,10 @@ void canopy_log(int32_t level, const char *msg, size_t len);
 
 /* canopy_publish sends data to topic (a concrete topic name granted by the
  * manifest's publish: list). Returns 0 or CANOPY_ERR_NOT_PERMITTED,
- * _RATE_LIMITED, _TOO_LARGE, _INVALID_ARGUMENT. data is copied. */
+ * _RATE_LIMITED, _TOO_LARGE, _INVALID_ARGUMENT. data is copied.
+ * After CANOPY_ERR_RATE_LIMITED (the message was dropped) stop publishing
+ * for a while: a task that keeps publishing is stopped by the host for
+ * flooding. */
 CANOPY_IMPORT("publish")
 int32_t canopy_publish(const char *topic, size_t topic_len,
                        const void *data, size_t data_len);
