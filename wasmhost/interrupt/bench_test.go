@@ -13,13 +13,27 @@ import (
 // raised ("instrumented"). Compare with benchstat; the ratio is the cost of
 // the checks.
 
-func benchModule(b *testing.B, instrumented bool) api.Module {
+// benchVariants are the ways a module is run: as written, as Instrument
+// rewrites it, and the cheaper forms that do not yield to Go (which can hang
+// the process, see yieldSequence), for comparison.
+var benchVariants = []struct {
+	name string
+	form form
+	raw  bool
+}{
+	{name: "raw", raw: true},
+	{name: "instrumented", form: formDefault},
+	{name: "flag-only", form: formFlagOnly},
+	{name: "then-trap", form: formThenTrap},
+}
+
+func benchModule(b *testing.B, raw bool, f form) api.Module {
 	b.Helper()
 	ctx := context.Background()
 	wasm := loopsModule()
-	if instrumented {
+	if !raw {
 		var err error
-		if wasm, err = Instrument(wasm); err != nil {
+		if wasm, err = instrumentForm(wasm, f); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -33,12 +47,9 @@ func benchModule(b *testing.B, instrumented bool) api.Module {
 }
 
 func benchCall(b *testing.B, fn string, arg, want uint64) {
-	for _, v := range []struct {
-		name         string
-		instrumented bool
-	}{{"raw", false}, {"instrumented", true}} {
+	for _, v := range benchVariants {
 		b.Run(v.name, func(b *testing.B) {
-			f := benchModule(b, v.instrumented).ExportedFunction(fn)
+			f := benchModule(b, v.raw, v.form).ExportedFunction(fn)
 			ctx := context.Background()
 			for b.Loop() {
 				res, err := f.Call(ctx, arg)

@@ -5,7 +5,29 @@ import (
 	"fmt"
 )
 
-// checkSequence returns the interrupt check for the flag global at index g:
+// form selects the instrumentation; only formDefault is used outside the
+// benchmarks, which measure the others for comparison.
+type form int
+
+const (
+	// formDefault checks the flag at every function entry and loop
+	// iteration and yields to Go every yieldInterval iterations of a loop
+	// and every yieldInterval entries of functions that make calls.
+	formDefault form = iota
+	// formFlagOnly checks the flag but never yields. It is cheaper but can
+	// hang the process: see yieldSequence.
+	formFlagOnly
+	// formThenTrap is formFlagOnly with the trap in the then-arm:
+	// global.get; if; unreachable; end.
+	formThenTrap
+)
+
+// yieldMask sets how often the instrumented code yields to Go: when a counter
+// incremented at each loop iteration (or function entry) has its low bits
+// clear, every 4096 increments.
+const yieldMask = 1<<12 - 1
+
+// flagCheck returns the interrupt check for the flag global at index g:
 //
 //	global.get g; i32.eqz; if; else; unreachable; end
 //
@@ -14,14 +36,54 @@ import (
 // trap inline and the common path jumps over it at every loop iteration
 // (1.5x on a tight loop); with the trap in the else-arm the common path falls
 // through and the trap is moved out of the loop (see docs/BENCHMARKS.md).
-func checkSequence(g uint32) []byte {
-	c := []byte{0x23}
-	c = appendU32(c, g)
-	return append(c, 0x45, opIf, blockTypeEmpty, 0x05, 0x00, opEnd)
+func flagCheck(dst []byte, g uint32, f form) []byte {
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, g)
+	if f == formThenTrap {
+		return append(dst, opIf, blockTypeEmpty, 0x00, opEnd)
+	}
+	return append(dst, 0x45, opIf, blockTypeEmpty, 0x05, 0x00, opEnd)
 }
 
-// code rewrites the code section, inserting the check at the start of every
-// function body and after every loop instruction, and re-encodes the sizes.
+// yieldSequence counts with the local or global counter (get and set are
+// the opcodes, idx its index) and yields to Go when the counter's low bits
+// are all clear:
+//
+//	get idx; i32.const 1; i32.add; set idx (tee for a local)
+//	get idx (globals only); i32.const yieldMask; i32.and
+//	if; else; i32.const 0; memory.grow 0; drop; end
+//
+// The yield is needed because Go cannot preempt a goroutine while it runs
+// wazero's compiled code: a loop that never leaves it holds its thread, and
+// when the garbage collector stops the world it waits for that goroutine
+// forever, with every other goroutine (including the timer that would raise
+// the flag) stopped. memory.grow is the cheapest instruction that wazero
+// implements in Go; growing by 0 pages changes nothing.
+func yieldSequence(dst []byte, local bool, idx uint32) []byte {
+	if local {
+		dst = append(dst, 0x20)
+	} else {
+		dst = append(dst, 0x23)
+	}
+	dst = appendU32(dst, idx)
+	dst = append(dst, 0x41, 0x01, 0x6a) // i32.const 1; i32.add
+	if local {
+		dst = append(dst, 0x22) // local.tee
+		dst = appendU32(dst, idx)
+	} else {
+		dst = append(dst, 0x24) // global.set
+		dst = appendU32(dst, idx)
+		dst = append(dst, 0x23) // global.get
+		dst = appendU32(dst, idx)
+	}
+	dst = append(dst, 0x41)
+	dst = appendU32(dst, yieldMask) // 4095: its unsigned LEB128 is also its signed one
+	dst = append(dst, 0x71)         // i32.and
+	return append(dst, opIf, blockTypeEmpty, 0x05, 0x41, 0x00, 0x40, 0x00, 0x1a, opEnd)
+}
+
+// code rewrites the code section, instrumenting every function body, and
+// re-encodes the sizes.
 func (m *module) code(r reader) error {
 	n, err := r.u32()
 	if err != nil {
@@ -31,7 +93,6 @@ func (m *module) code(r reader) error {
 		return fmt.Errorf("%d function bodies but the function section declares %d", n, m.definedFuncs)
 	}
 	m.codeDone = true
-	m.check = checkSequence(m.flagIndex())
 	body := make([]byte, 0, (r.end-r.pos)+(r.end-r.pos)/4+16)
 	body = appendU32(body, n)
 	var fn []byte
@@ -44,7 +105,7 @@ func (m *module) code(r reader) error {
 		if err != nil {
 			return fmt.Errorf("function %d: %w", i, err)
 		}
-		fn, err = m.function(fn[:0], fr)
+		fn, err = m.function(fn[:0], fr, m.funcParams[i])
 		if err != nil {
 			return fmt.Errorf("function %d (body %d) at offset %#x: %w", uint64(m.importedFuncs)+uint64(i), i, fr.pos, err)
 		}
@@ -58,17 +119,120 @@ func (m *module) code(r reader) error {
 	return nil
 }
 
-// function appends the instrumented body read from r to dst.
-func (m *module) function(dst []byte, r reader) ([]byte, error) {
-	start := r.pos
+// bodyInfo is what the instrumenter needs to know about a function body
+// before rewriting it.
+type bodyInfo struct {
+	loops bool // has a loop instruction
+	calls bool // has a call, call_indirect or tail call
+}
+
+// scan walks the instructions of a body (after its locals) to its final end.
+func scan(r reader) (bodyInfo, error) {
+	var info bodyInfo
+	depth := 0
+	for !r.done() {
+		op, err := skipInstr(&r)
+		if err != nil {
+			if errors.Is(err, errTruncated) {
+				return info, fmt.Errorf("instruction runs past the end of the body: %w", err)
+			}
+			return info, err
+		}
+		switch op {
+		case opBlock, opIf:
+			depth++
+		case opLoop:
+			depth++
+			info.loops = true
+		case 0x10, 0x11, 0x12, 0x13:
+			info.calls = true
+		case opEnd:
+			depth--
+			if depth < 0 {
+				if !r.done() {
+					return info, fmt.Errorf("%d bytes after the body's final end at offset %#x", r.end-r.pos, r.pos)
+				}
+				return info, nil
+			}
+		}
+	}
+	return info, fmt.Errorf("body ends at offset %#x without its final end: %w", r.end, errTruncated)
+}
+
+// frame is an open block, loop or if of the original code while a body is
+// rewritten.
+type frame struct {
+	wrapped bool // a loop wrapped by loopPrologue/loopEpilogue
+}
+
+// wrapperLabels is the number of labels loopPrologue adds around a loop.
+const wrapperLabels = 3
+
+// loopPrologue replaces "loop bt": it wraps the loop so that its yield path
+// leaves the loop instead of calling out of it:
+//
+//	block bt            ;; $done: the loop's results leave through here
+//	  loop              ;; $again
+//	    block           ;; $yield
+//	      loop bt       ;; the original loop
+//	        <flag check>
+//	        local.get c; i32.const 1; i32.add; local.tee c
+//	        i32.const yieldMask; i32.and; i32.eqz; br_if $yield
+//	        ...the loop body, branches that leave the loop renumbered...
+//	      end
+//	      br $done
+//	    end
+//	    i32.const 0; memory.grow 0; drop   ;; yield to Go
+//	    br $again
+//	  end
+//	  unreachable
+//	end
+//
+// Calling memory.grow inside the loop would be simpler, but wazero's register
+// allocator then spills the loop's variables to the stack at every iteration
+// (3x on a tight loop); with the call outside the loop the loop keeps them in
+// registers (measured 1.1x). The loop's own state is in locals, so leaving
+// and re-entering it changes nothing. A loop with parameters cannot be left
+// and re-entered without its operands and uses yieldSequence inline instead.
+func (m *module) loopPrologue(dst, loop []byte, counter uint32) []byte {
+	bt := loop[1:]
+	dst = append(dst, opBlock)
+	dst = append(dst, bt...)
+	dst = append(dst, opLoop, blockTypeEmpty, opBlock, blockTypeEmpty)
+	dst = append(dst, loop...)
+	dst = flagCheck(dst, m.flagIndex(), m.form)
+	dst = append(dst, 0x20)
+	dst = appendU32(dst, counter)
+	dst = append(dst, 0x41, 0x01, 0x6a, 0x22)
+	dst = appendU32(dst, counter)
+	dst = append(dst, 0x41)
+	dst = appendU32(dst, yieldMask)
+	return append(dst, 0x71, 0x45, 0x0d, 0x01) // i32.and; i32.eqz; br_if 1
+}
+
+// loopEpilogue follows the end of a loop that loopPrologue wrapped.
+var loopEpilogue = []byte{
+	0x0c, 0x02, opEnd, // br $done; end $yield
+	0x41, 0x00, 0x40, 0x00, 0x1a, // i32.const 0; memory.grow 0; drop
+	0x0c, 0x00, opEnd, // br $again; end $again
+	0x00, opEnd, // unreachable; end $done
+}
+
+// function appends the instrumented body read from r to dst. params is the
+// function's parameter count, the index of its first declared local.
+func (m *module) function(dst []byte, r reader, params uint32) ([]byte, error) {
 	groups, err := r.u32()
 	if err != nil {
 		return nil, fmt.Errorf("locals: %w", err)
 	}
+	groupsStart := r.pos
+	locals := uint64(params)
 	for j := uint32(0); j < groups; j++ {
-		if _, err := r.u32(); err != nil {
+		n, err := r.u32()
+		if err != nil {
 			return nil, fmt.Errorf("locals group %d: %w", j, err)
 		}
+		locals += uint64(n)
 		at := r.pos
 		t, err := r.readByte()
 		if err != nil {
@@ -78,35 +242,142 @@ func (m *module) function(dst []byte, r reader) ([]byte, error) {
 			return nil, fmt.Errorf("locals group %d: unknown value type %#x at offset %#x", j, t, at)
 		}
 	}
-	dst = append(dst, r.b[start:r.pos]...)
-	dst = append(dst, m.check...)
+	info, err := scan(r)
+	if err != nil {
+		return nil, err
+	}
+	yields := m.form == formDefault
+	counter := uint32(locals)
+	if yields && info.loops {
+		// One more local: the loop iteration counter.
+		if locals >= 1<<31 || groups == ^uint32(0) {
+			return nil, fmt.Errorf("too many locals (%d)", locals)
+		}
+		dst = appendU32(dst, groups+1)
+		dst = append(dst, r.b[groupsStart:r.pos]...)
+		dst = append(dst, 0x01, 0x7f)
+	} else {
+		dst = appendU32(dst, groups)
+		dst = append(dst, r.b[groupsStart:r.pos]...)
+	}
+	dst = flagCheck(dst, m.flagIndex(), m.form)
+	if yields && info.calls {
+		dst = yieldSequence(dst, false, m.ticksIndex())
+	}
+	return m.instructions(dst, r, yields, counter)
+}
+
+// instructions copies the instructions of a body, instrumenting loops and
+// renumbering the branches that leave a wrapped loop. scan has checked the
+// structure, so errors here are limited to branch targets.
+func (m *module) instructions(dst []byte, r reader, yields bool, counter uint32) ([]byte, error) {
+	stack := []frame{{}} // the function body's own label
 	copied := r.pos
-	depth := 0
 	for !r.done() {
+		at := r.pos
+		switch r.b[at] {
+		case 0x0c, 0x0d, 0x0e: // br, br_if, br_table
+			var err error
+			if dst, err = m.branch(dst, &r, stack, r.b[copied:at]); err != nil {
+				return nil, err
+			}
+			copied = r.pos
+			continue
+		}
 		op, err := skipInstr(&r)
 		if err != nil {
-			if errors.Is(err, errTruncated) {
-				return nil, fmt.Errorf("instruction runs past the end of the body: %w", err)
-			}
 			return nil, err
 		}
 		switch op {
 		case opBlock, opIf:
-			depth++
+			stack = append(stack, frame{})
 		case opLoop:
-			depth++
-			dst = append(dst, r.b[copied:r.pos]...)
-			dst = append(dst, m.check...)
-			copied = r.pos
-		case opEnd:
-			depth--
-			if depth < 0 {
-				if !r.done() {
-					return nil, fmt.Errorf("%d bytes after the body's final end at offset %#x", r.end-r.pos, r.pos)
+			wrap := false
+			if yields {
+				p, err := m.blockParams(r.b[at+1 : r.pos])
+				if err != nil {
+					return nil, fmt.Errorf("loop at offset %#x: %w", at, err)
 				}
-				return append(dst, r.b[copied:r.pos]...), nil
+				wrap = p == 0
+			}
+			dst = append(dst, r.b[copied:at]...)
+			if wrap {
+				dst = m.loopPrologue(dst, r.b[at:r.pos], counter)
+			} else {
+				dst = append(dst, r.b[at:r.pos]...)
+				dst = flagCheck(dst, m.flagIndex(), m.form)
+				if yields {
+					dst = yieldSequence(dst, true, counter)
+				}
+			}
+			copied = r.pos
+			stack = append(stack, frame{wrapped: wrap})
+		case opEnd:
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if f.wrapped {
+				dst = append(dst, r.b[copied:r.pos]...)
+				dst = append(dst, loopEpilogue...)
+				copied = r.pos
+			}
+			if len(stack) == 0 {
+				return append(dst, r.b[copied:r.end]...), nil
 			}
 		}
 	}
 	return nil, fmt.Errorf("body ends at offset %#x without its final end: %w", r.end, errTruncated)
+}
+
+// branch copies pending, then the br, br_if or br_table at r.pos with its
+// label indexes renumbered for the wrapper labels between it and its target.
+func (m *module) branch(dst []byte, r *reader, stack []frame, pending []byte) ([]byte, error) {
+	at := r.pos
+	op := r.b[at]
+	r.pos++
+	n := uint32(1)
+	if op == 0x0e {
+		var err error
+		if n, err = r.u32(); err != nil {
+			return nil, err
+		}
+		n++ // and the default
+	}
+	dst = append(dst, pending...)
+	dst = append(dst, op)
+	if op == 0x0e {
+		dst = appendU32(dst, n-1)
+	}
+	for i := uint32(0); i < n; i++ {
+		l, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		if uint64(l) >= uint64(len(stack)) {
+			return nil, fmt.Errorf("branch at offset %#x: label %d is out of range (depth %d)", at, l, len(stack))
+		}
+		out := l
+		for _, f := range stack[len(stack)-int(l):] { // the frames the branch leaves
+			if f.wrapped {
+				out += wrapperLabels
+			}
+		}
+		dst = appendU32(dst, out)
+	}
+	return dst, nil
+}
+
+// blockParams returns the number of parameters of a block type.
+func (m *module) blockParams(bt []byte) (uint32, error) {
+	if len(bt) == 1 && (bt[0] == blockTypeEmpty || isValType(bt[0])) {
+		return 0, nil
+	}
+	r := reader{b: bt, end: len(bt)}
+	idx, err := r.signed(33)
+	if err != nil {
+		return 0, err
+	}
+	if idx < 0 || idx >= int64(len(m.typeParams)) {
+		return 0, fmt.Errorf("block type %d is out of range (%d types)", idx, len(m.typeParams))
+	}
+	return m.typeParams[idx], nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -177,4 +176,35 @@ func TestInterruptRealCommands(t *testing.T) {
 	}
 }
 
-var _ = time.Second
+
+
+// TestDifferentialHandWritten compares the hand-written module's functions
+// as written and instrumented, with arguments large enough that the loops
+// and the call counters pass through their yields many times.
+func TestDifferentialHandWritten(t *testing.T) {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	defer rt.Close(ctx)
+	orig, err := rt.InstantiateWithConfig(ctx, loopsModule(), wazero.NewModuleConfig().WithName("orig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _ := instantiate(t, wazero.NewRuntimeConfigCompiler(), loopsModule())
+	calls := []struct {
+		fn  string
+		arg uint64
+	}{
+		{"sum", 100_000}, {"fib", 22}, {"tree", 14}, {"ping", 5000}, {"nested", 300},
+		{"countdown", 50_000}, {"exitboth", 50_000}, {"exitboth", 1},
+	}
+	for _, c := range calls {
+		want, err1 := orig.ExportedFunction(c.fn).Call(ctx, c.arg)
+		got, err2 := inst.ExportedFunction(c.fn).Call(ctx, c.arg)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s(%d): original error %v, instrumented error %v", c.fn, c.arg, err1, err2)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s(%d) = %v instrumented, %v original", c.fn, c.arg, got, want)
+		}
+	}
+}

@@ -20,6 +20,8 @@ var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // Section ids of the wasm binary format.
 const (
 	secCustom    = 0
+	secType      = 1
+	secMemory    = 5
 	secImport    = 2
 	secFunction  = 3
 	secGlobal    = 6
@@ -74,6 +76,10 @@ type module struct {
 	in  []byte
 	out []byte
 
+	typeParams      []uint32 // parameter count of each entry of the type section
+	funcParams      []uint32 // parameter count of each defined function
+	memories        uint32   // imported and defined memories
+	memoryDone      bool     // a memory exists or has been added
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
@@ -81,17 +87,19 @@ type module struct {
 	codeDone        bool // the code section has been rewritten
 	globalDone      bool // the global section has been written
 	exportDone      bool
-	check           []byte // the interrupt check sequence
+	form            form
 }
 
-func instrument(in []byte) ([]byte, error) {
+func instrument(in []byte) ([]byte, error) { return instrumentForm(in, formDefault) }
+
+func instrumentForm(in []byte, f form) ([]byte, error) {
 	if len(in) < len(wasmHeader) || !bytes.Equal(in[:4], wasmHeader[:4]) {
 		return nil, errors.New("not a wasm module: missing \\0asm magic")
 	}
 	if !bytes.Equal(in[4:8], wasmHeader[4:]) {
 		return nil, fmt.Errorf("unsupported wasm binary version % x (want 01 00 00 00; components are not supported)", in[4:8])
 	}
-	m := &module{in: in, out: make([]byte, 0, len(in)+len(in)/8+64)}
+	m := &module{in: in, out: make([]byte, 0, len(in)+len(in)/8+64), form: f}
 	m.out = append(m.out, wasmHeader...)
 	r := reader{b: in, pos: len(wasmHeader), end: len(in)}
 	lastRank := 0
@@ -149,10 +157,18 @@ func (m *module) custom(raw []byte, body reader) error {
 // flushBefore writes the new global and export sections if no section of
 // their own was found before a section of the given rank.
 func (m *module) flushBefore(rank int) {
+	if !m.memoryDone && rank > sectionRank[secMemory] {
+		// The yield sequence runs memory.grow, which needs a memory: give a
+		// module without one an empty memory that can never grow.
+		m.memoryDone = true
+		if m.memories == 0 {
+			m.appendSection(secMemory, emptyMemory)
+		}
+	}
 	if !m.globalDone && rank > sectionRank[secGlobal] {
 		m.globalDone = true
-		body := appendU32(nil, 1)
-		body = m.appendGlobal(body)
+		body := appendU32(nil, newGlobals)
+		body = m.appendGlobals(body)
 		m.appendSection(secGlobal, body)
 	}
 	if !m.exportDone && rank > sectionRank[secExport] {
@@ -163,18 +179,28 @@ func (m *module) flushBefore(rank int) {
 	}
 }
 
+// emptyMemory is a memory section body with one memory of 0 pages, max 0.
+var emptyMemory = []byte{0x01, 0x01, 0x00, 0x00}
+
 func (m *module) appendSection(id byte, body []byte) {
 	m.out = append(m.out, id)
 	m.out = appendU32(m.out, uint32(len(body)))
 	m.out = append(m.out, body...)
 }
 
-// flagIndex is the index of the new global.
+// newGlobals is the number of globals Instrument adds: the flag, then the
+// tick counter of the function-entry yields.
+const newGlobals = 2
+
+// flagIndex is the index of the flag global.
 func (m *module) flagIndex() uint32 { return m.importedGlobals + m.definedGlobals }
 
-// appendGlobal appends the new global: mutable i32 initialised to 0.
-func (m *module) appendGlobal(dst []byte) []byte {
-	return append(dst, 0x7f, 0x01, 0x41, 0x00, opEnd)
+// ticksIndex is the index of the counter of function entries.
+func (m *module) ticksIndex() uint32 { return m.flagIndex() + 1 }
+
+// appendGlobals appends the new globals: two mutable i32 initialised to 0.
+func (m *module) appendGlobals(dst []byte) []byte {
+	return append(dst, 0x7f, 0x01, 0x41, 0x00, opEnd, 0x7f, 0x01, 0x41, 0x00, opEnd)
 }
 
 func (m *module) appendExport(dst []byte) []byte {
@@ -186,16 +212,31 @@ func (m *module) appendExport(dst []byte) []byte {
 
 // section handles one non-custom section.
 func (m *module) section(id byte, rank int, raw []byte, body reader) error {
+	if id == secMemory {
+		m.memoryDone = true // this section gives the module a memory, or is replaced by one
+	}
 	m.flushBefore(rank)
 	switch id {
-	case secImport:
-		return m.imports(raw, body)
-	case secFunction:
+	case secType:
+		if err := m.typeSection(body); err != nil {
+			return err
+		}
+	case secMemory:
 		n, err := body.u32()
 		if err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		m.definedFuncs = n
+		m.memories += n
+		if m.memories == 0 {
+			m.appendSection(secMemory, emptyMemory)
+			return nil
+		}
+	case secImport:
+		return m.imports(raw, body)
+	case secFunction:
+		if err := m.functions(body); err != nil {
+			return err
+		}
 	case secGlobal:
 		return m.globals(body)
 	case secExport:
@@ -205,6 +246,91 @@ func (m *module) section(id byte, rank int, raw []byte, body reader) error {
 	}
 	m.out = append(m.out, raw...)
 	return nil
+}
+
+// functions reads the function section: the type index of every defined
+// function must name an entry of the type section. (wazero v1.12 panics
+// validating a call to a function whose type index is out of range; checking
+// here keeps such a module from reaching it.)
+func (m *module) functions(r reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	for i := uint32(0); i < n; i++ {
+		t, err := m.typeIndex(&r)
+		if err != nil {
+			return fmt.Errorf("function %d: %w", uint64(m.importedFuncs)+uint64(i), err)
+		}
+		m.funcParams = append(m.funcParams, m.typeParams[t])
+	}
+	if !r.done() {
+		return fmt.Errorf("%d bytes after the last function at offset %#x", r.end-r.pos, r.pos)
+	}
+	m.definedFuncs = n
+	return nil
+}
+
+// typeIndex reads a function's type index and checks it is in range.
+func (m *module) typeIndex(r *reader) (uint32, error) {
+	at := r.pos
+	t, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if uint64(t) >= uint64(len(m.typeParams)) {
+		return 0, fmt.Errorf("type index %d at offset %#x is out of range (%d types)", t, at, len(m.typeParams))
+	}
+	return t, nil
+}
+
+// typeSection records the parameter count of every function type.
+func (m *module) typeSection(r reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	for i := uint32(0); i < n; i++ {
+		at := r.pos
+		form, err := r.readByte()
+		if err != nil {
+			return fmt.Errorf("type %d: %w", i, err)
+		}
+		if form != 0x60 {
+			return fmt.Errorf("type %d at offset %#x: unsupported type form %#x (want 0x60 func)", i, at, form)
+		}
+		params, err := skipValTypes(&r)
+		if err != nil {
+			return fmt.Errorf("type %d params: %w", i, err)
+		}
+		if _, err := skipValTypes(&r); err != nil {
+			return fmt.Errorf("type %d results: %w", i, err)
+		}
+		m.typeParams = append(m.typeParams, params)
+	}
+	if !r.done() {
+		return fmt.Errorf("%d bytes after the last type at offset %#x", r.end-r.pos, r.pos)
+	}
+	return nil
+}
+
+// skipValTypes skips a vector of value types and returns its length.
+func skipValTypes(r *reader) (uint32, error) {
+	n, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	for i := uint32(0); i < n; i++ {
+		at := r.pos
+		t, err := r.readByte()
+		if err != nil {
+			return 0, err
+		}
+		if !isValType(t) {
+			return 0, fmt.Errorf("unknown value type %#x at offset %#x", t, at)
+		}
+	}
+	return n, nil
 }
 
 // imports counts the imported globals and copies the section.
@@ -240,7 +366,7 @@ func (m *module) importEntry(r *reader) error {
 	switch kind {
 	case 0x00: // function: type index
 		m.importedFuncs++
-		_, err = r.u32()
+		_, err := m.typeIndex(r)
 		return err
 	case 0x01: // table: reftype, limits
 		t, err := r.readByte()
@@ -252,6 +378,7 @@ func (m *module) importEntry(r *reader) error {
 		}
 		return skipLimits(r)
 	case 0x02: // memory: limits
+		m.memories++
 		return skipLimits(r)
 	case 0x03: // global: valtype, mutability
 		t, err := r.readByte()
@@ -296,14 +423,14 @@ func (m *module) globals(r reader) error {
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
-	if n == ^uint32(0) {
+	if uint64(m.importedGlobals)+uint64(n)+newGlobals > uint64(^uint32(0)) {
 		return errors.New("too many globals")
 	}
 	m.definedGlobals = n
-	body := make([]byte, 0, r.end-r.pos+10)
-	body = appendU32(body, n+1)
+	body := make([]byte, 0, r.end-r.pos+20)
+	body = appendU32(body, n+newGlobals)
 	body = append(body, r.b[r.pos:r.end]...)
-	body = m.appendGlobal(body)
+	body = m.appendGlobals(body)
 	m.appendSection(secGlobal, body)
 	m.globalDone = true
 	return nil

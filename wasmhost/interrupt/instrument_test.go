@@ -44,17 +44,26 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 		types: [][]byte{functype(nil, nil)},
 		funcs: []testFunc{
 			{typ: 0, export: "spin", body: []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}},
-			{typ: 0, locals: []byte{1, 2, tI32}, body: []byte{0x02, 0x40, 0x03, tI32, 0x41, 0x01, 0x0b, 0x1a, 0x0b}},
+			{typ: 0, locals: []byte{1, 2, tI32}, body: []byte{0x02, 0x40, 0x03, tI32, 0x41, 0x01, 0x0c, 0x01, 0x0b, 0x1a, 0x0b}},
+			{typ: 0, body: []byte{0x10, 0x00}},
 		},
 	}.bytes()
 	out, err := Instrument(wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := checkSequence(0)
+	m := &module{form: formDefault}
+	check := flagCheck(nil, 0, formDefault)
 	want := [][]byte{
-		cat([]byte{0x00}, check, []byte{0x03, 0x40}, check, []byte{0x0c, 0x00, 0x0b, 0x0b}),
-		cat([]byte{1, 2, tI32}, check, []byte{0x02, 0x40, 0x03, tI32}, check, []byte{0x41, 0x01, 0x0b, 0x1a, 0x0b, 0x0b}),
+		// spin has no parameters and no locals: its loop counter is local 0.
+		cat([]byte{0x01, 0x01, tI32}, check, m.loopPrologue(nil, []byte{0x03, 0x40}, 0),
+			[]byte{0x0c, 0x00, 0x0b}, loopEpilogue, []byte{0x0b}),
+		// The second function has two i32 locals: its counter is local 2. The
+		// br 1 out of the loop now crosses the three wrapper labels.
+		cat([]byte{2, 2, tI32, 1, tI32}, check, []byte{0x02, 0x40}, m.loopPrologue(nil, []byte{0x03, tI32}, 2),
+			[]byte{0x41, 0x01, 0x0c, 0x04, 0x0b}, loopEpilogue, []byte{0x1a, 0x0b, 0x0b}),
+		// The third calls but has no loop: it counts entries in global 1.
+		cat([]byte{0}, check, yieldSequence(nil, false, 1), []byte{0x10, 0x00, 0x0b}),
 	}
 	for i, body := range want {
 		entry := append(appendU32(nil, uint32(len(body))), body...)
@@ -62,7 +71,7 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 			t.Errorf("function %d: output lacks body % x", i, entry)
 		}
 	}
-	if got := sections(t, out); strings.Join(got, ",") != "type,function,global,export,code" {
+	if got := sections(t, out); strings.Join(got, ",") != "type,function,memory,global,export,code" {
 		t.Errorf("sections = %v", got)
 	}
 }
@@ -189,7 +198,7 @@ func TestInstrumentCustomSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(sections(t, out), ",")
-	if want := "type,function,global,export,code,custom:name,custom:producers"; got != want {
+	if want := "type,function,memory,global,export,code,custom:name,custom:producers"; got != want {
 		t.Fatalf("sections = %s; want %s", got, want)
 	}
 }

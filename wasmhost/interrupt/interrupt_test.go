@@ -84,6 +84,8 @@ func TestInterruptStopsRunawayCode(t *testing.T) {
 		{"recursive fib without loops", "fib", []uint64{80}},
 		{"loop growing memory", "grow", nil},
 		{"nested loops", "nested", []uint64{1 << 30}},
+		{"loop with a parameter", "countdown", []uint64{0}}, // 2^32 iterations
+		{"br_table out of two loops", "exitboth", []uint64{0xffffffff}},
 	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
