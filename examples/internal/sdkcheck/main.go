@@ -26,6 +26,13 @@ func init() {
 		switch {
 		case topic == "cmd/check":
 			runChecks()
+		case topic == "cmd/fail":
+			return errors.New("failed on purpose")
+		case topic == "cmd/panic":
+			var m map[string]int
+			m["x"] = 1 // a nil map write: a runtime panic
+		case topic == "cmd/tick-panics":
+			canopy.OnTick(func() error { panic("tick panic on purpose") })
 		case topic == "cmd/verify-topics":
 			for i, want := range strings.Split(string(data), ",") {
 				if i >= len(kept) || kept[i] != want {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/canopy-fleet/canopy/examples/internal/tasktest"
 	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/wasmhost"
 )
 
 func TestMain(m *testing.M) { tasktest.Main(m) }
@@ -92,6 +94,31 @@ func TestSDKInService(t *testing.T) {
 		if got := task.Take(); len(got) != 1 || got[0].Payload != strconv.Itoa(n) {
 			t.Errorf("%d-byte message: handler saw %v", n, got)
 		}
+	}
+	// A handler's error and a handler's panic are handler errors (codes 1
+	// and 2) that the SDK logs; the task carries on.
+	for _, c := range []struct {
+		topic string
+		code  int32
+		log   string
+	}{
+		{"cmd/fail", 1, `msg="message handler failed topic=cmd/fail err=\"failed on purpose\""`},
+		{"cmd/panic", 2, `msg="message handler panicked topic=cmd/panic panic=\"assignment to entry in nil map\""`},
+	} {
+		var he *wasmhost.HandlerError
+		if err := task.Send(c.topic, ""); !errors.As(err, &he) || he.Code != c.code {
+			t.Errorf("%s: err = %v, want a handler error with code %d", c.topic, err, c.code)
+		}
+		if !strings.Contains(dev.Logs(), c.log) {
+			t.Errorf("%s: log line %s missing", c.topic, c.log)
+		}
+	}
+	if err := task.Send("cmd/tick-panics", ""); err != nil {
+		t.Fatal(err)
+	}
+	var he *wasmhost.HandlerError
+	if err := task.Tick(); !errors.As(err, &he) || he.Code != 2 {
+		t.Errorf("panicking tick: err = %v, want a handler error with code 2", err)
 	}
 	if err := task.Send("cmd/check", ""); err != nil {
 		t.Fatal(err)
