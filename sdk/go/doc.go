@@ -64,7 +64,7 @@
 //
 // A handler that returns an error, or panics, has failed for this message:
 // the SDK logs the error at error level and reports the failure to the host
-// (a non-zero result), which counts it. The task keeps running and gets the
+// (result 1 for an error, 2 for a panic), which counts it. The task keeps running and gets the
 // next message; a panic does not kill it.
 //
 // # Errors
