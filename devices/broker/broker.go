@@ -137,8 +137,11 @@ func (b *Broker) Publish(topic string, payload []byte, qos byte) error {
 }
 
 // Subscribe registers an in-process subscription; handler runs on the
-// publishing client's goroutine, so it must not block (copy the payload and
-// hand off). id distinguishes several handlers on one filter.
+// publishing client's goroutine, so it must not block (hand off, e.g. to a
+// route.Router). payload is the message's own buffer, never reused by the
+// broker, so it may be kept without copying, but it is shared with other
+// in-process subscribers and must not be modified. id distinguishes several
+// handlers on one filter.
 func (b *Broker) Subscribe(filter string, id int, handler func(topic string, payload []byte)) error {
 	err := b.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
 		handler(pk.TopicName, pk.Payload)

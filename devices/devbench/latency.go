@@ -52,6 +52,19 @@ type Result struct {
 	P50, P99 time.Duration // sensor publish → sink arrival
 	Elapsed  time.Duration
 	Dropped  int64 // counted drops along the way (queues)
+	// CPU is the CPU time (user+system) the whole pipeline used: this
+	// process (sensors, sink and, for Canopy, broker and task) plus the
+	// mosquitto process for the baseline.
+	CPU time.Duration
+}
+
+// CPUPerMsg is CPU per delivered message, the figure least disturbed by
+// other load on the machine.
+func (r Result) CPUPerMsg() time.Duration {
+	if r.Received == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Received)
 }
 
 func (r *recorder) result(offered float64, sent int) Result {

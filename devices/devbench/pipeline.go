@@ -44,6 +44,9 @@ type middle interface {
 	close()
 }
 
+// external is CPU time spent outside this process (the mosquitto broker).
+type external func() time.Duration
+
 // Canopy runs sensor (paho over TCP) → embedded broker → inline
 // subscription → route.Router → handler → inline publish → sink (paho over
 // TCP): how a Canopy node runs a task next to its broker.
@@ -61,7 +64,7 @@ func Canopy(ctx context.Context, cfg PipelineConfig) (Result, error) {
 		return Result{}, err
 	}
 	defer m.close()
-	return run(ctx, cfg, "tcp://"+b.Addr(), m)
+	return run(ctx, cfg, "tcp://"+b.Addr(), m, nil)
 }
 
 type canopyMiddle struct {
@@ -88,7 +91,7 @@ func newCanopyMiddle(b *broker.Broker) (*canopyMiddle, error) {
 		return nil, err
 	}
 	if err := b.Subscribe("sensors/#", 1, func(topic string, p []byte) {
-		r.Deliver(topic, append([]byte(nil), p...))
+		r.Deliver(topic, p) // the broker never reuses p (see broker.Subscribe)
 	}); err != nil {
 		r.Close()
 		return nil, err
@@ -117,7 +120,8 @@ func Mosquitto(ctx context.Context, cfg PipelineConfig) (Result, error) {
 		return Result{}, err
 	}
 	defer m.close()
-	return run(ctx, cfg, p.URL(), m)
+	pid := p.PID()
+	return run(ctx, cfg, p.URL(), m, func() time.Duration { return processCPU(pid) })
 }
 
 type pahoMiddle struct{ c paho.Client }
@@ -155,7 +159,7 @@ func waitToken(ctx context.Context, t paho.Token) error {
 }
 
 // run drives the sensors and the sink against a broker with a middle.
-func run(ctx context.Context, cfg PipelineConfig, url string, m middle) (Result, error) {
+func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext external) (Result, error) {
 	cfg.defaults()
 	if cfg.Count <= 0 || !(cfg.Rate > 0) {
 		return Result{}, errors.New("pipeline: count and rate must be positive")
@@ -180,6 +184,11 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle) (Result,
 	defer sensor.Close()
 
 	var n atomic.Uint64
+	cpu0 := cpuTime()
+	var ext0 time.Duration
+	if ext != nil {
+		ext0 = ext()
+	}
 	rec.start = time.Now()
 	st, err := sensorsim.Run(ctx, sensorsim.Config{Sensors: cfg.Sensors, Rate: cfg.Rate, Count: cfg.Count, Seed: 1}, func(ctx context.Context, topic string, p []byte) error {
 		rec.markSent(n.Add(1))
@@ -195,6 +204,10 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle) (Result,
 		return Result{}, ctx.Err()
 	}
 	res := rec.result(cfg.Rate, st.Sent)
+	res.CPU = cpuTime() - cpu0
+	if ext != nil {
+		res.CPU += ext() - ext0
+	}
 	res.Dropped = m.dropped() + sink.Stats().Dropped
 	return res, nil
 }

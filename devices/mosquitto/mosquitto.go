@@ -138,6 +138,16 @@ func (p *Process) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.I
 // URL is the broker's tcp:// URL.
 func (p *Process) URL() string { return "tcp://" + p.Addr() }
 
+// PID is the broker process's id, or 0 when it is not running.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Kill stops the broker abruptly (SIGKILL), keeping its port and dir so
 // Restart can bring it back.
 func (p *Process) Kill() { p.kill() }

@@ -86,6 +86,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		SetAutoReconnect(true).
 		SetConnectRetry(false).
 		SetConnectTimeout(cfg.ConnectTimeout).
+		SetCustomOpenConnectionFn(dial).
 		SetKeepAlive(cfg.KeepAlive).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetProtocolVersion(4). // MQTT 3.1.1; without it paho retries a refused connect as 3.1

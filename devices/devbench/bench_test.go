@@ -1,0 +1,33 @@
+package devbench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkCanopyPipeline saturates the embedded-broker pipeline; b.N is
+// the message count. Reports msgs/s and p99 as metrics.
+func BenchmarkCanopyPipeline(b *testing.B) {
+	benchPipeline(b, Canopy)
+}
+
+// BenchmarkMosquittoPipeline is the baseline for BenchmarkCanopyPipeline.
+func BenchmarkMosquittoPipeline(b *testing.B) {
+	benchPipeline(b, Mosquitto)
+}
+
+func benchPipeline(b *testing.B, f func(context.Context, PipelineConfig) (Result, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n := max(b.N, 1000)
+	b.ResetTimer()
+	res, err := f(ctx, PipelineConfig{Rate: 5_000_000, Count: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(res.Rate, "msgs/s")
+	b.ReportMetric(float64(res.P99)/1e6, "p99-ms")
+	b.ReportMetric(float64(res.Received)/float64(res.Sent), "delivered")
+	b.ReportMetric(float64(res.CPUPerMsg())/1e3, "cpu-µs/msg")
+}
