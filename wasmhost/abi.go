@@ -148,7 +148,7 @@ func (i *Instance) publish(ctx context.Context, mod api.Module, tp, tl, dp, dl u
 	}
 	payload := append([]byte(nil), data...)
 	if err := i.cfg.Publisher.Publish(ctx, topic, payload); err != nil {
-		i.log.Debug("publish failed", "topic", topic, "err", err)
+		i.hostLog().Debug("publish failed", "topic", topic, "err", err)
 		return CodeUnavailable
 	}
 	i.published.Add(1)
@@ -209,7 +209,7 @@ func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 	case errors.Is(err, errNotFound):
 		ret(stack, CodeNotFound)
 	case err != nil:
-		i.log.Warn("kv get failed", "err", err)
+		i.hostLog().Warn("kv get failed", "err", err)
 		ret(stack, CodeUnavailable)
 	default:
 		ret(stack, copyOut(mod, stack[2], stack[3], val))
@@ -237,7 +237,7 @@ func hostKVSet(ctx context.Context, mod api.Module, stack []uint64) {
 	case errors.Is(err, errQuota):
 		ret(stack, CodeQuotaExceeded)
 	case err != nil:
-		i.log.Warn("kv set failed", "err", err)
+		i.hostLog().Warn("kv set failed", "err", err)
 		ret(stack, CodeUnavailable)
 	default:
 		ret(stack, 0)
@@ -260,7 +260,7 @@ func hostKVDelete(ctx context.Context, mod api.Module, stack []uint64) {
 	case errors.Is(err, errNotFound):
 		ret(stack, CodeNotFound)
 	case err != nil:
-		i.log.Warn("kv delete failed", "err", err)
+		i.hostLog().Warn("kv delete failed", "err", err)
 		ret(stack, CodeUnavailable)
 	default:
 		ret(stack, 0)

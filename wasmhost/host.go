@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,15 +59,20 @@ func (c Config) withDefaults() Config {
 
 // Host runs tasks. It is safe for concurrent use; create one per process.
 type Host struct {
-	cfg     Config
-	log     *slog.Logger
-	rt      wazero.Runtime
-	cache   wazero.CompilationCache
-	db      *badger.DB
-	ownDB   bool
-	wd      *watchdog
-	closeMu sync.Mutex
-	closed  bool
+	cfg   Config
+	log   *slog.Logger
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	db    *badger.DB
+	ownDB bool
+	wd    *watchdog
+	// modConfig is every task's module configuration but its stdout and
+	// stderr: no name (instances are anonymous), no start functions (the
+	// host calls them under limits), real clocks, crypto/rand. No args,
+	// environment or filesystem.
+	modConfig wazero.ModuleConfig
+	closeMu   sync.Mutex
+	closed    bool
 }
 
 // New creates the Host: one wazero runtime (compiler engine, cached
@@ -77,6 +83,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	cfg = cfg.withDefaults()
 	h := &Host{cfg: cfg, log: cfg.Logger.With("component", "wasmhost")}
+	h.modConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions().
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	var err error
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(filepath.Join(cfg.CacheDir, "instrumented"), 0o755); err != nil {

@@ -2,14 +2,12 @@ package wasmhost
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
@@ -30,7 +28,6 @@ type Instance struct {
 	mod    *Module
 	cfg    TaskConfig
 	limits kernel.Limits
-	log    *slog.Logger // the host's lines about this task
 	clock  func() time.Time
 
 	ctx   context.Context // carries the *Instance for host functions
@@ -103,9 +100,8 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	now := cfg.Clock()
 	i := &Instance{
 		host: h, mod: m, cfg: cfg, limits: limits, clock: cfg.Clock, started: now,
-		log:           h.log.With("task", string(cfg.ID)),
 		guard:         newCallGuard(&h.wd.epoch, limits.CallTimeout.D()),
-		tlog:          newTaskLog(cfg.Logger.With("component", "task", "task", string(cfg.ID)), float64(limits.LogRate), cfg.Clock),
+		tlog:          newTaskLog(cfg.Logger, string(cfg.ID), float64(limits.LogRate), cfg.Clock),
 		publishBucket: newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
 		floodBucket:   newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
 	}
@@ -115,9 +111,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	var err error
 	i.kv = newKVSpace(h.db, string(cfg.ID), int64(limits.KV))
 	i.ctx = &instCtx{Context: context.Background(), inst: i}
-	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithStdout(i.out[0]).WithStderr(i.out[1]).
-		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+	mc := h.modConfig.WithStdout(i.out[0]).WithStderr(i.out[1])
 	i.wmod, err = h.rt.InstantiateModule(experimental.WithMemoryAllocator(i.ctx, i.lmem), m.compiled, mc)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: instantiate: %w", cfg.ID, err)
@@ -257,4 +251,10 @@ func (i *Instance) fn(f *api.Function, bit uint8, name string) api.Function {
 		i.looked |= bit
 	}
 	return *f
+}
+
+// hostLog is the host's logger for lines about this task (made on first
+// use: a start should not pay for a logger it may never use).
+func (i *Instance) hostLog() *slog.Logger {
+	return i.host.log.With("task", string(i.cfg.ID))
 }

@@ -18,15 +18,17 @@ const maxLogLine = 4096
 // counted; the next line that passes is preceded by a note of how many were
 // dropped. Used from the instance's call goroutine only, except Dropped.
 type taskLog struct {
-	logger  *slog.Logger
+	base    *slog.Logger
+	task    string
+	logger  *slog.Logger // base with the task's attributes, made on first use
 	clock   func() time.Time
 	bucket  tokenBucket
 	dropped atomic.Uint64
 	pending uint64 // dropped since the last note
 }
 
-func newTaskLog(logger *slog.Logger, rate float64, clock func() time.Time) *taskLog {
-	return &taskLog{logger: logger, clock: clock, bucket: newTokenBucket(rate, rate, clock())}
+func newTaskLog(base *slog.Logger, task string, rate float64, clock func() time.Time) *taskLog {
+	return &taskLog{base: base, task: task, clock: clock, bucket: newTokenBucket(rate, rate, clock())}
 }
 
 // line logs one line at level, or drops it past the rate.
@@ -37,6 +39,9 @@ func (l *taskLog) line(level slog.Level, msg []byte, stream string) {
 		return
 	}
 	ctx := context.Background()
+	if l.logger == nil {
+		l.logger = l.base.With("component", "task", "task", l.task)
+	}
 	if l.pending > 0 {
 		l.logger.Log(ctx, slog.LevelWarn, "log lines dropped: log rate limit", "dropped", l.pending)
 		l.pending = 0

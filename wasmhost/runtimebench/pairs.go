@@ -2,6 +2,7 @@ package runtimebench
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 
 	"github.com/tetratelabs/wazero"
@@ -72,7 +73,7 @@ func (e *Env) StartPair(ctx context.Context, name string, wasm []byte) (*Pair, e
 		return nil, err
 	}
 	cfg := wasmhost.TaskConfig{ID: kernel.TaskID("bench-start-" + name)}
-	rawCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize")
+	rawCfg := rawModuleConfig()
 	p := &Pair{Name: name}
 	p.Ours = func() error {
 		i, err := e.Host.Instantiate(ctx, m, cfg)
@@ -178,5 +179,14 @@ func (e *Env) rawInstance(ctx context.Context, wasm []byte) (api.Module, error) 
 	if err != nil {
 		return nil, fmt.Errorf("raw compile: %w", err)
 	}
-	return e.Raw.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
+	return e.Raw.InstantiateModule(ctx, cm, rawModuleConfig())
+}
+
+// rawModuleConfig is the baseline's module configuration: the system
+// clocks and randomness a task gets from wasmhost too. (wazero's default,
+// a deterministic math/rand source, costs ~15µs per instantiation to seed,
+// which would flatter wasmhost.)
+func rawModuleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 }
