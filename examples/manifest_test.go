@@ -56,7 +56,7 @@ func TestManifestRejectsMistakes(t *testing.T) {
 	}
 	for _, c := range []struct{ name, old, new, field string }{
 		{"unknown field", "restart: always", "restart: always\nthreshold: 30", "threshold"},
-		{"bad unit", "memory: 32MiB", "memory: 32 pages", `"32 pages"`},
+		{"bad unit", "callTimeout: 100ms", "callTimeout: 100 parsecs", `"100 parsecs"`},
 		{"job that subscribes", "type: service", "type: job", "subscribe"},
 		{"bad topic filter", `publish: ["alerts/temperature"]`, `publish: ["alerts/#/x"]`, "publish[0]"},
 	} {
