@@ -1,8 +1,13 @@
 package wasmhost
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // FuzzLoad: Load on arbitrary bytes returns a module or a one-line error;
@@ -38,6 +43,46 @@ func FuzzReadImports(f *testing.F) {
 		imps, err := readImports(b)
 		if err != nil && imps != nil {
 			t.Fatal("imports and an error")
+		}
+	})
+}
+
+// FuzzStreamWriter: whatever a task writes to stdout, the log lines are the
+// written text split at newlines (and at maxLogLine), nothing lost or added.
+func FuzzStreamWriter(f *testing.F) {
+	f.Add([]byte("hello\nworld\n"), 3)
+	f.Add([]byte("no newline"), 1)
+	f.Add(bytes.Repeat([]byte("x"), 3*maxLogLine+5), 7)
+	f.Add([]byte("\r\n\n\r\n"), 2)
+	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
+		logs := &logLines{}
+		tl := newTaskLog(slogger(logs), "fuzz", 1e12, time.Now)
+		w := &streamWriter{log: tl, level: slog.LevelInfo}
+		if chunk <= 0 {
+			chunk = 1
+		}
+		for p := data; len(p) > 0; {
+			n := min(chunk, len(p))
+			if k, err := w.Write(p[:n]); k != n || err != nil {
+				t.Fatalf("Write = %d, %v", k, err)
+			}
+			p = p[n:]
+		}
+		w.flush()
+		var got []byte
+		for _, l := range logs.lines {
+			msg := strings.TrimPrefix(l, "INFO ")
+			if len(msg) > maxLogLine && utf8.Valid(data) { // invalid bytes become 3-byte U+FFFD
+				t.Fatalf("line of %d bytes", len(msg))
+			}
+			got = append(got, msg...)
+		}
+		want := bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n"), nil)
+		if !utf8.Valid(want) || bytes.ContainsRune(data, '\r') {
+			return // invalid UTF-8 is replaced; lone CRs are trimmed at line ends
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("logged %q, wrote %q", got, data)
 		}
 	})
 }

@@ -128,3 +128,20 @@ func TestLogFloodIsBounded(t *testing.T) {
 		t.Fatalf("after the flood: %v", err)
 	}
 }
+
+// TestHostPanicContained: a panic below a host function (here in the
+// Publisher) fails that instance only.
+func TestHostPanicContained(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	boom := PublisherFunc(func(context.Context, string, []byte) error { panic("publisher exploded") })
+	i := start(t, h, "guest", TaskConfig{ID: "boom", Publish: []string{"#"}, Publisher: boom})
+	other := start(t, h, "guest", TaskConfig{ID: "calm", Publish: []string{"#"}, Publisher: &published{}})
+	err := i.OnMessage(ctx, "echo", []byte("x"))
+	if err == nil || err.Error() != "trap: publisher exploded" || !IsFatal(err) {
+		t.Fatalf("got %v", err)
+	}
+	if err := other.OnMessage(ctx, "echo", []byte("x")); err != nil {
+		t.Fatalf("other instance: %v", err)
+	}
+}
