@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,10 +48,23 @@ func runSchedulerBench(ctx context.Context, opts benchOptions) ([]benchResult, e
 		fmt.Fprintf(opts.Log, "scheduler: generating a %d-node fleet\n", sz.nodes)
 		f := fleetgen.Generate(fleetgen.Config{Nodes: sz.nodes, Seed: 1}, now)
 		work := f.Workload(sz.deployments, 2)
-		res, err := measureCanopy(ctx, f, work, now)
-		if err != nil {
-			return nil, err
+		// The machine is shared: repeat on a fresh cluster and keep the
+		// median run, so one burst of other work does not decide the figure.
+		reps := 3
+		if opts.Quick {
+			reps = 1
 		}
+		var runs []schedFigures
+		for range reps {
+			r, err := measureCanopy(ctx, f, work, now)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, r)
+		}
+		slices.SortFunc(runs, func(a, b schedFigures) int { return cmp.Compare(a.rate, b.rate) })
+		res := runs[len(runs)/2]
+		spread := fmt.Sprintf("median of %d runs (%.0f..%.0f/s)", reps, runs[0].rate, runs[len(runs)-1].rate)
 		base := measureNaive(f, work[:sz.naive], now)
 		// The ratio compares the same deployments: Canopy's first
 		// sz.naive decisions against the baseline's.
@@ -62,8 +76,8 @@ func runSchedulerBench(ctx context.Context, opts benchOptions) ([]benchResult, e
 		}
 		out = append(out,
 			benchResult{Name: "placements/s, " + label, Value: res.rate, Unit: "/s", Baseline: base.rate, Ratio: same / base.rate, Target: target,
-				Note: fmt.Sprintf("%d deployments, %d replicas placed; baseline: naive filter+sort-all on the first %d (ratio on those: %.0f/s vs %.0f/s); nomad's published ~%d/s is %.1fx below",
-					len(work), res.placed, sz.naive, same, base.rate, nomadPlacementsPerSec, res.rate/nomadPlacementsPerSec)},
+				Note: fmt.Sprintf("%s; %d deployments, %d replicas placed; baseline: naive filter+sort-all on the first %d (ratio on those: %.0f/s vs %.0f/s); nomad's published ~%d/s is %.1fx below",
+					spread, len(work), res.placed, sz.naive, same, base.rate, nomadPlacementsPerSec, res.rate/nomadPlacementsPerSec)},
 			benchResult{Name: "decision p99, " + label, Value: ms(res.p99), Unit: "ms", Baseline: ms(base.p99),
 				Note: fmt.Sprintf("median %.3f ms (baseline %.3f ms)", ms(res.p50), ms(base.p50))},
 			benchResult{Name: "snapshot index, " + label, Value: ms(res.index), Unit: "ms",

@@ -58,6 +58,7 @@ type Cluster struct {
 	depIDs map[string]int32
 
 	nearCache map[string]*nearTargets
+	statics   map[string]*staticSet
 	scratch   scratch
 }
 
@@ -114,6 +115,7 @@ func NewCluster(snap *Snapshot, cfg Config) (*Cluster, error) {
 		byID:      make(map[kernel.TaskID]int32, len(snap.Tasks)),
 		depIDs:    make(map[string]int32, len(snap.Deployments)),
 		nearCache: map[string]*nearTargets{},
+		statics:   map[string]*staticSet{},
 	}
 	for i := range snap.Nodes {
 		c.nodes[i] = &snap.Nodes[i]

@@ -170,3 +170,37 @@ func FuzzPlace(f *testing.F) {
 		}
 	})
 }
+
+// TestCachesDoNotChangeDecisions: deciding each deployment on a cluster
+// whose caches (near targets, latency scores, static sets) are warm gives
+// the same plans as on a cold one.
+func TestCachesDoNotChangeDecisions(t *testing.T) {
+	f := fleetgen.Generate(fleetgen.Config{Nodes: 3000, Seed: 11}, now)
+	work := f.Workload(60, 11)
+	cold := cluster(t, &f.Snapshot, sched.Config{})
+	warm := cluster(t, &f.Snapshot, sched.Config{})
+	for _, d := range work {
+		for range 3 { // warm every cache this deployment can use
+			if _, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, err := cold.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x, y := planJSON(t, a.Plan), planJSON(t, b.Plan); x != y {
+			t.Fatalf("%s: cold %s\nwarm %s", d.Name, x, y)
+		}
+		if err := cold.Apply(&a.Plan); err != nil {
+			t.Fatal(err)
+		}
+		if err := warm.Apply(&b.Plan); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

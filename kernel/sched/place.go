@@ -82,6 +82,8 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 				cands = append(cands, cand{base: c.hotBase(q, i), idx: i})
 			}
 		}
+	} else if ss := c.staticFor(q); ss != nil {
+		cands = c.scanStatic(q, ss, cands)
 	} else {
 		for i := range n {
 			if !s.replica.has(i) && c.filter(q, i, true) == Eligible {
