@@ -14,7 +14,7 @@ import (
 // sampleEvery is how often (in messages) handler time is measured for
 // Stats; reading the clock on every message would cost more than the rest
 // of the host's per-message work.
-const sampleEvery = 64
+const sampleEvery = 1024
 
 // OnMessage delivers one message to canopy_on_message and waits for it to
 // return. The topic and payload are written into a guest region obtained

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
@@ -57,6 +58,8 @@ func (c TaskConfig) Validate() error {
 	var errs []error
 	if c.ID == "" {
 		errs = append(errs, errors.New("id: empty"))
+	} else if strings.ContainsRune(string(c.ID), 0) {
+		errs = append(errs, errors.New("id: contains a NUL byte"))
 	}
 	switch c.Type {
 	case "", kernel.TypeService, kernel.TypeJob:

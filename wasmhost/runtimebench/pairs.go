@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -144,11 +146,23 @@ func (e *Env) MessagePair(ctx context.Context, wasm []byte, topic string, payloa
 // module). Ours runs the instrumented module under the call timeout and the
 // watchdog; raw runs the original module with no limit at all.
 func (e *Env) LoopPair(ctx context.Context, wasm []byte, n uint32) (*Pair, error) {
+	return e.exportPair(ctx, wasm, "loop", "spin", n)
+}
+
+// CallsPair: call-heavy code, recursive fib(n) (export "fib"), where the
+// instrumentation checks at every function entry.
+func (e *Env) CallsPair(ctx context.Context, wasm []byte, n uint32) (*Pair, error) {
+	return e.exportPair(ctx, wasm, "calls", "fib", n)
+}
+
+// exportPair calls export(n) of the instrumented module under limits and of
+// the original module without.
+func (e *Env) exportPair(ctx context.Context, wasm []byte, name, export string, n uint32) (*Pair, error) {
 	m, err := e.Host.Load(ctx, wasm)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := e.Host.Instantiate(ctx, m, wasmhost.TaskConfig{ID: "bench-loop",
+	inst, err := e.Host.Instantiate(ctx, m, wasmhost.TaskConfig{ID: kernel.TaskID("bench-" + name),
 		Limits: kernel.Limits{CallTimeout: kernel.Duration(1e10)}})
 	if err != nil {
 		return nil, err
@@ -157,16 +171,19 @@ func (e *Env) LoopPair(ctx context.Context, wasm []byte, n uint32) (*Pair, error
 	if err != nil {
 		return nil, err
 	}
-	spin := mod.ExportedFunction("spin")
+	fn := mod.ExportedFunction(export)
+	if fn == nil {
+		return nil, fmt.Errorf("module does not export %s", export)
+	}
 	stack := make([]uint64, 1)
-	p := &Pair{Name: "loop"}
+	p := &Pair{Name: name}
 	p.Ours = func() error {
-		_, err := inst.Call(ctx, "spin", uint64(n))
+		_, err := inst.Call(ctx, export, uint64(n))
 		return err
 	}
 	p.Raw = func() error {
 		stack[0] = uint64(n)
-		return spin.CallWithStack(ctx, stack)
+		return fn.CallWithStack(ctx, stack)
 	}
 	p.closer = append(p.closer, func() { inst.Close(ctx); mod.Close(ctx); m.Close(ctx) })
 	return p, nil
@@ -189,4 +206,28 @@ func (e *Env) rawInstance(ctx context.Context, wasm []byte) (api.Module, error) 
 func rawModuleConfig() wazero.ModuleConfig {
 	return wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+}
+
+// Latencies runs op n times, timing each run, and returns the sorted
+// times (each includes one clock read, ~20-40ns).
+func Latencies(op func() error, n int) ([]time.Duration, error) {
+	out := make([]time.Duration, n)
+	for k := range out {
+		t0 := time.Now()
+		if err := op(); err != nil {
+			return nil, err
+		}
+		out[k] = time.Since(t0)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Percentile returns the p-th percentile (0..100) of sorted times.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(float64(len(sorted)-1) * p / 100)
+	return sorted[k]
 }

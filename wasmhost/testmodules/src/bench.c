@@ -22,3 +22,6 @@ EXPORT("spin") uint32_t spin(uint32_t n) {
 	}
 	return x;
 }
+
+// fib is call-heavy code: the interrupt check sits at every function entry.
+EXPORT("fib") uint32_t fib(uint32_t n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
