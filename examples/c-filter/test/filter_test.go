@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/canopy-fleet/canopy/devices/sensorsim"
 	"github.com/canopy-fleet/canopy/examples/internal/tasktest"
 	"github.com/canopy-fleet/canopy/wasmhost"
 )
@@ -203,4 +205,44 @@ func FuzzCFilterPayload(f *testing.F) {
 			t.Errorf("failed message %q still published: %v", payload, got)
 		}
 	})
+}
+
+func TestCFilterOnSimulatedSensors(t *testing.T) {
+	// The simulator's temperatures drift slowly and spike by +8 to +12 °C
+	// for single readings; with the manifest's maxStep of 5 every spike is
+	// dropped and every other reading passes.
+	wasm := filterWasm(t)
+	dep := tasktest.Manifest(t, "..")
+	dep.Limits.PublishRate = 1 << 20 // readings arrive far faster than in the field
+	task := tasktest.NewDevice(t).Start(wasm, dep, nil)
+	gen := sensorsim.NewGenerator(8, 42) // s0 and s4 measure temperature
+	start := time.UnixMilli(1732550400000)
+	var spikes, passed, sent int
+	for i := 0; sent < 4000; i++ {
+		r := gen.Next(start.Add(time.Duration(i) * time.Second))
+		if r.Kind != sensorsim.Temperature {
+			continue
+		}
+		sent++
+		if r.Spike {
+			spikes++
+		}
+		payload := r.AppendJSON(nil)
+		if err := task.Send(r.Topic("sensors"), string(payload)); err != nil {
+			t.Fatalf("reading %d: %v", sent, err)
+		}
+		got := task.Take()
+		switch {
+		case r.Spike && len(got) != 0:
+			t.Errorf("spike %s passed: %s", r.Topic("sensors"), payload)
+		case !r.Spike && len(got) != 1:
+			t.Errorf("clean reading %s dropped: %s", r.Topic("sensors"), payload)
+		case !r.Spike:
+			passed++
+		}
+	}
+	if spikes == 0 {
+		t.Fatal("the simulator produced no spikes in 4000 readings; the test proves nothing")
+	}
+	t.Logf("%d readings: %d spikes dropped, %d passed", sent, spikes, passed)
 }

@@ -1,5 +1,0 @@
-//go:build !race
-
-package tasktest
-
-const raceEnabled = false
