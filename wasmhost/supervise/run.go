@@ -31,6 +31,7 @@ func (s *Supervisor) run(ctx context.Context) {
 			}
 		} else {
 			s.log.Warn("task failed", "err", err)
+			s.recordFailure(err)
 		}
 		if errors.Is(err, wasmhost.ErrInvalidTask) || s.cfg.Restart == kernel.RestartNever {
 			s.finishErr(err)
@@ -141,6 +142,16 @@ func (s *Supervisor) setState(st kernel.TaskState, lastErr string) {
 	if s.cfg.OnChange != nil {
 		s.cfg.OnChange(s.Status())
 	}
+}
+
+func (s *Supervisor) recordFailure(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := append(s.status.Failures, Failure{At: s.cfg.Clock.Now(), Error: err.Error()})
+	if len(f) > MaxFailures {
+		f = append([]Failure(nil), f[len(f)-MaxFailures:]...)
+	}
+	s.status.Failures = f
 }
 
 func (s *Supervisor) finish(st kernel.TaskState, err error) {

@@ -100,7 +100,19 @@ type Status struct {
 	StartedAt time.Time
 	UpdatedAt time.Time
 	Usage     kernel.TaskUsage
+	// Failures are the most recent failed runs, oldest first (at most
+	// MaxFailures): when and why each ended.
+	Failures []Failure
 }
+
+// Failure is one failed run of a task.
+type Failure struct {
+	At    time.Time
+	Error string
+}
+
+// MaxFailures is how many failed runs Status keeps.
+const MaxFailures = 10
 
 type message struct {
 	topic   string
@@ -170,6 +182,7 @@ func (s *Supervisor) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status
+	st.Failures = append([]Failure(nil), s.status.Failures...)
 	st.Usage = s.past
 	cur := s.cur
 	st.Usage.Messages += cur.Messages

@@ -155,7 +155,8 @@ func TestJobRetriedOnFailure(t *testing.T) {
 	if got := clock.Asked(); !slices.Equal(got[:4], want) {
 		t.Fatalf("waits %v, want %v", got, want)
 	}
-	if st := s.Status(); st.LastError != "exit code 3" || st.Restarts < 4 {
+	st := s.Status()
+	if st.LastError != "exit code 3" || st.Restarts < 4 || len(st.Failures) < 4 || st.Failures[0].Error != "exit code 3" {
 		t.Fatalf("status %+v", st)
 	}
 }
