@@ -22,7 +22,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	canopy "github.com/canopy-fleet/canopy/sdk/go"
 )
@@ -90,15 +89,11 @@ func publishAggregates() error {
 
 // intConfig reads a positive integer config value.
 func intConfig(key string, def int) (int, error) {
-	s, ok := canopy.Config(key)
-	if !ok {
-		return def, nil
+	v, err := canopy.ConfigInt(key, def)
+	if err == nil && (v <= 0 || v > 1<<20) {
+		err = fmt.Errorf("config %s: %d is not between 1 and %d", key, v, 1<<20)
 	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v <= 0 || v > 1<<20 {
-		return 0, fmt.Errorf("config %s: %q is not a positive integer", key, s)
-	}
-	return v, nil
+	return v, err
 }
 
 // main is not called in a service (a WASI reactor); the handlers are

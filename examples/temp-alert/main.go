@@ -23,7 +23,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	canopy "github.com/canopy-fleet/canopy/sdk/go"
@@ -40,7 +39,7 @@ var (
 )
 
 func init() {
-	cfg, err := loadConfig(canopy.Config)
+	cfg, err := loadConfig()
 	if err != nil {
 		// A bad config is the operator's mistake: say so and fail the start.
 		canopy.Error("bad config", "err", err)
@@ -78,28 +77,21 @@ func handle(topic string, data []byte) error {
 	return det.commit(a)
 }
 
-// loadConfig reads the task's config through get (canopy.Config in the
-// task), applying defaults and rejecting bad values.
-func loadConfig(get func(string) (string, bool)) (config, error) {
-	cfg := config{Threshold: 30, Hysteresis: 1}
-	for _, f := range []struct {
-		key string
-		dst *float64
-	}{{"threshold", &cfg.Threshold}, {"hysteresis", &cfg.Hysteresis}} {
-		s, ok := get(f.key)
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return cfg, fmt.Errorf("config %s: %q is not a number", f.key, s)
-		}
-		*f.dst = v
+// loadConfig reads the task's config, applying defaults and rejecting bad
+// values.
+func loadConfig() (config, error) {
+	threshold, err := canopy.ConfigFloat("threshold", 30)
+	if err != nil {
+		return config{}, err
 	}
-	if cfg.Hysteresis < 0 {
-		return cfg, fmt.Errorf("config hysteresis: %v is negative", cfg.Hysteresis)
+	hysteresis, err := canopy.ConfigFloat("hysteresis", 1)
+	if err != nil {
+		return config{}, err
 	}
-	return cfg, nil
+	if hysteresis < 0 {
+		return config{}, fmt.Errorf("config hysteresis: %v is negative", hysteresis)
+	}
+	return config{Threshold: threshold, Hysteresis: hysteresis}, nil
 }
 
 // main is not called in a service (a WASI reactor); the handlers are

@@ -149,7 +149,7 @@ func TestTempAlertBadConfig(t *testing.T) {
 	if err == nil {
 		t.Fatal("started with threshold=warm")
 	}
-	if logs := dev.Logs(); !strings.Contains(logs, `config threshold: \"warm\" is not a number`) {
+	if logs := dev.Logs(); !strings.Contains(logs, `config threshold: \"warm\" is not a finite number`) {
 		t.Errorf("bad config not named in the logs:\n%s", logs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	canopy "github.com/canopy-fleet/canopy/sdk/go"
 )
@@ -89,16 +90,19 @@ func ExampleKVStore_Set() {
 }
 
 func ExampleConfig() {
-	threshold := 30.0
-	if s, ok := canopy.Config("threshold"); ok {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			canopy.Error("bad config", "key", "threshold", "value", s, "err", err)
-			return
-		}
-		threshold = v
+	// A string value, with a default.
+	unit := canopy.ConfigOr("unit", "C")
+	// Typed values: the default when unset, an error naming the key when
+	// set to something else. In init, a panic fails the start and logs why.
+	threshold, err := canopy.ConfigFloat("threshold", 30)
+	if err != nil {
+		panic(err)
 	}
-	_ = threshold
+	every, err := canopy.ConfigDuration("every", time.Minute)
+	if err != nil {
+		panic(err)
+	}
+	canopy.Info("config", "unit", unit, "threshold", threshold, "every", every)
 }
 
 func ExampleInfo() {

@@ -3,8 +3,10 @@ package canopy
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -359,5 +361,26 @@ func BenchmarkDispatchMessage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		dispatchMessage(tp, tl, dp, dl)
+	}
+}
+
+func TestParseConfigValue(t *testing.T) {
+	parseInt := func(s string) (int, error) { v, err := strconv.ParseInt(s, 0, 64); return int(v), err }
+	if v, err := parseConfigValue("window", "", false, 10, "an integer", parseInt); v != 10 || err != nil {
+		t.Errorf("unset: %v, %v; want the default 10", v, err)
+	}
+	if v, err := parseConfigValue("window", "0x20", true, 10, "an integer", parseInt); v != 32 || err != nil {
+		t.Errorf("0x20: %v, %v; want 32", v, err)
+	}
+	_, err := parseConfigValue("window", "ten", true, 10, "an integer", parseInt)
+	if err == nil || err.Error() != `config window: "ten" is not an integer` {
+		t.Errorf("bad value: err = %v", err)
+	}
+	// Outside a task nothing is set: the typed getters return defaults.
+	if v, err := ConfigFloat("threshold", 30); v != 30 || err != nil {
+		t.Errorf("ConfigFloat outside a task: %v, %v", v, err)
+	}
+	if v, err := ConfigDuration("every", time.Second); v != time.Second || err != nil {
+		t.Errorf("ConfigDuration outside a task: %v, %v", v, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	canopy "github.com/canopy-fleet/canopy/sdk/go"
 )
@@ -143,6 +144,27 @@ var checks = []check{
 		}
 		if v, ok := canopy.Config("long"); !ok || v != strings.Repeat("x", 3000) {
 			return fmt.Errorf("long: %d bytes, %v", len(v), ok)
+		}
+		return nil
+	}},
+	{"config-typed", func() error {
+		if v, err := canopy.ConfigInt("n", 1); v != 16 || err != nil {
+			return fmt.Errorf("ConfigInt: %v, %v", v, err)
+		}
+		if v, err := canopy.ConfigFloat("ratio", 1); v != 2.5 || err != nil {
+			return fmt.Errorf("ConfigFloat: %v, %v", v, err)
+		}
+		if v, err := canopy.ConfigBool("flag", false); !v || err != nil {
+			return fmt.Errorf("ConfigBool: %v, %v", v, err)
+		}
+		if v, err := canopy.ConfigDuration("every", 0); v != 250*time.Millisecond || err != nil {
+			return fmt.Errorf("ConfigDuration: %v, %v", v, err)
+		}
+		if v, err := canopy.ConfigInt("absent", 7); v != 7 || err != nil {
+			return fmt.Errorf("ConfigInt default: %v, %v", v, err)
+		}
+		if _, err := canopy.ConfigFloat("greeting", 0); err == nil || err.Error() != `config greeting: "hello" is not a finite number` {
+			return fmt.Errorf("ConfigFloat of hello: %v", err)
 		}
 		return nil
 	}},

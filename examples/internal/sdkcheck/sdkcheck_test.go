@@ -25,7 +25,8 @@ func deployment(typ kernel.TaskType) *kernel.Deployment {
 		Type:    typ,
 		Publish: []string{"check/#"},
 		Limits:  kernel.Limits{KV: 64 * kernel.KiB, PublishRate: 20, CallTimeout: kernel.Duration(5e9)},
-		Config:  map[string]string{"greeting": "hello", "long": strings.Repeat("x", 3000)},
+		Config: map[string]string{"greeting": "hello", "long": strings.Repeat("x", 3000),
+			"n": "0x10", "ratio": "2.5", "flag": "true", "every": "250ms"},
 	}
 }
 
