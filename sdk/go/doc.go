@@ -32,9 +32,9 @@
 //	func main() {}
 //
 // Config values, key-value reads, logging and publishing all work from init
-// already, so a task typically reads and validates its config there and
-// returns early by logging an error (or panicking: an init that panics makes
-// the start fail, which Canopy reports).
+// already, so a task typically reads and validates its config there. On a
+// bad value it logs the error and panics: the start fails and Canopy
+// reports it, rather than running a task that does the wrong thing.
 //
 // # Jobs
 //
