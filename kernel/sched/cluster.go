@@ -59,6 +59,7 @@ type Cluster struct {
 
 	nearCache map[string]*nearTargets
 	statics   map[string]*staticSet
+	noStatic  bool // tests: always scan every node
 	scratch   scratch
 }
 

@@ -40,7 +40,8 @@ func (c *Cluster) BothSelections(req *Request, k int) (fast, slow []kernel.NodeN
 		}
 	}
 	s.resetCounts()
-	for _, p := range c.selectTop(q, slices.Clone(cands), k, nil) {
+	picks, _ := c.selectTop(q, slices.Clone(cands), nil, k, nil)
+	for _, p := range picks {
 		fast = append(fast, c.nodes[p.idx].Name)
 	}
 	s.resetCounts()
@@ -73,3 +74,6 @@ func TrieMatch(topics []string, filter string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// ScanEverything turns off static sets and sorted scans.
+func (c *Cluster) ScanEverything() { c.noStatic = true }

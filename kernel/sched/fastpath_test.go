@@ -171,36 +171,55 @@ func FuzzPlace(f *testing.F) {
 	})
 }
 
-// TestCachesDoNotChangeDecisions: deciding each deployment on a cluster
-// whose caches (near targets, latency scores, static sets) are warm gives
-// the same plans as on a cold one.
+// TestCachesDoNotChangeDecisions: with caches warm (near targets, latency
+// scores, static sets scanned best first and stopped early) decisions are
+// the same as scanning every node every time.
 func TestCachesDoNotChangeDecisions(t *testing.T) {
-	f := fleetgen.Generate(fleetgen.Config{Nodes: 3000, Seed: 11}, now)
-	work := f.Workload(60, 11)
-	cold := cluster(t, &f.Snapshot, sched.Config{})
-	warm := cluster(t, &f.Snapshot, sched.Config{})
-	for _, d := range work {
-		for range 3 { // warm every cache this deployment can use
-			if _, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now}); err != nil {
+	for _, tc := range []struct {
+		nodes int
+		seed  uint64
+		cfg   sched.Config
+	}{
+		{3000, 11, sched.Config{}},
+		{2000, 12, sched.Config{Policy: sched.PolicyBinpack}},
+		{1500, 13, sched.Config{Weights: sched.Weights{Latency: 1, Benchmark: 5, Load: 1, Thermal: -1, Spread: 4, Pack: 1}}},
+	} {
+		f := fleetgen.Generate(fleetgen.Config{Nodes: tc.nodes, Seed: tc.seed}, now)
+		work := f.Workload(120, tc.seed)
+		plain := cluster(t, &f.Snapshot, tc.cfg)
+		plain.ScanEverything()
+		warm := cluster(t, &f.Snapshot, tc.cfg)
+		for _, d := range work {
+			for range 2 { // warm every cache this deployment can use
+				if _, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := plain.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x, y := planJSON(t, a.Plan), planJSON(t, b.Plan); x != y {
+				t.Fatalf("seed %d, %s: plain %s\nwarm %s", tc.seed, d.Name, x, y)
+			}
+			if err := plain.Apply(&a.Plan); err != nil {
+				t.Fatal(err)
+			}
+			if err := warm.Apply(&b.Plan); err != nil {
 				t.Fatal(err)
 			}
 		}
-		a, err := cold.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if x, y := planJSON(t, a.Plan), planJSON(t, b.Plan); x != y {
-			t.Fatalf("%s: cold %s\nwarm %s", d.Name, x, y)
-		}
-		if err := cold.Apply(&a.Plan); err != nil {
-			t.Fatal(err)
-		}
-		if err := warm.Apply(&b.Plan); err != nil {
-			t.Fatal(err)
+		// Again, now that every deployment has replicas to keep.
+		for _, d := range work {
+			a, _ := plain.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+			b, _ := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+			if x, y := planJSON(t, a.Plan), planJSON(t, b.Plan); x != y {
+				t.Fatalf("seed %d, %s again: plain %s\nwarm %s", tc.seed, d.Name, x, y)
+			}
 		}
 	}
 }

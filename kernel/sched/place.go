@@ -76,14 +76,15 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	// outside q.drive fail some filter; which one is worked out only when
 	// asked (explanations, an unplaced reason, preemption).
 	cands := s.cands[:0]
+	var sc *sortedScan // set when candidates are visited lazily, best first
 	if q.drive != nil {
 		for _, i := range q.drive {
 			if !s.replica.has(i) && c.filter(q, i, true) == Eligible {
 				cands = append(cands, cand{base: c.hotBase(q, i), idx: i})
 			}
 		}
-	} else if ss := c.staticFor(q); ss != nil {
-		cands = c.scanStatic(q, ss, cands)
+	} else if ss := c.staticFor(q); ss != nil && !d.Every {
+		sc = newSortedScan(q, ss)
 	} else {
 		for i := range n {
 			if !s.replica.has(i) && c.filter(q, i, true) == Eligible {
@@ -91,7 +92,6 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 			}
 		}
 	}
-	s.cands = cands
 	var reasons []Reason
 	allReasons := func() []Reason {
 		if reasons == nil {
@@ -120,7 +120,7 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 			s.picked.set(cd.idx)
 		}
 	} else if need > 0 {
-		picks = c.selectTop(q, cands, need, nil)
+		picks, cands = c.selectTop(q, cands, sc, need, nil)
 	}
 	for k, pk := range picks {
 		if k < len(lost) {
@@ -155,12 +155,19 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	}
 	if unplaced > 0 {
 		p.Unplaced = unplaced
+		if sc != nil {
+			cands = c.visitAll(q, sc, cands)
+		}
 		p.UnplacedReason = c.unplacedReason(allReasons(), len(cands))
 	}
 	if !d.Every && c.cfg.RebalanceMargin >= 0 {
 		movesLeft := c.cfg.MaxMovesPerStep - len(p.Move) + countUrgent(p)
+		if sc != nil && movesLeft > 0 && len(kept) > 0 {
+			cands = c.visitAll(q, sc, cands) // rebalancing weighs every candidate
+		}
 		kept = c.rebalance(q, kept, cands, movesLeft, p, notes)
 	}
+	s.cands = cands[:0] // keep the grown buffer
 	p.Kept = len(kept)
 	for _, k := range kept {
 		if !k.deferred {

@@ -82,9 +82,15 @@ func siftDownMin(h []cand, i int) {
 // pick must beat it, and if one does not, the heap is rebuilt from every
 // candidate. The result is the same as with a heap of all candidates; the
 // cost is O(n) for the scan plus O(k log k) for the picks.
-func (c *Cluster) selectTop(q *query, cands []cand, k int, picks []pick) []pick {
-	if k <= 0 || len(cands) == 0 {
-		return picks
+//
+// With a sorted scan (sc not nil) the candidates are not all known yet:
+// nodes are visited best static score first and the visit stops once no
+// node left could enter the pool; picks must also beat an upper bound of
+// the nodes not visited, and if one does not, the scan is finished first.
+// It returns the picks and every candidate visited.
+func (c *Cluster) selectTop(q *query, cands []cand, sc *sortedScan, k int, picks []pick) ([]pick, []cand) {
+	if k <= 0 || (len(cands) == 0 && sc == nil) {
+		return picks, cands
 	}
 	s := &c.scratch
 	s.picked.clear()
@@ -93,37 +99,76 @@ func (c *Cluster) selectTop(q *query, cands []cand, k int, picks []pick) []pick 
 	size := 2*k + 32
 	// With no replica counted yet every spread score is 1: skip looking.
 	fresh := len(s.touchGW) == 0 && len(s.touchSit) == 0
-	thr := 0.0 // the pool's lowest bound, once the pool is full
-	for _, cd := range cands {
+	bound := func(cd *cand) {
 		if fresh {
 			cd.bound = cd.base + q.w.spread
 		} else {
 			cd.bound = cd.base + c.spreadNow(q, cd.idx)
 		}
-		if size*4 >= len(cands) || len(pool) < size {
-			pool = append(pool, cd)
-			if len(pool) == size && size*4 < len(cands) {
-				for i := size/2 - 1; i >= 0; i-- {
-					siftDownMin(pool, i)
-				}
-				thr = pool[0].bound
-			}
-			continue
-		}
-		// Candidates come in id order, so one scoring no more than the
-		// pool's lowest (or than the best outside) ranks below it.
-		if cd.bound <= thr {
-			if out.idx < 0 || cd.bound > out.score {
-				out.idx, out.score = cd.idx, cd.bound
-			}
-			continue
-		}
-		out.offer(pool[0])
-		pool[0] = cd
-		siftDownMin(pool, 0)
-		thr = pool[0].bound
 	}
-	if out.idx >= 0 {
+	rest := -1.0 // upper bound of the nodes a sorted scan has not visited
+	if sc != nil {
+		for {
+			if len(pool) == size {
+				if rest = sc.restBound(q); rest < pool[0].bound {
+					break
+				}
+			}
+			var ok bool
+			if cands, ok = c.visitNext(q, sc, cands); !ok {
+				if sc.done() {
+					rest = -1
+					break
+				}
+				continue
+			}
+			cd := cands[len(cands)-1]
+			bound(&cd)
+			switch {
+			case len(pool) < size:
+				pool = append(pool, cd)
+				if len(pool) == size {
+					for i := size/2 - 1; i >= 0; i-- {
+						siftDownMin(pool, i)
+					}
+				}
+			case !before(&cd, &pool[0]):
+				out.offer(cd)
+			default:
+				out.offer(pool[0])
+				pool[0] = cd
+				siftDownMin(pool, 0)
+			}
+		}
+	} else {
+		thr := 0.0 // the pool's lowest bound, once the pool is full
+		for _, cd := range cands {
+			bound(&cd)
+			if size*4 >= len(cands) || len(pool) < size {
+				pool = append(pool, cd)
+				if len(pool) == size && size*4 < len(cands) {
+					for i := size/2 - 1; i >= 0; i-- {
+						siftDownMin(pool, i)
+					}
+					thr = pool[0].bound
+				}
+				continue
+			}
+			// Candidates come in id order, so one scoring no more than the
+			// pool's lowest (or than the best outside) ranks below it.
+			if cd.bound <= thr {
+				if out.idx < 0 || cd.bound > out.score {
+					out.idx, out.score = cd.idx, cd.bound
+				}
+				continue
+			}
+			out.offer(pool[0])
+			pool[0] = cd
+			siftDownMin(pool, 0)
+			thr = pool[0].bound
+		}
+	}
+	if out.idx >= 0 || rest >= 0 {
 		s.inPool.clear()
 		for _, p := range pool {
 			s.inPool.set(p.idx)
@@ -140,8 +185,12 @@ func (c *Cluster) selectTop(q *query, cands []cand, k int, picks []pick) []pick 
 				continue
 			}
 		}
-		if out.idx >= 0 && !before(&cand{bound: cur, idx: top.idx}, &cand{bound: out.score, idx: out.idx}) {
-			// A candidate outside the pool beats the top: use them all.
+		if (out.idx >= 0 && !before(&cand{bound: cur, idx: top.idx}, &cand{bound: out.score, idx: out.idx})) || (rest >= 0 && cur <= rest) {
+			// A candidate outside the pool may beat the top: use them all.
+			if sc != nil && !sc.done() {
+				cands = c.visitAll(q, sc, cands)
+			}
+			rest = -1
 			pool = pool[:0]
 			for _, cd := range cands {
 				if !s.picked.has(cd.idx) {
@@ -173,7 +222,7 @@ func (c *Cluster) selectTop(q *query, cands []cand, k int, picks []pick) []pick 
 		}
 	}
 	s.pool = pool
-	return picks
+	return picks, cands
 }
 
 // outsideBest is the best candidate outside the pool, by current score.

@@ -19,6 +19,11 @@ type staticSet struct {
 	uses   int
 	ids    []int32
 	static []float64 // w.lat*latency + w.bench*benchmark, summed as hotBase sums
+	// The set is ordered by bucket of static score, best first: bucket b
+	// holds positions ends[b-1]..ends[b]-1 and no static score above
+	// tops[b].
+	ends [staticBuckets]int32
+	tops [staticBuckets]float64
 }
 
 // maxStaticSets bounds the cache; past it, it starts over.
@@ -67,6 +72,9 @@ func staticKey(d *kernel.Deployment) string {
 // staticFor returns the static set of q's deployment, built the second
 // time it is asked for: a one-off deployment is cheaper scanned directly.
 func (c *Cluster) staticFor(q *query) *staticSet {
+	if c.noStatic {
+		return nil
+	}
 	key := staticKey(q.dep)
 	ss := c.statics[key]
 	if ss == nil {
@@ -78,22 +86,67 @@ func (c *Cluster) staticFor(q *query) *staticSet {
 	}
 	ss.uses++
 	if ss.ids == nil && ss.uses >= 2 {
-		ss.ids = make([]int32, 0, 64)
-		for i := range int32(len(c.nodes)) {
-			if c.passesStatic(q, i) {
-				lat := 0.0
-				if q.w.lat > 0 {
-					lat = latencyScore(q.dist[i], q.scale)
-				}
-				ss.ids = append(ss.ids, i)
-				ss.static = append(ss.static, q.w.lat*lat+q.w.bench*c.benchS[i])
-			}
-		}
+		c.buildStatic(q, ss)
 	}
 	if ss.ids == nil {
 		return nil
 	}
 	return ss
+}
+
+// staticBuckets is how finely a static set is ordered.
+const staticBuckets = 256
+
+// buildStatic fills a static set, ordered by bucket of static score, best
+// bucket first: a counting sort, O(n), where a full sort would cost more
+// than the scans it saves. Within a bucket nodes are in id order.
+func (c *Cluster) buildStatic(q *query, ss *staticSet) {
+	n := int32(len(c.nodes))
+	ids := make([]int32, 0, n)
+	vals := make([]float64, 0, n)
+	top := 0.0
+	for i := range n {
+		if c.passesStatic(q, i) {
+			lat := 0.0
+			if q.w.lat > 0 {
+				lat = latencyScore(q.dist[i], q.scale)
+			}
+			v := q.w.lat*lat + q.w.bench*c.benchS[i]
+			ids = append(ids, i)
+			vals = append(vals, v)
+			top = max(top, v)
+		}
+	}
+	width := top / staticBuckets
+	bucket := func(v float64) int {
+		if width == 0 {
+			return 0
+		}
+		return min(int(v/width), staticBuckets-1)
+	}
+	var start [staticBuckets + 1]int
+	for _, v := range vals {
+		start[staticBuckets-1-bucket(v)+1]++ // best bucket first
+	}
+	for b := range staticBuckets {
+		start[b+1] += start[b]
+	}
+	ss.ids = make([]int32, len(ids))
+	ss.static = make([]float64, len(ids))
+	for b := range staticBuckets {
+		ss.ends[b] = int32(start[b+1])
+		// The top of bucket b (counted from the best) bounds its scores;
+		// the best bucket's is the maximum itself.
+		ss.tops[b] = top
+		if b > 0 {
+			ss.tops[b] = float64(staticBuckets-b)*width*(1+1e-9) + 1e-12
+		}
+	}
+	for k, v := range vals {
+		b := staticBuckets - 1 - bucket(v)
+		ss.ids[start[b]], ss.static[start[b]] = ids[k], v
+		start[b]++
+	}
 }
 
 // passesStatic runs the filters that never change within a cluster.
@@ -110,26 +163,71 @@ func (c *Cluster) passesStatic(q *query, i int32) bool {
 	return true
 }
 
-// scanStatic is the hot loop over a static set: health, resources and the
-// changing part of the score.
-func (c *Cluster) scanStatic(q *query, ss *staticSet, cands []cand) []cand {
-	s := &c.scratch
-	w := &q.w
-	for k, i := range ss.ids {
-		if s.replica.has(i) || !c.ready[i] || (q.now != 0 && c.lastSeen[i] != 0 && q.now-c.lastSeen[i] > q.stale) ||
-			c.memAlloc[i] < q.needMem || c.memFree[i] < q.needMem || c.cpuFree[i] < q.demand.CPU {
-			continue
-		}
-		used := c.usedS[i] + q.memF*c.invAlloc[i]
-		if used > 1 || c.invAlloc[i] == 0 {
-			used = 1
-		}
-		pack := used
-		if !q.binpack {
-			pack = 1 - used
-		}
-		base := ss.static[k] + w.load*c.loadS[i] + w.thermal*c.thermal[i] + w.spread*0 + w.pack*pack
-		cands = append(cands, cand{base: base, idx: i})
+// sortedScan walks a static set best static score first.
+type sortedScan struct {
+	ss     *staticSet
+	next   int
+	dyn    float64 // the most the changing score parts can add: w.load + w.thermal + w.pack
+	bucket int     // of position next
+}
+
+func newSortedScan(q *query, ss *staticSet) *sortedScan {
+	return &sortedScan{ss: ss, dyn: q.w.load + q.w.thermal + q.w.pack}
+}
+
+func (sc *sortedScan) done() bool { return sc.next >= len(sc.ss.ids) }
+
+// restBound is an upper bound of the total score, spread included, of
+// every node not visited yet, or -1 when all were.
+func (sc *sortedScan) restBound(q *query) float64 {
+	if sc.done() {
+		return -1
+	}
+	for int32(sc.next) >= sc.ss.ends[sc.bucket] {
+		sc.bucket++
+	}
+	return sc.ss.tops[sc.bucket] + sc.dyn + q.w.spread
+}
+
+// visitNext visits one node, appending it to cands if it passes health and
+// resources; ok reports whether it did.
+func (c *Cluster) visitNext(q *query, sc *sortedScan, cands []cand) ([]cand, bool) {
+	if sc.done() {
+		return cands, false
+	}
+	k := sc.next
+	sc.next++
+	n := len(cands)
+	cands = c.scanOne(q, sc.ss, k, cands)
+	return cands, len(cands) > n
+}
+
+// visitAll visits every node left.
+func (c *Cluster) visitAll(q *query, sc *sortedScan, cands []cand) []cand {
+	for !sc.done() {
+		cands = c.scanOne(q, sc.ss, sc.next, cands)
+		sc.next++
 	}
 	return cands
+}
+
+// scanOne checks health and resources of the k-th node of a static set and
+// appends it, scored, if it passes.
+func (c *Cluster) scanOne(q *query, ss *staticSet, k int, cands []cand) []cand {
+	i := ss.ids[k]
+	if c.scratch.replica.has(i) || !c.ready[i] || (q.now != 0 && c.lastSeen[i] != 0 && q.now-c.lastSeen[i] > q.stale) ||
+		c.memAlloc[i] < q.needMem || c.memFree[i] < q.needMem || c.cpuFree[i] < q.demand.CPU {
+		return cands
+	}
+	used := c.usedS[i] + q.memF*c.invAlloc[i]
+	if used > 1 || c.invAlloc[i] == 0 {
+		used = 1
+	}
+	pack := used
+	if !q.binpack {
+		pack = 1 - used
+	}
+	w := &q.w
+	base := ss.static[k] + w.load*c.loadS[i] + w.thermal*c.thermal[i] + w.spread*0 + w.pack*pack
+	return append(cands, cand{base: base, idx: i})
 }
