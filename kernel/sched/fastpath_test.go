@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/sched"
@@ -180,7 +181,8 @@ func TestCachesDoNotChangeDecisions(t *testing.T) {
 		seed  uint64
 		cfg   sched.Config
 	}{
-		{3000, 11, sched.Config{}},
+		{3000, 11, sched.Config{RebalanceMargin: 0.05, MaxMovesPerStep: 3}},
+		{3000, 14, sched.Config{}},
 		{2000, 12, sched.Config{Policy: sched.PolicyBinpack}},
 		{1500, 13, sched.Config{Weights: sched.Weights{Latency: 1, Benchmark: 5, Load: 1, Thermal: -1, Spread: 4, Pack: 1}}},
 	} {
@@ -189,6 +191,7 @@ func TestCachesDoNotChangeDecisions(t *testing.T) {
 		plain := cluster(t, &f.Snapshot, tc.cfg)
 		plain.ScanEverything()
 		warm := cluster(t, &f.Snapshot, tc.cfg)
+		var placed []kernel.Placement
 		for _, d := range work {
 			for range 2 { // warm every cache this deployment can use
 				if _, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now}); err != nil {
@@ -212,14 +215,50 @@ func TestCachesDoNotChangeDecisions(t *testing.T) {
 			if err := warm.Apply(&b.Plan); err != nil {
 				t.Fatal(err)
 			}
+			placed = append(placed, b.Plan.Place...)
 		}
-		// Again, now that every deployment has replicas to keep.
-		for _, d := range work {
-			a, _ := plain.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
-			b, _ := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
-			if x, y := planJSON(t, a.Plan), planJSON(t, b.Plan); x != y {
-				t.Fatalf("seed %d, %s again: plain %s\nwarm %s", tc.seed, d.Name, x, y)
+		// Again, now that every deployment has replicas to keep; then
+		// again with a third of the fleet hot and busy, so replicas move.
+		again := func(what string) int {
+			moves := 0
+			for _, d := range work {
+				a, _ := plain.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+				b, _ := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now})
+				if x, y := planJSON(t, a.Plan), planJSON(t, b.Plan); x != y {
+					t.Fatalf("seed %d, %s %s: plain %s\nwarm %s", tc.seed, d.Name, what, x, y)
+				}
+				moves += len(a.Plan.Move)
 			}
+			return moves
+		}
+		again("again")
+		// A new snapshot: the placed replicas run, and a third of the
+		// fleet runs hot and busy, so replicas should move.
+		snap := f.Snapshot
+		snap.Nodes = slices.Clone(snap.Nodes)
+		snap.Deployments = append(slices.Clone(snap.Deployments), work...)
+		snap.Tasks = slices.Clone(snap.Tasks)
+		for _, pl := range placed {
+			snap.Tasks = append(snap.Tasks, kernel.Task{ID: pl.Task, Deployment: pl.Deployment,
+				Version: 1, Node: pl.Node, State: kernel.TaskRunning, StartedAt: now.Add(-time.Hour)})
+		}
+		hot := kernel.LiveStats{CPUPercent: 99, MemoryFree: 1 * kernel.GiB, TempC: 84, TempLimitC: 85, Throttled: true, MeasuredAt: now}
+		for i := range snap.Nodes {
+			if i%3 == 0 {
+				snap.Nodes[i].Capability.Live = hot
+			}
+		}
+		plain, warm = cluster(t, &snap, tc.cfg), cluster(t, &snap, tc.cfg)
+		plain.ScanEverything()
+		for _, d := range work {
+			for range 2 {
+				if _, err := warm.Place(&sched.Request{Deployment: d, Version: 1, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if moves := again("with hot nodes"); moves == 0 && tc.cfg.RebalanceMargin > 0 {
+			t.Fatalf("seed %d: no replica moved off hot, busy nodes", tc.seed)
 		}
 	}
 }

@@ -163,7 +163,14 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	if !d.Every && c.cfg.RebalanceMargin >= 0 {
 		movesLeft := c.cfg.MaxMovesPerStep - len(p.Move) + countUrgent(p)
 		if sc != nil && movesLeft > 0 && len(kept) > 0 {
-			cands = c.visitAll(q, sc, cands) // rebalancing weighs every candidate
+			// Only a node scoring above the worst replica by the margin can
+			// take it: visit until no node left can.
+			if w, ws := c.worstKept(q, kept); w >= 0 {
+				thr := ws + c.cfg.RebalanceMargin
+				for !sc.done() && sc.restBound(q) > thr {
+					cands, _ = c.visitNext(q, sc, cands)
+				}
+			}
 		}
 		kept = c.rebalance(q, kept, cands, movesLeft, p, notes)
 	}
@@ -340,18 +347,7 @@ func (c *Cluster) rebalance(q *query, kept []held, cands []cand, budget int, p *
 		}
 	}
 	for ; budget > 0 && len(kept) > 0 && len(rest) > 0; budget-- {
-		worst, worstScore := -1, 0.0
-		for i, k := range kept {
-			if k.deferred || c.tasks[k.task].task.State != kernel.TaskRunning {
-				continue
-			}
-			c.count(k.node, -1)
-			sc := c.base(q, k.node, true) + c.spreadNow(q, k.node)
-			c.count(k.node, 1)
-			if worst < 0 || sc < worstScore {
-				worst, worstScore = i, sc
-			}
-		}
+		worst, worstScore := c.worstKept(q, kept)
 		if worst < 0 {
 			break
 		}
@@ -378,6 +374,24 @@ func (c *Cluster) rebalance(q *query, kept []held, cands []cand, budget int, p *
 		kept = slices.Delete(kept, worst, worst+1)
 	}
 	return kept
+}
+
+// worstKept is the running replica scoring lowest, counting the others'
+// spread but not its own, and its score; -1 if none runs.
+func (c *Cluster) worstKept(q *query, kept []held) (int, float64) {
+	worst, worstScore := -1, 0.0
+	for i, k := range kept {
+		if k.deferred || c.tasks[k.task].task.State != kernel.TaskRunning {
+			continue
+		}
+		c.count(k.node, -1)
+		sc := c.base(q, k.node, true) + c.spreadNow(q, k.node)
+		c.count(k.node, 1)
+		if worst < 0 || sc < worstScore {
+			worst, worstScore = i, sc
+		}
+	}
+	return worst, worstScore
 }
 
 // unplacedReason names the filters that rejected the most nodes.
