@@ -49,6 +49,7 @@ const (
 	prefixAcked = 'a'
 	formatKey   = "_format" // must not start with a message prefix byte
 	formatValue = "canopy-outbox-v1"
+	seqKey      = "_seq" // next sequence number, a high-water mark
 )
 
 func msgKey(seq uint64) []byte {

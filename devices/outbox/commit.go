@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -11,6 +12,7 @@ import (
 type op struct {
 	appends []Message
 	acks    []string
+	ackSeqs []uint64
 	done    chan error
 }
 
@@ -126,6 +128,13 @@ func (o *Outbox) stage(bt *batchTxn, batch []*op, results []error, lowDisk bool)
 				return err
 			}
 		}
+		for _, seq := range p.ackSeqs {
+			if e, ok := o.bySeq[seq]; ok {
+				if err := o.ackOne(bt, e.id); err != nil {
+					return err
+				}
+			}
+		}
 		if len(p.appends) == 0 {
 			continue
 		}
@@ -162,7 +171,18 @@ func (o *Outbox) stage(bt *batchTxn, batch []*op, results []error, lowDisk bool)
 		}
 	}
 	if lowDisk {
-		return o.dropOldest(bt, o.bytes.Load()/10+1)
+		if err := o.dropOldest(bt, o.bytes.Load()/10+1); err != nil {
+			return err
+		}
+	}
+	// The high-water mark keeps sequence numbers increasing across
+	// restarts even when every message was acknowledged (receivers drop
+	// numbers they have seen).
+	if o.nextSeq != o.savedSeq {
+		if err := bt.set(badger.NewEntry([]byte(seqKey), binary.BigEndian.AppendUint64(nil, o.nextSeq))); err != nil {
+			return err
+		}
+		o.savedSeq = o.nextSeq
 	}
 	return nil
 }
@@ -231,6 +251,7 @@ func (o *Outbox) remove(bt *batchTxn, e *entry) error {
 		return err
 	}
 	delete(o.pending, e.id)
+	delete(o.bySeq, e.seq)
 	o.dests[e.dest]--
 	o.n.Add(-1)
 	o.bytes.Add(-e.size)
@@ -239,6 +260,7 @@ func (o *Outbox) remove(bt *batchTxn, e *entry) error {
 
 func (o *Outbox) index(e *entry) {
 	o.pending[e.id] = e
+	o.bySeq[e.seq] = e
 	o.queue = append(o.queue, e)
 	o.dests[e.dest]++
 	o.n.Add(1)
@@ -264,6 +286,7 @@ func (o *Outbox) popOldest() *entry {
 
 func (o *Outbox) reset() {
 	o.pending = map[string]*entry{}
+	o.bySeq = map[uint64]*entry{}
 	o.dests = map[string]int{}
 	o.queue, o.head = nil, 0
 	o.n.Store(0)

@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,9 +38,12 @@ type Outbox struct {
 	// Owned by the committer goroutine after Open.
 	nextSeq uint64
 	pending map[string]*entry // id → entry
-	queue   []*entry          // pending in seq order from head; acked ones linger until popped
-	head    int
-	dests   map[string]int // dest → pending count
+	bySeq   map[uint64]*entry // seq → entry
+	// savedSeq is the high-water mark last written.
+	savedSeq uint64
+	queue    []*entry // pending in seq order from head; acked ones linger until popped
+	head     int
+	dests    map[string]int // dest → pending count
 
 	// Read by anyone.
 	mu        sync.RWMutex // guards destsView
@@ -96,6 +100,7 @@ func Open(cfg Config) (*Outbox, error) {
 		ops:     make(chan *op, 1024),
 		stop:    make(chan struct{}),
 		pending: map[string]*entry{},
+		bySeq:   map[uint64]*entry{},
 		dests:   map[string]int{},
 	}
 	start := time.Now()
@@ -147,6 +152,19 @@ func (o *Outbox) empty(txn *badger.Txn) bool {
 // recover rebuilds the index from the stored messages.
 func (o *Outbox) recover() error {
 	return o.db.View(func(txn *badger.Txn) error {
+		if item, err := txn.Get([]byte(seqKey)); err == nil {
+			if err := item.Value(func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("%w: %s: sequence record of %d bytes", ErrDamaged, o.cfg.Dir, len(v))
+				}
+				o.nextSeq = max(o.nextSeq, binary.BigEndian.Uint64(v))
+				return nil
+			}); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixMsg}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -162,8 +180,9 @@ func (o *Outbox) recover() error {
 				return fmt.Errorf("%w: %s: message %d: %v", ErrDamaged, o.cfg.Dir, seq, err)
 			}
 			o.index(&entry{seq: seq, id: m.ID, dest: m.Dest, size: m.size()})
-			o.nextSeq = seq + 1
+			o.nextSeq = max(o.nextSeq, seq+1)
 		}
+		o.savedSeq = o.nextSeq
 		return nil
 	})
 }
