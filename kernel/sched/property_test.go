@@ -21,8 +21,8 @@ import (
 // once applied, deciding again changes nothing.
 func TestProperties(t *testing.T) {
 	type run struct{ nodes, deployments int }
-	runs := []run{{10000, 8}}
-	for range 12 {
+	runs := []run{{10000, 6}}
+	for range 8 {
 		runs = append(runs, run{200, 25}, run{1000, 15})
 	}
 	for i, r := range runs {
