@@ -60,7 +60,7 @@ func crashChild(dir, base string) int {
 					os.Exit(3)
 				}
 				say("A " + id)
-				if i%4 == 0 {
+				if i%4 == 0 && os.Getenv(childEnv+"_NOACK") == "" {
 					if err := o.Ack(ctx, id); err != nil {
 						fmt.Fprintln(os.Stderr, err)
 						os.Exit(3)
