@@ -33,6 +33,10 @@ type blobCall struct {
 
 func (b *blobState) init() { b.inflight = map[string]*blobCall{} }
 
+// Blobs is the node's blob store (nil when none is configured); the root
+// puts uploaded modules here.
+func (n *Node) Blobs() *blobstore.Store { return n.cfg.Blobs }
+
 // FetchBlob makes the blob available locally and returns its path. It asks
 // the parent, which serves it from its cache or fetches it from its own
 // parent first, so each gateway downloads a blob once for its subtree.

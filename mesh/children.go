@@ -76,11 +76,7 @@ func (n *Node) admitChild(c link.Conn) {
 	n.sendRoutesUp(added, nil)
 	n.interestChanged()
 	n.emit(EventChildUp, name, "")
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		l.controlLoop(n.ctx)
-	}()
+	l.startControl()
 	n.serveLink(l)
 	n.dropChild(l, "link closed")
 }

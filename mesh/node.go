@@ -129,9 +129,6 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.cancel()
-	if n.ln != nil {
-		n.ln.Close()
-	}
 	n.mu.Lock()
 	var all []*peerLink
 	if n.parent != nil {
@@ -141,8 +138,12 @@ func (n *Node) Close() error {
 		all = append(all, c)
 	}
 	n.mu.Unlock()
+	// Links first, so peers hear the close; then the listener and its socket.
 	for _, l := range all {
 		l.conn.Close()
+	}
+	if n.ln != nil {
+		n.ln.Close()
 	}
 	n.wg.Wait()
 	return nil

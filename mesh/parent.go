@@ -87,11 +87,8 @@ func (n *Node) runParent(l *peerLink) string {
 	n.mu.Unlock()
 	n.emit(EventParentUp, l.peer.Name, "")
 	n.interestChanged()
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		l.controlLoop(n.ctx)
-	}()
+	l.startControl()
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		n.serveLink(l)
@@ -111,7 +108,11 @@ func (n *Node) runParent(l *peerLink) string {
 func (n *Node) heartbeat(l *peerLink) string {
 	lastOK := n.cfg.Clock.Now()
 	for seq := uint64(1); ; seq++ {
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LostAfter)
+		// The parent is lost LostAfter after the last answer, so this beat
+		// may wait only for what is left of that time (real time: the
+		// transport's deadlines are real).
+		left := n.cfg.LostAfter - n.cfg.Clock.Now().Sub(lastOK)
+		ctx, cancel := context.WithTimeout(n.ctx, max(left, n.cfg.HeartbeatInterval))
 		start := time.Now()
 		_, _, err := l.call(ctx, tHeartbeat, heartbeat{Seq: seq})
 		cancel()

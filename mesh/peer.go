@@ -28,9 +28,10 @@ type peerLink struct {
 	ready    bool
 	probe    time.Duration // last heartbeat round trip
 
-	ctrlMu   sync.Mutex
-	ctrlQ    []ctrlMsg
-	ctrlWake chan struct{}
+	ctrlMu      sync.Mutex
+	ctrlQ       []ctrlMsg
+	ctrlRunning bool // a sender goroutine is draining ctrlQ
+	ctrlReady   bool // the link is set up; before, frames only queue
 }
 
 // ctrlMsg is a control frame (routes, interest) sent in order on a link.
@@ -40,47 +41,64 @@ type ctrlMsg struct {
 }
 
 func (n *Node) newLink(c link.Conn, isParent bool) *peerLink {
-	return &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent, interest: map[string]bool{}, ctrlWake: make(chan struct{}, 1)}
+	return &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent, interest: map[string]bool{}}
 }
 
-// enqueue queues a control frame; the link's control loop sends queued
-// frames one at a time, in order, waiting for each acknowledgement.
+// enqueue queues a control frame. Queued frames are sent one at a time, in
+// order, each waiting for its acknowledgement, by a sender goroutine that
+// exists only while the queue is not empty: an idle link costs no goroutine.
 func (l *peerLink) enqueue(t frame.Type, v any) {
 	l.ctrlMu.Lock()
+	defer l.ctrlMu.Unlock()
 	l.ctrlQ = append(l.ctrlQ, ctrlMsg{t, v})
-	l.ctrlMu.Unlock()
-	select {
-	case l.ctrlWake <- struct{}{}:
-	default:
+	if l.ctrlRunning || !l.ctrlReady {
+		return
+	}
+	l.startSender()
+}
+
+// startControl allows sending once the link is set up (after the hello),
+// and sends what was queued before.
+func (l *peerLink) startControl() {
+	l.ctrlMu.Lock()
+	defer l.ctrlMu.Unlock()
+	l.ctrlReady = true
+	if len(l.ctrlQ) > 0 && !l.ctrlRunning {
+		l.startSender()
 	}
 }
 
-func (l *peerLink) controlLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.conn.Done():
-			return
-		case <-l.ctrlWake:
-		}
+// startSender runs the sender; l.ctrlMu must be held.
+func (l *peerLink) startSender() {
+	l.ctrlRunning = true
+	n := l.n
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
 		for {
 			l.ctrlMu.Lock()
-			if len(l.ctrlQ) == 0 {
+			if len(l.ctrlQ) == 0 || n.ctx.Err() != nil {
+				l.ctrlRunning = false
+				l.ctrlQ = nil
 				l.ctrlMu.Unlock()
-				break
+				return
 			}
 			m := l.ctrlQ[0]
 			l.ctrlQ = l.ctrlQ[1:]
 			l.ctrlMu.Unlock()
-			cctx, cancel := context.WithTimeout(ctx, l.n.cfg.RequestTimeout)
-			_, _, err := l.call(cctx, m.t, m.v)
+			select {
+			case <-l.conn.Done():
+				continue // drop: the link is gone
+			default:
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+			_, _, err := l.call(ctx, m.t, m.v)
 			cancel()
 			if err != nil {
-				l.n.log.Debug("control frame failed", "peer", string(l.peer.Name), "type", m.t, "err", err)
+				n.log.Debug("control frame failed", "peer", string(l.peer.Name), "type", m.t, "err", err)
 			}
 		}
-	}
+	}()
 }
 
 // call opens a stream, sends one frame and reads the reply frame. A tError

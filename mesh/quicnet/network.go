@@ -37,6 +37,15 @@ func New(cfg Config) (*Network, error) {
 // certificate; established connections keep theirs.
 func (n *Network) SetIdentity(id *identity.Node) { n.id.Store(id) }
 
+// leafCert is the client's certificate without the CA: the server has the
+// CA already, and not sending it saves the server parsing and keeping a copy
+// per connection.
+func (n *Network) leafCert() *tls.Certificate {
+	c := n.id.Load().TLSCertificate()
+	c.Certificate = c.Certificate[:1]
+	return &c
+}
+
 func (n *Network) cert() *tls.Certificate {
 	c := n.id.Load().TLSCertificate()
 	return &c
@@ -86,7 +95,7 @@ func (n *Network) clientTLS(want kernel.NodeName) *tls.Config {
 	v := n.verifier()
 	return &tls.Config{
 		MinVersion:             tls.VersionTLS13,
-		GetClientCertificate:   func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return n.cert(), nil },
+		GetClientCertificate:   func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return n.leafCert(), nil },
 		NextProtos:             []string{ALPN},
 		ServerName:             "canopy",
 		InsecureSkipVerify:     true, // VerifyConnection checks the chain against the cluster CA

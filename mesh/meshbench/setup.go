@@ -1,0 +1,138 @@
+// Package meshbench measures the mesh on loopback against raw quic-go in
+// the same run: request/response latency, blob throughput, join time,
+// failover time and memory per idle child link. The Go benchmarks in
+// package mesh and `canopy bench mesh` both run these functions.
+package meshbench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh"
+	"github.com/canopy-fleet/canopy/mesh/blobstore"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
+)
+
+// Result is one measured figure with its same-run baseline where it has one.
+type Result struct {
+	Name     string
+	Value    float64
+	Unit     string
+	Baseline float64 // 0 when there is none
+	Target   string
+	Note     string
+}
+
+// Options tune a run.
+type Options struct {
+	Quick bool // fewer iterations: a smoke run, not a measurement
+	// Spawn, when set, makes a command that re-runs this program as the
+	// children of the memory measurement (the program must call
+	// ChildrenMain first thing); nil runs them in this process.
+	Spawn func() *exec.Cmd
+}
+
+// env is a cluster authority and a scratch directory.
+type env struct {
+	dir  string
+	auth *identity.Authority
+}
+
+func newEnv() (*env, error) {
+	dir, err := os.MkdirTemp("", "meshbench-")
+	if err != nil {
+		return nil, err
+	}
+	ca, err := identity.LoadOrCreateCA(filepath.Join(dir, "ca"), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &env{dir: dir, auth: &identity.Authority{CA: ca, Tokens: identity.NewTokens(nil)}}, nil
+}
+
+func (e *env) close() { os.RemoveAll(e.dir) }
+
+func (e *env) identity(name kernel.NodeName, role kernel.Role) (*identity.Node, error) {
+	key, err := identity.LoadOrCreateKey(filepath.Join(e.dir, string(name), "node.key"))
+	if err != nil {
+		return nil, err
+	}
+	tok, err := e.auth.Tokens.Create(role, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	csr, err := identity.NewCSR(key, name)
+	if err != nil {
+		return nil, err
+	}
+	cert, ca, err := e.auth.Join(tok, csr)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewNode(key, cert, ca)
+}
+
+// node starts a mesh node over QUIC with its own identity and blob store.
+func (e *env) node(ctx context.Context, cfg mesh.Config) (*mesh.Node, error) {
+	id, err := e.identity(cfg.Name, cfg.Role)
+	if err != nil {
+		return nil, err
+	}
+	qc := quicnet.Config{Identity: id, Revoked: e.auth.CA.IsRevoked}
+	if cfg.Role == kernel.RoleController {
+		qc.Join = func(_ context.Context, tok string, csr []byte) ([]byte, []byte, error) { return e.auth.Join(tok, csr) }
+	}
+	nw, err := quicnet.New(qc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Network = nw
+	if cfg.Blobs == nil {
+		st, err := blobstore.Open(filepath.Join(e.dir, string(cfg.Name), "blobs"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Blobs = st
+	}
+	n, err := mesh.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// percentile of sorted durations, p in [0,1].
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p * float64(len(s)-1))
+	return s[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// All runs every measurement.
+func All(ctx context.Context, o Options) ([]Result, error) {
+	var out []Result
+	for _, f := range []func(context.Context, Options) ([]Result, error){RequestLatency, BlobThroughput, Join, Failover, IdleLinkMemory} {
+		rs, err := f(ctx, o)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
