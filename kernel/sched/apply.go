@@ -9,7 +9,9 @@ import (
 // Apply accounts for a plan the caller accepted: stopped tasks free their
 // resources, placed ones reserve theirs (as pending tasks), so the next
 // decision sees them. It fails, changing nothing, if the plan places on a
-// node the cluster does not know or reuses a live task ID.
+// node the cluster does not know or reuses a live task ID. A plan decoded
+// from JSON no longer carries its manifest: the tasks it places count as
+// unpreemptible until the next snapshot lists their deployment.
 func (c *Cluster) Apply(p *Plan) error {
 	for _, pl := range p.Place {
 		if err := c.checkPlace(pl); err != nil {

@@ -21,12 +21,16 @@ type Snapshot struct {
 
 // Request asks for one placement decision.
 type Request struct {
-	// Deployment to place, validated (kernel.ParseDeployment).
+	// Deployment to place, validated and with defaults set
+	// (kernel.ParseDeployment): Replicas 0 without Every means no replica.
+	// With Every, one replica goes to each node that passes the filters;
+	// nothing is preempted for it.
 	Deployment kernel.Deployment `json:"deployment"`
 	// Version new placements get.
 	Version int `json:"version"`
 	// Now is the time of the decision: nodes not seen for
-	// Config.StaleAfter are not ready, and explanations carry it.
+	// Config.StaleAfter before it are not ready, and explanations carry
+	// it. A zero Now ages no node.
 	Now time.Time `json:"now"`
 	// Policy overrides the cluster's policy for this deployment.
 	Policy Policy `json:"policy,omitempty"`
