@@ -29,6 +29,11 @@ type staticSet struct {
 // maxStaticSets bounds the cache; past it, it starts over.
 const maxStaticSets = 256
 
+// staticAfter is the use of a selector that builds its static set. Building
+// costs about one scan of every node, as does the first decision without
+// it, so it is built at once.
+const staticAfter = 1
+
 // staticKey names the static filters and score of a deployment.
 func staticKey(d *kernel.Deployment) string {
 	var b strings.Builder
@@ -69,8 +74,8 @@ func staticKey(d *kernel.Deployment) string {
 	return b.String()
 }
 
-// staticFor returns the static set of q's deployment, built the second
-// time it is asked for: a one-off deployment is cheaper scanned directly.
+// staticFor returns the static set of q's deployment, built on its
+// staticAfter-th use.
 func (c *Cluster) staticFor(q *query) *staticSet {
 	if c.noStatic {
 		return nil
@@ -85,7 +90,7 @@ func (c *Cluster) staticFor(q *query) *staticSet {
 		c.statics[key] = ss
 	}
 	ss.uses++
-	if ss.ids == nil && ss.uses >= 2 {
+	if ss.ids == nil && ss.uses >= staticAfter {
 		c.buildStatic(q, ss)
 	}
 	if ss.ids == nil {
