@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/canopy-fleet/canopy/devices/devbench"
@@ -59,8 +60,11 @@ func devicesPipelineBench(ctx context.Context, opts benchOptions) ([]benchResult
 		if err != nil {
 			return nil, fmt.Errorf("mosquitto pipeline: %w", err)
 		}
-		note := fmt.Sprintf("delivered %d/%d (baseline %d/%d), drops %d", c.Received, c.Sent, m.Received, m.Sent, c.Dropped)
+		note := fmt.Sprintf("delivered %d/%d (baseline %d/%d), drops %d; load avg %s", c.Received, c.Sent, m.Received, m.Sent, c.Dropped, loadAvg())
+		cpuC, cpuM := float64(c.CPUPerMsg())/1e3, float64(m.CPUPerMsg())/1e3
 		out = append(out,
+			benchResult{Name: "pipeline CPU per message, " + stage.name, Value: cpuC, Unit: "µs", Baseline: cpuM,
+				Note: fmt.Sprintf("whole pipeline incl. mosquitto; 2 idle cores would carry %.0f msgs/s (baseline %.0f)", 2e6/cpuC, 2e6/cpuM)},
 			benchResult{Name: "pipeline msgs/s, " + stage.name, Value: c.Rate, Unit: "msgs/s", Baseline: m.Rate, Target: ">= 50000", Note: note},
 			benchResult{Name: "pipeline p50, " + stage.name, Value: devMillis(c.P50), Unit: "ms", Baseline: devMillis(m.P50)},
 			benchResult{Name: "pipeline p99, " + stage.name, Value: devMillis(c.P99), Unit: "ms", Baseline: devMillis(m.P99), Target: "<= 5"},
@@ -111,6 +115,19 @@ func devicesProbeBench(ctx context.Context, opts benchOptions) ([]benchResult, e
 		{Name: "full probe (median, no score)", Value: devMillis(r.Full), Unit: "ms", Target: "<= 200"},
 		{Name: "live refresh every 5s, CPU", Value: r.CorePercent, Unit: "% of a core", Target: "<= 1", Note: fmt.Sprintf("%.2f ms CPU per refresh", devMillis(r.RefreshCPU))},
 	}, nil
+}
+
+// loadAvg is the 1-minute load average, to judge how busy the machine was.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func devMillis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
