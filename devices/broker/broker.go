@@ -14,11 +14,12 @@ import (
 
 // Broker is a running embedded MQTT broker. Create it with New, then Start.
 type Broker struct {
-	cfg  Config
-	log  *slog.Logger
-	srv  *mqtt.Server
-	auth *authHook
-	tcp  *listeners.TCP
+	cfg   Config
+	log   *slog.Logger
+	srv   *mqtt.Server
+	auth  *authHook
+	flood *floodHook
+	tcp   *listeners.TCP
 
 	mu      sync.Mutex
 	started bool
@@ -35,6 +36,7 @@ type Stats struct {
 	DeniedConnects   int64 // wrong credentials
 	DeniedPublishes  int64 // ACL
 	DeniedSubscribes int64 // ACL
+	FloodDisconnects int64 // clients over MaxPublishRate
 }
 
 // New validates cfg and prepares a broker; it does not listen yet.
@@ -63,13 +65,21 @@ func New(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(auth, nil); err != nil {
 		return nil, fmt.Errorf("broker auth hook: %w", err)
 	}
+	var flood *floodHook
+	if cfg.MaxPublishRate > 0 {
+		flood = newFloodHook(cfg.MaxPublishRate, cfg.Now, log.Warn)
+		if err := srv.AddHook(flood, nil); err != nil {
+			return nil, fmt.Errorf("broker flood hook: %w", err)
+		}
+	}
 	return &Broker{
-		cfg:  cfg,
-		log:  log,
-		srv:  srv,
-		auth: auth,
-		tcp:  listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS}),
-		done: make(chan struct{}),
+		cfg:   cfg,
+		log:   log,
+		srv:   srv,
+		auth:  auth,
+		flood: flood,
+		tcp:   listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS}),
+		done:  make(chan struct{}),
 	}, nil
 }
 
@@ -163,7 +173,12 @@ func (b *Broker) Unsubscribe(filter string, id int) error {
 // Stats returns the broker's counters.
 func (b *Broker) Stats() Stats {
 	info := b.srv.Info.Clone()
+	var kicks int64
+	if b.flood != nil {
+		kicks = b.flood.kicks.Load()
+	}
 	return Stats{
+		FloodDisconnects: kicks,
 		Clients:          info.ClientsConnected,
 		MessagesReceived: info.MessagesReceived,
 		MessagesSent:     info.MessagesSent,

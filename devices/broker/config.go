@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
 )
@@ -38,6 +39,13 @@ type Config struct {
 	MaxPacketSize int
 	// MaxClients bounds concurrent connections; zero means no bound.
 	MaxClients int
+	// MaxPublishRate bounds each client's publishes per second (with a
+	// burst of one second's worth); a client that floods the broker beyond
+	// it is disconnected and counted in Stats.FloodDisconnects. Zero means
+	// no limit.
+	MaxPublishRate float64
+	// Now is the clock for rate limiting; nil means time.Now.
+	Now func() time.Time
 	// MaxPendingWrites bounds the messages queued for one slow subscriber
 	// before the broker drops messages for it; zero means mochi's default
 	// (8192).
@@ -74,6 +82,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxClients < 0 {
 		errs = append(errs, fmt.Errorf("maxClients %d: must not be negative", c.MaxClients))
+	}
+	if c.MaxPublishRate < 0 {
+		errs = append(errs, fmt.Errorf("maxPublishRate %v: must not be negative", c.MaxPublishRate))
 	}
 	if c.MaxPendingWrites < 0 {
 		errs = append(errs, fmt.Errorf("maxPendingWrites %d: must not be negative", c.MaxPendingWrites))
@@ -125,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
