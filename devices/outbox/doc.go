@@ -14,9 +14,13 @@
 //
 // Messages are kept in append order per destination; Next returns the
 // oldest pending messages of a destination, and they stay until Ack removes
-// them, so delivery is at least once. Message ids dedupe: appending an id
-// that is pending, or was acknowledged within DedupeWindow, is a no-op, and
-// a receiver can drop redelivered ids with a Deduper.
+// them, so delivery is at least once. Message ids dedupe on the way in:
+// appending an id that is pending, or was acknowledged within DedupeWindow,
+// is a no-op (a task retrying a publish after a crash does not send it
+// twice). On the way out every message carries its sequence number, which
+// increases strictly for the outbox's whole life (restarts included), so a
+// receiver drops redeliveries by remembering the highest number it has
+// delivered (see Kernel, the view the mesh reads).
 //
 // # Drop policy
 //
