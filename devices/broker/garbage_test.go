@@ -35,21 +35,34 @@ func TestMalformedPacketsCloseTheConnection(t *testing.T) {
 		}
 		c.Close()
 	}
-	// A raw client publishing to a wildcard "topic" reaches no one; its
-	// next valid publish still does.
+	// A wildcard in a publish topic is a protocol violation: the sender is
+	// disconnected and nothing is delivered; the next client is served.
 	got := make(chan string, 4)
 	if err := b.Subscribe("#", 1, func(topic string, _ []byte) { got <- topic }); err != nil {
 		t.Fatal(err)
 	}
+	connect := []byte{0x10, 0x0d, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, 'r'}
+	bad := append(append([]byte(nil), connect...), 0x30, 0x06, 0x00, 0x03, 'a', '/', '+', 'x')
 	c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(bad); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("wildcard publisher left connected")
+	}
+	c.Close()
+	good := append(append([]byte(nil), connect...), 0x30, 0x07, 0x00, 0x04, 'o', 'k', '/', 'x', 'y')
+	c, err = net.DialTimeout("tcp", b.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
-	raw := []byte{0x10, 0x0d, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, 'r'}
-	raw = append(raw, 0x30, 0x06, 0x00, 0x03, 'a', '/', '+', 'x')
-	raw = append(raw, 0x30, 0x07, 0x00, 0x04, 'o', 'k', '/', 'x', 'y')
-	if _, err := c.Write(raw); err != nil {
+	if _, err := c.Write(good); err != nil {
 		t.Fatal(err)
 	}
 	if topic := recv(t, got); topic != "ok/x" {
