@@ -31,3 +31,22 @@ func benchPipeline(b *testing.B, f func(context.Context, PipelineConfig) (Result
 	b.ReportMetric(float64(res.Received)/float64(res.Sent), "delivered")
 	b.ReportMetric(float64(res.CPUPerMsg())/1e3, "cpu-µs/msg")
 }
+
+// BenchmarkOutboxAppends reports durable appends per second from 32
+// writers for one second, against badger with one transaction per append.
+func BenchmarkOutboxAppends(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		f    func(context.Context, string, int, time.Duration) (OutboxResult, error)
+	}{{"outbox", OutboxAppends}, {"badger-per-txn", BadgerAppends}} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				res, err := c.f(context.Background(), b.TempDir(), 32, time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(res.Rate, "appends/s")
+			}
+		})
+	}
+}
