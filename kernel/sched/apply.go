@@ -74,6 +74,7 @@ func (c *Cluster) remove(id kernel.TaskID) {
 	}
 	c.cpuFree[t.node] += t.cpu
 	c.refresh(t.node)
+	c.gen++ // score bounds of static sets may no longer hold
 }
 
 // add records a new pending task reserving demand.

@@ -59,7 +59,8 @@ type Cluster struct {
 
 	nearCache map[string]*nearTargets
 	statics   map[string]*staticSet
-	noStatic  bool // tests: always scan every node
+	noStatic  bool   // tests: always scan every node
+	gen       uint64 // moves when a node's load, temperature or free memory improves
 	scratch   scratch
 }
 

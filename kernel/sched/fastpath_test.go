@@ -228,6 +228,13 @@ func TestCachesDoNotChangeDecisions(t *testing.T) {
 					t.Fatalf("seed %d, %s %s: plain %s\nwarm %s", tc.seed, d.Name, what, x, y)
 				}
 				moves += len(a.Plan.Move)
+				// Moves stop tasks: bounds of static sets must be rebuilt.
+				if err := plain.Apply(&a.Plan); err != nil {
+					t.Fatal(err)
+				}
+				if err := warm.Apply(&b.Plan); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return moves
 		}
@@ -259,6 +266,63 @@ func TestCachesDoNotChangeDecisions(t *testing.T) {
 		}
 		if moves := again("with hot nodes"); moves == 0 && tc.cfg.RebalanceMargin > 0 {
 			t.Fatalf("seed %d: no replica moved off hot, busy nodes", tc.seed)
+		}
+	}
+}
+
+// TestStaticBoundsFollowFreedNodes: a node whose task stops becomes the
+// best choice; a decision that scans best-bound-first must see it, though
+// its bound was low when the selector's static set was built.
+func TestStaticBoundsFollowFreedNodes(t *testing.T) {
+	nodes := tree(leaves(60, func(i int, n *kernel.Node) {
+		if i == 0 {
+			n.Capability.Score = 900
+		}
+	})...)
+	hogDep := dep("hog", func(d *kernel.Deployment) { d.Limits.Memory = 3 * kernel.GiB })
+	snap := &sched.Snapshot{Nodes: nodes, Deployments: []kernel.Deployment{hogDep},
+		Tasks: []kernel.Task{{ID: "hog-1", Deployment: "hog", Node: "l0", State: kernel.TaskRunning}}}
+	for _, scanAll := range []bool{true, false} {
+		c := cluster(t, snap, sched.Config{})
+		if scanAll {
+			c.ScanEverything()
+		}
+		first := place(t, c, leafDep("one"))
+		if got := placedOn(first); len(got) != 1 || got[0] == "l0" {
+			t.Fatalf("while l0 is full: placed on %v", got)
+		}
+		if err := c.Apply(&sched.Plan{Deployment: "hog", Stop: []sched.Stop{{Task: "hog-1", Deployment: "hog", Node: "l0"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := placedOn(place(t, c, leafDep("two"))); len(got) != 1 || got[0] != "l0" {
+			t.Fatalf("scan all %v: once l0 is free, placed on %v, want l0", scanAll, got)
+		}
+	}
+}
+
+// TestStaticBoundsFollowHeartbeats: the same when a heartbeat, not a
+// stopped task, makes a node the best.
+func TestStaticBoundsFollowHeartbeats(t *testing.T) {
+	busy := kernel.LiveStats{CPUPercent: 95, MemoryFree: 3 * kernel.GiB, TempC: 84, TempLimitC: 85, Throttled: true, MeasuredAt: now}
+	idle := kernel.LiveStats{CPUPercent: 1, MemoryFree: 3 * kernel.GiB, TempC: 40, TempLimitC: 85, MeasuredAt: now}
+	nodes := tree(leaves(60, func(i int, n *kernel.Node) {
+		if i == 0 {
+			n.Capability.Score, n.Capability.Live = 900, busy
+		}
+	})...)
+	for _, scanAll := range []bool{true, false} {
+		c := cluster(t, &sched.Snapshot{Nodes: nodes}, sched.Config{})
+		if scanAll {
+			c.ScanEverything()
+		}
+		if got := placedOn(place(t, c, leafDep("one"))); len(got) != 1 || got[0] == "l0" {
+			t.Fatalf("while l0 is busy: placed on %v", got)
+		}
+		if err := c.UpdateLive("l0", kernel.HealthReady, now, idle); err != nil {
+			t.Fatal(err)
+		}
+		if got := placedOn(place(t, c, leafDep("two"))); len(got) != 1 || got[0] != "l0" {
+			t.Fatalf("scan all %v: once l0 is idle, placed on %v, want l0", scanAll, got)
 		}
 	}
 }

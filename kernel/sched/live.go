@@ -47,5 +47,6 @@ func (c *Cluster) UpdateLive(name kernel.NodeName, health kernel.Health, lastSee
 		}
 	}
 	c.refresh(i)
+	c.gen++ // score bounds of static sets may no longer hold
 	return nil
 }

@@ -84,7 +84,7 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 			}
 		}
 	} else if ss := c.staticFor(q); ss != nil && !d.Every {
-		sc = newSortedScan(q, ss)
+		sc = newSortedScan(ss)
 	} else {
 		for i := range n {
 			if !s.replica.has(i) && c.filter(q, i, true) == Eligible {

@@ -15,13 +15,21 @@ import (
 // benchmark). Deployments with the same selector and near target share
 // one: a full scan then visits only these nodes and checks only health and
 // resources.
+//
+// The nodes are ordered, best first, by an upper bound of their score: the
+// static part plus load, temperature headroom and packing as they were
+// when the set was built. Placing tasks only lowers those, so the bound
+// holds until something raises one (a task stops, a heartbeat arrives):
+// then the cluster's generation moves and the set is rebuilt on next use.
+// A scan in this order can stop as soon as no node left can enter the
+// top-k pool.
 type staticSet struct {
 	uses   int
+	gen    uint64 // the cluster generation it was built at
 	ids    []int32
 	static []float64 // w.lat*latency + w.bench*benchmark, summed as hotBase sums
-	// The set is ordered by bucket of static score, best first: bucket b
-	// holds positions ends[b-1]..ends[b]-1 and no static score above
-	// tops[b].
+	// Bucket b (best first) holds positions ends[b-1]..ends[b]-1, whose
+	// score bounds are at most tops[b].
 	ends [staticBuckets]int32
 	tops [staticBuckets]float64
 }
@@ -35,8 +43,10 @@ const maxStaticSets = 256
 const staticAfter = 1
 
 // staticKey names the static filters and score of a deployment.
-func staticKey(d *kernel.Deployment) string {
+func staticKey(d *kernel.Deployment, p Policy) string {
 	var b strings.Builder
+	b.WriteString(string(p))
+	b.WriteByte(1)
 	keys := make([]string, 0, len(d.Selector.Labels))
 	for k := range d.Selector.Labels {
 		keys = append(keys, k)
@@ -80,7 +90,7 @@ func (c *Cluster) staticFor(q *query) *staticSet {
 	if c.noStatic {
 		return nil
 	}
-	key := staticKey(q.dep)
+	key := staticKey(q.dep, q.policy)
 	ss := c.statics[key]
 	if ss == nil {
 		if len(c.statics) >= maxStaticSets {
@@ -90,7 +100,7 @@ func (c *Cluster) staticFor(q *query) *staticSet {
 		c.statics[key] = ss
 	}
 	ss.uses++
-	if ss.ids == nil && ss.uses >= staticAfter {
+	if ss.uses >= staticAfter && (ss.ids == nil || ss.gen != c.gen) {
 		c.buildStatic(q, ss)
 	}
 	if ss.ids == nil {
@@ -102,25 +112,38 @@ func (c *Cluster) staticFor(q *query) *staticSet {
 // staticBuckets is how finely a static set is ordered.
 const staticBuckets = 256
 
-// buildStatic fills a static set, ordered by bucket of static score, best
+// buildStatic fills a static set, ordered by bucket of score bound, best
 // bucket first: a counting sort, O(n), where a full sort would cost more
 // than the scans it saves. Within a bucket nodes are in id order.
 func (c *Cluster) buildStatic(q *query, ss *staticSet) {
 	n := int32(len(c.nodes))
 	ids := make([]int32, 0, n)
 	vals := make([]float64, 0, n)
+	keys := make([]float64, 0, n)
 	top := 0.0
+	w := &q.w
 	for i := range n {
-		if c.passesStatic(q, i) {
-			lat := 0.0
-			if q.w.lat > 0 {
-				lat = latencyScore(q.dist[i], q.scale)
-			}
-			v := q.w.lat*lat + q.w.bench*c.benchS[i]
-			ids = append(ids, i)
-			vals = append(vals, v)
-			top = max(top, v)
+		if !c.passesStatic(q, i) {
+			continue
 		}
+		lat := 0.0
+		if w.lat > 0 {
+			lat = latencyScore(q.dist[i], q.scale)
+		}
+		v := w.lat*lat + w.bench*c.benchS[i]
+		// The bound sums as scanOne sums, each part at its most.
+		pack := 1.0
+		if !q.binpack {
+			pack = 1 - c.usedS[i]
+			if c.invAlloc[i] == 0 {
+				pack = 0
+			}
+		}
+		key := v + w.load*c.loadS[i] + w.thermal*c.thermal[i] + w.spread*0 + w.pack*pack
+		ids = append(ids, i)
+		vals = append(vals, v)
+		keys = append(keys, key)
+		top = max(top, key)
 	}
 	width := top / staticBuckets
 	bucket := func(v float64) int {
@@ -130,26 +153,27 @@ func (c *Cluster) buildStatic(q *query, ss *staticSet) {
 		return min(int(v/width), staticBuckets-1)
 	}
 	var start [staticBuckets + 1]int
-	for _, v := range vals {
-		start[staticBuckets-1-bucket(v)+1]++ // best bucket first
+	for _, key := range keys {
+		start[staticBuckets-1-bucket(key)+1]++ // best bucket first
 	}
 	for b := range staticBuckets {
 		start[b+1] += start[b]
 	}
+	ss.gen = c.gen
 	ss.ids = make([]int32, len(ids))
 	ss.static = make([]float64, len(ids))
 	for b := range staticBuckets {
 		ss.ends[b] = int32(start[b+1])
-		// The top of bucket b (counted from the best) bounds its scores;
-		// the best bucket's is the maximum itself.
+		// The top of bucket b (counted from the best) bounds its keys; the
+		// best bucket's is the maximum itself.
 		ss.tops[b] = top
 		if b > 0 {
 			ss.tops[b] = float64(staticBuckets-b)*width*(1+1e-9) + 1e-12
 		}
 	}
-	for k, v := range vals {
-		b := staticBuckets - 1 - bucket(v)
-		ss.ids[start[b]], ss.static[start[b]] = ids[k], v
+	for k, key := range keys {
+		b := staticBuckets - 1 - bucket(key)
+		ss.ids[start[b]], ss.static[start[b]] = ids[k], vals[k]
 		start[b]++
 	}
 }
@@ -168,17 +192,14 @@ func (c *Cluster) passesStatic(q *query, i int32) bool {
 	return true
 }
 
-// sortedScan walks a static set best static score first.
+// sortedScan walks a static set best score bound first.
 type sortedScan struct {
 	ss     *staticSet
 	next   int
-	dyn    float64 // the most the changing score parts can add: w.load + w.thermal + w.pack
-	bucket int     // of position next
+	bucket int // of position next
 }
 
-func newSortedScan(q *query, ss *staticSet) *sortedScan {
-	return &sortedScan{ss: ss, dyn: q.w.load + q.w.thermal + q.w.pack}
-}
+func newSortedScan(ss *staticSet) *sortedScan { return &sortedScan{ss: ss} }
 
 func (sc *sortedScan) done() bool { return sc.next >= len(sc.ss.ids) }
 
@@ -191,7 +212,7 @@ func (sc *sortedScan) restBound(q *query) float64 {
 	for int32(sc.next) >= sc.ss.ends[sc.bucket] {
 		sc.bucket++
 	}
-	return sc.ss.tops[sc.bucket] + sc.dyn + q.w.spread
+	return sc.ss.tops[sc.bucket] + q.w.spread
 }
 
 // visitNext visits one node, appending it to cands if it passes health and
