@@ -8,7 +8,10 @@ import (
 )
 
 // UpdateLive records a node's latest heartbeat — its health, when it was
-// seen and its live figures — without rebuilding the cluster. Static facts
+// seen and its live figures — without rebuilding the cluster. A heartbeat
+// that improves a node's load, temperature or free memory makes the next
+// full scan of each selector rebuild its static set (one pass over the
+// nodes). Static facts
 // (labels, arch, devices, sensors, parent, latencies, benchmark score)
 // need a new snapshot and NewCluster. Reservations of placed tasks are
 // kept; tasks that are not yet running stay subtracted from the measured
@@ -18,6 +21,7 @@ func (c *Cluster) UpdateLive(name kernel.NodeName, health kernel.Health, lastSee
 	if !ok {
 		return fmt.Errorf("update %s: unknown node", name)
 	}
+	oldLoad, oldThermal, oldUsed := c.loadS[i], c.thermal[i], c.usedS[i]
 	nd := *c.nodes[i] // the snapshot is the caller's: change a copy
 	nd.Health, nd.LastSeen, nd.Capability.Live = health, lastSeen, live
 	c.nodes[i] = &nd
@@ -47,6 +51,8 @@ func (c *Cluster) UpdateLive(name kernel.NodeName, health kernel.Health, lastSee
 		}
 	}
 	c.refresh(i)
-	c.gen++ // score bounds of static sets may no longer hold
+	if c.loadS[i] > oldLoad || c.thermal[i] > oldThermal || c.usedS[i] < oldUsed {
+		c.gen++ // score bounds of static sets may no longer hold
+	}
 	return nil
 }
