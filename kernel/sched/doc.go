@@ -3,11 +3,22 @@
 // and an explanation for every node.
 //
 // It does no I/O, starts no goroutines and reads no clock: time is an
-// argument. A Cluster is built once per snapshot (NewCluster) and holds
-// precomputed indexes — nodes sorted by name, label and sensor-topic
-// indexes, the tree with path latencies, resources left on every node — so
-// that one decision is a single pass over compact per-node arrays followed
-// by a top-k selection, with no per-node allocation.
+// argument. A Cluster is built once per snapshot (NewCluster), kept current
+// with Apply (accepted plans) and UpdateLive (heartbeats), and holds
+// precomputed indexes — nodes sorted by name, label, arch, device and
+// sensor-topic indexes (a trie), the tree with link latencies, resources
+// left on every node — so a decision allocates nothing per node:
+//
+//   - A selective filter (labels, a device, a sensor, one arch) drives the
+//     loop over its index's list instead of every node; latency to the near
+//     target is then computed for those nodes only, by walking ancestors.
+//   - Otherwise the selector's static set is used: the nodes that pass the
+//     filters that never change within a cluster, ordered (a counting sort
+//     into buckets) by an upper bound of their whole score. The scan stops
+//     as soon as no node left could enter the top-k pool, usually after a
+//     few hundred nodes of ten thousand.
+//   - Selection is lazy-greedy top-k over a bounded pool, exact against
+//     the best score outside it, never a sort of every node.
 //
 // A decision runs in two stages, as in nomad's scheduler:
 //
@@ -37,7 +48,9 @@
 // are the least important (lowest highest-priority) and, among those, the
 // fewest.
 //
-// No sampling is used: every node is filtered and scored on every decision,
-// so the guarantees (every hard filter holds, no node over capacity, an
-// explanation for every node) hold for every node.
+// No sampling is used: nodes are skipped only where an index or a bound
+// proves they cannot pass or cannot win, so the plan is the one a scan of
+// every node would give (tests check this against a plain scan and a plain
+// greedy). Explanations (Request.Explain) do run every filter on every
+// node.
 package sched
