@@ -13,6 +13,7 @@ const (
 	DefaultMinFreeDisk  = 64 << 20
 	DefaultDedupeWindow = time.Hour
 	DefaultMaxBatch     = 4096
+	DefaultGCInterval   = 5 * time.Minute
 )
 
 // Config configures an Outbox. Zero fields take the defaults above.
@@ -29,6 +30,9 @@ type Config struct {
 	DedupeWindow time.Duration
 	// MaxBatch bounds the messages in one group commit.
 	MaxBatch int
+	// GCInterval is how often badger's value log is garbage-collected
+	// (payloads over 1 MiB live there; acknowledged ones leave garbage).
+	GCInterval time.Duration
 	// Logger receives the outbox's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -46,6 +50,9 @@ func (c Config) Validate() error {
 	}
 	if c.DedupeWindow < 0 {
 		errs = append(errs, fmt.Errorf("dedupeWindow %s: must not be negative", c.DedupeWindow))
+	}
+	if c.GCInterval < 0 {
+		errs = append(errs, fmt.Errorf("gcInterval %s: must not be negative", c.GCInterval))
 	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("maxBatch %d: must not be negative", c.MaxBatch))
@@ -65,6 +72,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

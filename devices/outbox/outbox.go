@@ -115,8 +115,9 @@ func Open(cfg Config) (*Outbox, error) {
 	o.recovered = time.Since(start)
 	o.publishDests()
 	log.Info("outbox open", "pending", o.n.Load(), "bytes", o.bytes.Load(), "recovery", o.recovered)
-	o.wg.Add(1)
+	o.wg.Add(2)
 	go o.commitLoop()
+	go o.gcLoop()
 	return o, nil
 }
 
@@ -331,4 +332,23 @@ func (o *Outbox) submit(ctx context.Context, p *op) error {
 
 func oneLine(err error) string {
 	return string(bytes.ReplaceAll([]byte(err.Error()), []byte("\n"), []byte("; ")))
+}
+
+// gcLoop reclaims value-log space every GCInterval until Close.
+func (o *Outbox) gcLoop() {
+	defer o.wg.Done()
+	t := time.NewTicker(o.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.stop:
+			return
+		case <-t.C:
+			for o.db.RunValueLogGC(0.5) == nil {
+				if o.closed() {
+					return
+				}
+			}
+		}
+	}
 }
