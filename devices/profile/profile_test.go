@@ -1,6 +1,7 @@
 package profile_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,28 @@ func TestProfiles(t *testing.T) {
 	}
 	if _, err := profile.Get("pi-6"); err == nil || !strings.Contains(err.Error(), "pi-zero-2w") {
 		t.Errorf("unknown profile error %v", err)
+	}
+}
+
+func TestNode(t *testing.T) {
+	clock := time.Unix(1_700_000_000, 0)
+	n, err := profile.NewNode("edge-7", "jetson-orin-nano", 1, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Minute)
+	c, err := n.Probe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "edge-7" || c.Profile != "jetson-orin-nano" || !c.HasDevice(kernel.DeviceGPU) || c.Live.Uptime != time.Minute {
+		t.Fatalf("%+v", c)
+	}
+	l, _ := n.Live(context.Background())
+	if !l.MeasuredAt.Equal(clock) {
+		t.Fatalf("live %+v", l)
+	}
+	if _, err := profile.NewNode("x", "nope", 1, nil); err == nil {
+		t.Fatal("unknown profile accepted")
 	}
 }
