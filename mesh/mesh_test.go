@@ -139,7 +139,10 @@ func treeSuite(t *testing.T, mk func(t *testing.T) (*tree, func(kernel.NodeName)
 		unsub := sub("ctl", "sensors/a/temp")
 		ctl := tr.nodes["ctl"]
 		eventually(t, "interest reaches the publisher's gateway", func() bool {
-			return tr.nodes["gw-1"].parentWants("sensors/a/temp") && tr.nodes[leafName(2)].parentWants("sensors/a/temp")
+			// sensors/zz/temp matches only leaf-01's filter: seen from gw-1's
+			// and leaf-02's parents, leaf-01's interest has crossed the tree.
+			return tr.nodes["gw-1"].parentWants("sensors/a/temp") && tr.nodes[leafName(2)].parentWants("sensors/a/temp") &&
+				tr.nodes["gw-1"].parentWants("sensors/zz/temp") && tr.nodes[leafName(2)].parentWants("sensors/zz/temp")
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -184,7 +187,7 @@ func treeSuite(t *testing.T, mk func(t *testing.T) (*tree, func(kernel.NodeName)
 	t.Run("BlobThroughGatewayCache", func(t *testing.T) {
 		tr, listen, _, _ := mk(t)
 		tr.build(20, listen)
-		data := bytes.Repeat([]byte("module-bytes "), 100000) // 1.3 MB
+		data := bytes.Repeat([]byte("module-bytes "), 30000) // 390 KB
 		ctl := tr.nodes["ctl"]
 		d, err := ctl.cfg.Blobs.Put(bytes.NewReader(data))
 		if err != nil {

@@ -168,7 +168,7 @@ func TestTreeQUIC(t *testing.T) {
 		// Real sockets under -race on a shared 2-core machine jitter more than
 		// memnet: keep the loss timeout well above the heartbeat interval.
 		timers := fastTimers
-		timers.HeartbeatInterval, timers.LostAfter = 100*time.Millisecond, time.Second
+		timers.HeartbeatInterval, timers.LostAfter = 200*time.Millisecond, 2*time.Second
 		tr, cut := quicTree(t, timers)
 		return tr, quicListen, cut.block, cut.unblock
 	})

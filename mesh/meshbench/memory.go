@@ -22,7 +22,7 @@ import (
 // children of IdleLinkMemory (see ChildrenMain).
 const ChildEnv = "CANOPY_MESHBENCH_CHILDREN"
 
-// IdleLinkMemory links 1,000 children (100 when quick) to one gateway and
+// IdleLinkMemory links 1,000 children (20 when quick) to one gateway and
 // measures the gateway's heap and stack growth per idle child link. With
 // o.Spawn the children run in another process, so only the gateway's side
 // is counted; without it they run here and the figure is an upper bound
@@ -30,7 +30,7 @@ const ChildEnv = "CANOPY_MESHBENCH_CHILDREN"
 func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	children := 1000
 	if o.Quick {
-		children = 100
+		children = 20
 	}
 	if err := raiseFileLimit(uint64(children*2 + 256)); err != nil {
 		return nil, err
