@@ -145,3 +145,26 @@ func TestHostPanicContained(t *testing.T) {
 		t.Fatalf("other instance: %v", err)
 	}
 }
+
+// TestSleepIsRealAndInterruptible: a task's sleep waits (wazero's default
+// would return at once) but cannot hold a call past its timeout.
+func TestSleepIsRealAndInterruptible(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{CallTimeout: kernel.Duration(100 * time.Millisecond)}})
+	t0 := time.Now()
+	if err := i.OnMessage(ctx, "sleep", []byte("30")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < 30*time.Millisecond {
+		t.Fatalf("slept %s, asked for 30ms", d)
+	}
+	t0 = time.Now()
+	err := i.OnMessage(ctx, "sleep", []byte("20000"))
+	if err == nil || err.Error() != "call timeout 100ms exceeded" {
+		t.Fatalf("long sleep: %v", err)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Fatalf("a 20s sleep held the call %s: not interrupted", d)
+	}
+}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "canopy_imports.h"
 
 EXPORT("canopy_abi_version") int32_t abi_version(void) { return 1; }
@@ -90,5 +91,11 @@ int32_t on_message(const char *t, int32_t tl, const char *d, int32_t dl) {
 		return canopy_kv_get(d, kl, buf, sizeof buf);
 	}
 	if (is(t, tl, "exit")) exit(3);
+	if (is(t, tl, "sleep")) { // payload: milliseconds
+		char ms[16] = {0};
+		memcpy(ms, d, dl < 15 ? (size_t)dl : 15);
+		usleep((useconds_t)atoi(ms) * 1000);
+		return 0;
+	}
 	return 0;
 }
