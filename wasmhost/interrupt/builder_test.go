@@ -143,6 +143,7 @@ func cat(parts ...[]byte) []byte {
 //	nested(n i32) i32 two nested loops
 //	countdown(n i32) i32 a loop with a parameter, n iterations, returns 0
 //	exitboth(n i32) i32 n iterations of an inner loop left by br_table
+//	callsum()         loops forever calling sum(100)
 func loopsModule() []byte {
 	m := testModule{
 		types: [][]byte{
@@ -210,7 +211,7 @@ func loopsModule() []byte {
 	// iterations.
 	m.funcs = append(m.funcs, testFunc{typ: 2, export: "countdown", locals: []byte{1, 1, tI32},
 		body: cat(
-			[]byte{0x20, 0x00, 0x03, 0x02}, // local.get 0; loop (type 2: [i32] -> [i32])
+			[]byte{0x20, 0x00, 0x03, 0x02},                               // local.get 0; loop (type 2: [i32] -> [i32])
 			[]byte{0x41, 0x01, 0x6b, 0x22, 0x01, 0x20, 0x01, 0x0d, 0x00}, // x-1; tee; br_if 0 with x-1
 			[]byte{0x0b},
 		)})
@@ -218,12 +219,17 @@ func loopsModule() []byte {
 	// returns n for n >= 1.
 	m.funcs = append(m.funcs, testFunc{typ: 2, export: "exitboth", locals: []byte{1, 1, tI32},
 		body: cat(
-			[]byte{0x02, 0x40, 0x03, 0x40, 0x03, 0x40}, // block $out loop $a loop $b
+			[]byte{0x02, 0x40, 0x03, 0x40, 0x03, 0x40},       // block $out loop $a loop $b
 			[]byte{0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01}, // i++
-			[]byte{0x20, 0x01, 0x20, 0x00, 0x4f}, // i >= n (unsigned)
-			[]byte{0x0e, 0x01, 0x00, 0x02}, // br_table [$b] default $out
-			[]byte{0x0b, 0x0c, 0x00, 0x0b, 0x0b}, // end $b; br $a; end $a; end $out
+			[]byte{0x20, 0x01, 0x20, 0x00, 0x4f},             // i >= n (unsigned)
+			[]byte{0x0e, 0x01, 0x00, 0x02},                   // br_table [$b] default $out
+			[]byte{0x0b, 0x0c, 0x00, 0x0b, 0x0b},             // end $b; br $a; end $a; end $out
 			[]byte{0x20, 0x01},
 		)})
+	// callsum: loops forever calling sum(100), a function whose own loop is
+	// short: the yields must still come, through the shared counter.
+	m.funcs = append(m.funcs, testFunc{typ: 0, export: "callsum", body: []byte{
+		0x03, 0x40, 0x42, 0xe4, 0x00, 0x10, 0x01, 0x1a, 0x0c, 0x00, 0x0b,
+	}})
 	return m.bytes()
 }

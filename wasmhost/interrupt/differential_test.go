@@ -176,8 +176,6 @@ func TestInterruptRealCommands(t *testing.T) {
 	}
 }
 
-
-
 // TestDifferentialHandWritten compares the hand-written module's functions
 // as written and instrumented, with arguments large enough that the loops
 // and the call counters pass through their yields many times.

@@ -1,33 +1,38 @@
 // Package interrupt gives wasm tasks a CPU time limit that costs them almost
-// nothing while it is not used, in the manner of wasmtime's epoch interruption.
+// nothing while it is not used, in the manner of wasmtime's epoch
+// interruption.
 //
 // Instrument rewrites a WebAssembly core module once, at load time, before it
-// is compiled: it adds one mutable i32 global, exported as ExportName, and a
-// check of that global at the start of every defined function body and at the
-// head of every loop:
-//
-//	global.get $canopy_interrupt
-//	i32.eqz
-//	if
-//	else
-//	  unreachable
-//	end
-//
-// (the trap sits in the else-arm because wazero's compiler then keeps it out
-// of the loop's straight-line path; see checkSequence)
-// Every path that can run for long without returning passes through one of
-// those two places: a loop iterates through its header, and recursion without
-// loops enters functions. A memory.grow in a loop is caught at the loop
-// header. While the global is zero the check is one load, one compare and one
-// branch that is never taken.
+// is compiled. It adds a mutable i32 global, the flag, exported as
+// ExportName, and makes the code check it regularly: every loop iteration
+// and every entry of a function that makes calls bumps a counter, and every
+// 4096 counts the code yields to Go and checks the flag. Every path that can
+// run for long passes through those places: a loop iterates, and recursion
+// without loops enters functions. The counter is shared by all activations,
+// so a loop that calls a function with a short loop counts as fast as one
+// long loop. A loop that grows memory is a loop.
 //
 // The host stops a call by raising the flag (Flag.Raise) from another
-// goroutine, typically a per-call timer. The running code sees the global at
-// its next loop iteration or function entry and traps with "unreachable";
-// Flag.Interrupted tells that trap apart from a genuine one. wazero's
-// compiler reloads a global at every loop header (a loop header starts a new
-// basic block with several predecessors, so the load is not reused), which
-// the tests in this package check on the real engine.
+// goroutine, typically a per-call timer. The running code sees it at its
+// next check, within 4096 loop iterations or calls (microseconds for tight
+// code), and traps with "unreachable"; Flag.Interrupted tells that trap apart
+// from a genuine one.
+//
+// Why yield at all: Go cannot preempt a goroutine while it runs wazero's
+// compiled code. When the garbage collector stops the world it waits for
+// every goroutine, so a wasm loop that never leaves compiled code would stall
+// the whole process, including the timer that should raise the flag: a
+// deadlock, seen in this package's tests before the yields existed. The
+// yield is a memory.grow of 0 pages, the cheapest instruction that wazero
+// runs in Go; a module without a memory is given an empty one for it.
+//
+// The instrumented code keeps the yield and the trap off the path that runs:
+// loops and function bodies are wrapped in blocks so that the yield sits
+// after them, not inside; see loopPrologue and bodyPrologue. The overhead
+// measured with the benchmarks of this package is in docs/BENCHMARKS.md.
+//
+// A host function called in a loop (a publish, a KV write) counts as one
+// iteration; a long-running one should check Flag.Raised itself.
 //
 // The package depends on nothing but wazero's api package and the standard
 // library.

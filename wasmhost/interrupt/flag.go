@@ -13,11 +13,12 @@ import (
 // Flag is the interrupt flag of one instantiated module that Instrument
 // rewrote. Raise may be called from any goroutine, typically a timer, while
 // another goroutine is inside a call into the module: the call traps at its
-// next loop iteration or function entry. All methods are safe for concurrent
-// use.
+// next check, within 4096 loop iterations or function calls. All methods are
+// safe for concurrent use.
 //
-// The flag stays raised until Reset: every later call into the module traps
-// at once. After an interrupt the module's own state (its memory, a guest
+// The flag stays raised until Reset: later calls into the module trap at
+// their first check (a call that finishes before reaching one returns
+// normally). After an interrupt the module's own state (its memory, a guest
 // language runtime inside it) may be half-way through an update; whether to
 // keep using the instance is the caller's decision.
 type Flag struct {
@@ -42,6 +43,7 @@ func NewFlag(mod api.Module) (*Flag, error) {
 
 // Raise asks the running code to stop. It returns at once; the call into the
 // module returns with a trap shortly after, when the code reaches a check.
+// Host functions that may run long can call Raised and fail early.
 func (f *Flag) Raise() {
 	f.mu.Lock()
 	f.g.Set(1)

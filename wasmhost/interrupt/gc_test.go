@@ -22,7 +22,7 @@ func TestGarbageCollectionDuringRunawayCall(t *testing.T) {
 		arg []uint64
 	}{
 		{"spin", nil}, {"sum", []uint64{1 << 62}}, {"tree", []uint64{60}}, {"countdown", []uint64{0}},
-		{"exitboth", []uint64{0xffffffff}},
+		{"exitboth", []uint64{0xffffffff}}, {"callsum", nil},
 	} {
 		t.Run(c.fn, func(t *testing.T) {
 			flag.Reset()

@@ -77,7 +77,8 @@ type module struct {
 	out []byte
 
 	typeParams      []uint32 // parameter count of each entry of the type section
-	funcParams      []uint32 // parameter count of each defined function
+	typeResults     [][]byte // encoded result types of each entry of the type section
+	funcTypes       []uint32 // type index of each defined function
 	memories        uint32   // imported and defined memories
 	memoryDone      bool     // a memory exists or has been added
 	importedFuncs   uint32
@@ -262,7 +263,7 @@ func (m *module) functions(r reader) error {
 		if err != nil {
 			return fmt.Errorf("function %d: %w", uint64(m.importedFuncs)+uint64(i), err)
 		}
-		m.funcParams = append(m.funcParams, m.typeParams[t])
+		m.funcTypes = append(m.funcTypes, t)
 	}
 	if !r.done() {
 		return fmt.Errorf("%d bytes after the last function at offset %#x", r.end-r.pos, r.pos)
@@ -303,10 +304,12 @@ func (m *module) typeSection(r reader) error {
 		if err != nil {
 			return fmt.Errorf("type %d params: %w", i, err)
 		}
+		resultsAt := r.pos
 		if _, err := skipValTypes(&r); err != nil {
 			return fmt.Errorf("type %d results: %w", i, err)
 		}
 		m.typeParams = append(m.typeParams, params)
+		m.typeResults = append(m.typeResults, r.b[resultsAt:r.pos])
 	}
 	if !r.done() {
 		return fmt.Errorf("%d bytes after the last type at offset %#x", r.end-r.pos, r.pos)

@@ -52,18 +52,28 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &module{form: formDefault}
-	check := flagCheck(nil, 0, formDefault)
+	m := &module{form: formDefault} // no imported or defined globals: flag 0, ticks 1
+	spin := &plan{loops: true, counter: 0, bt: []byte{0x40}, bodyBlock: true}
+	second := &plan{loops: true, counter: 2, bt: []byte{0x40}, bodyBlock: true}
+	caller := &plan{calls: true, bt: []byte{0x40}, entryLoop: true, bodyBlock: true}
 	want := [][]byte{
 		// spin has no parameters and no locals: its loop counter is local 0.
-		cat([]byte{0x01, 0x01, tI32}, check, m.loopPrologue(nil, []byte{0x03, 0x40}, 0),
-			[]byte{0x0c, 0x00, 0x0b}, loopEpilogue, []byte{0x0b}),
+		cat([]byte{0x01, 0x01, tI32}, m.bodyPrologue(nil, spin), m.loopPrologue(nil, []byte{0x03, 0x40}, 0),
+			[]byte{0x0c, 0x00, 0x0b}, m.loopEpilogue(nil), m.bodyEpilogue(nil, spin), []byte{0x0b}),
 		// The second function has two i32 locals: its counter is local 2. The
 		// br 1 out of the loop now crosses the three wrapper labels.
-		cat([]byte{2, 2, tI32, 1, tI32}, check, []byte{0x02, 0x40}, m.loopPrologue(nil, []byte{0x03, tI32}, 2),
-			[]byte{0x41, 0x01, 0x0c, 0x04, 0x0b}, loopEpilogue, []byte{0x1a, 0x0b, 0x0b}),
-		// The third calls but has no loop: it counts entries in global 1.
-		cat([]byte{0}, check, yieldSequence(nil, false, 1), []byte{0x10, 0x00, 0x0b}),
+		cat([]byte{2, 2, tI32, 1, tI32}, m.bodyPrologue(nil, second), []byte{0x02, 0x40},
+			m.loopPrologue(nil, []byte{0x03, tI32}, 2), []byte{0x41, 0x01, 0x0c, 0x04, 0x0b}, m.loopEpilogue(nil),
+			[]byte{0x1a, 0x0b}, m.bodyEpilogue(nil, second), []byte{0x0b}),
+		// The third calls but has no loop: its entries are counted in global 1.
+		cat([]byte{0}, m.bodyPrologue(nil, caller), []byte{0x10, 0x00}, m.bodyEpilogue(nil, caller), []byte{0x0b}),
+	}
+	// Spot-check the helpers against the documented sequences.
+	if got := m.bodyPrologue(nil, spin); !bytes.Equal(got, []byte{0x23, 0x01, 0x21, 0x00, 0x02, 0x40}) {
+		t.Errorf("prologue of a loop-only body = % x", got)
+	}
+	if got := m.bodyEpilogue(nil, spin); !bytes.Equal(got, []byte{0x0b, 0x20, 0x00, 0x24, 0x01}) {
+		t.Errorf("epilogue of a loop-only body = % x", got)
 	}
 	for i, body := range want {
 		entry := append(appendU32(nil, uint32(len(body))), body...)
@@ -87,13 +97,16 @@ func TestInstrumentKeepsIndexes(t *testing.T) {
 	}.bytes()
 	imp := cat(appendU32(nil, 3), []byte("env"), appendU32(nil, 1), []byte("g"), []byte{0x03, tI32, 0x00})
 	main := testModule{
-		types:   [][]byte{functype(nil, []byte{tI32, tI32, tI32})},
+		types:   [][]byte{functype(nil, []byte{tI32, tI32, tI32}), functype(nil, nil)},
 		imports: imp, nImports: 0,
 		globals: [][]byte{
 			{tI32, 0x01, 0x41, 0x0b, 0x0b},       // mutable 11
 			{tI32, 0x00, 0x41, 0xe5, 0x00, 0x0b}, // 101
 		},
-		funcs: []testFunc{{typ: 0, export: "get", body: []byte{0x23, 0x00, 0x23, 0x01, 0x23, 0x02}}},
+		funcs: []testFunc{
+			{typ: 0, export: "get", body: []byte{0x23, 0x00, 0x23, 0x01, 0x23, 0x02}},
+			{typ: 1, export: "spin", body: []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}},
+		},
 	}
 	// The builder counts imports as functions for export indexes; this
 	// module imports one global instead, so add the import section by hand.
@@ -121,8 +134,8 @@ func TestInstrumentKeepsIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	flag.Raise()
-	if _, err := mod.ExportedFunction("get").Call(ctx); !flag.Interrupted(err) {
-		t.Fatalf("get() with flag raised: %v; want interrupt", err)
+	if _, err := mod.ExportedFunction("spin").Call(ctx); !flag.Interrupted(err) {
+		t.Fatalf("spin() with flag raised: %v; want interrupt", err)
 	}
 }
 

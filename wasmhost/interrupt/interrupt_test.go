@@ -86,6 +86,7 @@ func TestInterruptStopsRunawayCode(t *testing.T) {
 		{"nested loops", "nested", []uint64{1 << 30}},
 		{"loop with a parameter", "countdown", []uint64{0}}, // 2^32 iterations
 		{"br_table out of two loops", "exitboth", []uint64{0xffffffff}},
+		{"loop calling a short loop", "callsum", nil},
 	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
@@ -106,7 +107,9 @@ func TestInterruptStopsRunawayCode(t *testing.T) {
 	}
 }
 
-func TestRaisedFlagStopsCallAtEntry(t *testing.T) {
+// TestRaisedFlagStopsNextCalls checks that a flag raised between calls stops
+// the next long call (at its first yield) until it is reset.
+func TestRaisedFlagStopsNextCalls(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			mod, flag := instantiate(t, e.config(), loopsModule())
@@ -114,18 +117,22 @@ func TestRaisedFlagStopsCallAtEntry(t *testing.T) {
 			if !flag.Raised() {
 				t.Fatal("Raised() = false after Raise")
 			}
-			// fib(1) neither loops nor recurses: only the entry check stops it.
-			_, err := mod.ExportedFunction("fib").Call(context.Background(), 1)
-			if !flag.Interrupted(err) {
-				t.Fatalf("fib(1) with the flag raised: err = %v; want an interrupt", err)
+			for _, c := range []struct {
+				fn  string
+				arg uint64
+			}{{"sum", 1 << 62}, {"tree", 60}, {"countdown", 0}} {
+				_, err := mod.ExportedFunction(c.fn).Call(context.Background(), c.arg)
+				if !flag.Interrupted(err) {
+					t.Fatalf("%s(%d) with the flag raised: err = %v; want an interrupt", c.fn, c.arg, err)
+				}
 			}
 			flag.Reset()
 			if flag.Raised() {
 				t.Fatal("Raised() = true after Reset")
 			}
-			res, err := mod.ExportedFunction("fib").Call(context.Background(), 1)
-			if err != nil || res[0] != 1 {
-				t.Fatalf("fib(1) after Reset = %v, %v; want 1", res, err)
+			res, err := mod.ExportedFunction("fib").Call(context.Background(), 20)
+			if err != nil || res[0] != 6765 {
+				t.Fatalf("fib(20) after Reset = %v, %v; want 6765", res, err)
 			}
 		})
 	}
