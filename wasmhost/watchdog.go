@@ -13,6 +13,7 @@ type watchdog struct {
 	interval time.Duration
 	mu       sync.Mutex
 	guards   map[*callGuard]struct{}
+	sleeping bool // under mu: run waits on wake
 	wake     chan struct{}
 	done     chan struct{}
 	exited   chan struct{}
@@ -33,10 +34,13 @@ func newWatchdog(interval time.Duration) *watchdog {
 func (w *watchdog) add(g *callGuard) {
 	w.mu.Lock()
 	w.guards[g] = struct{}{}
+	sleeping := w.sleeping
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if sleeping {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -56,17 +60,27 @@ func (w *watchdog) run() {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	var list []*callGuard
+	empty := 0 // ticks in a row with no guards
 	for {
 		w.mu.Lock()
-		idle := len(w.guards) == 0
+		if len(w.guards) == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		// Sleep once no instance existed for a second: an idle host costs
+		// no wake-ups, and instances that come and go (a job every few
+		// hundred ms, a start benchmark) do not wake the watchdog each time.
+		w.sleeping = empty > int(time.Second/w.interval)
+		sleeping := w.sleeping
 		w.mu.Unlock()
-		if idle {
-			// Sleep until a guard exists: an idle host costs no wake-ups.
+		if sleeping {
 			select {
 			case <-w.done:
 				return
 			case <-w.wake:
 			}
+			empty = 0
 		}
 		select {
 		case <-w.done:
