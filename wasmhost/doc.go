@@ -12,6 +12,9 @@
 //	inst, _ := h.Instantiate(ctx, m, wasmhost.TaskConfig{ID: "t1", Type: kernel.TypeService})
 //	err := inst.OnMessage(ctx, "sensors/a/temp", payload)
 //
+// One goroutine drives an instance (its calls are not locked: a message
+// costs ~1.2x a raw wazero call); Instance.Stop may come from anywhere.
+//
 // Errors that end an instance are *LimitError (a limit was exceeded), *TrapError
 // (the guest trapped) or *ExitError (the guest called proc_exit); after one of
 // them the instance is unusable and a supervisor (package supervise) starts a
@@ -21,6 +24,7 @@
 // CPU budgets do not cost the task its speed: at load the module is rewritten
 // (package interrupt) so that function entries and loop headers test an
 // exported global; a per-Host watchdog raises it when a call outlives its
-// timeout, and the guest traps at its next check. wazero's
+// timeout, and the guest traps at its next check. A task's WASI sleep is
+// real and is cut short by the same raise. wazero's
 // WithCloseOnContextDone is never used (it makes a tight loop ~70x slower).
 package wasmhost

@@ -16,10 +16,11 @@ import (
 )
 
 // Instance is one running task. One goroutine at a time drives it: OnMessage,
-// OnTick, Run, Call, Failed and Close must not be called concurrently (the
-// race detector reports it). Stop and Stats may be called from any
-// goroutine. There is no lock per call on purpose: see callGuard. Stats also
-// belongs to the driver.
+// OnTick, Run, Call, Failed, Stats and Close must not be called concurrently
+// (the race detector reports it). Only Stop, Published and LogDropped may be
+// called from any goroutine. There is no lock per call on purpose: see
+// callGuard. A supervisor (package supervise) drives an instance from one
+// goroutine and publishes its status for others.
 //
 // After a fatal error (see IsFatal) the instance is unusable: every later
 // call returns that error. Close it and instantiate again.
