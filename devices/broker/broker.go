@@ -19,7 +19,7 @@ type Broker struct {
 	srv   *mqtt.Server
 	auth  *authHook
 	flood *floodHook
-	tcp   *listeners.TCP
+	tcp   *gatedListener
 
 	mu      sync.Mutex
 	started bool
@@ -78,7 +78,7 @@ func New(cfg Config) (*Broker, error) {
 		srv:   srv,
 		auth:  auth,
 		flood: flood,
-		tcp:   listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS}),
+		tcp:   &gatedListener{TCP: listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS})},
 		done:  make(chan struct{}),
 	}, nil
 }
@@ -134,6 +134,7 @@ func (b *Broker) Close() error {
 	if !b.started {
 		return nil
 	}
+	b.tcp.shut()
 	return b.srv.Close()
 }
 
