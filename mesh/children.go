@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
@@ -54,16 +55,18 @@ func (n *Node) admitChild(c link.Conn) {
 	n.mu.Lock()
 	old := n.children[name]
 	n.children[name] = l
-	for r, via := range n.routes {
-		if via == old && old != nil {
-			delete(n.routes, r)
+	if old != nil {
+		for r, via := range n.routes {
+			if via == old {
+				delete(n.routes, r)
+			}
 		}
 	}
 	for _, r := range added {
 		n.routes[r] = l
 	}
 	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l)}
-	l.sent = fmt.Sprint(ack.Interest)
+	l.sent = strings.Join(ack.Interest, "\x00")
 	n.mu.Unlock()
 	if old != nil {
 		old.conn.Close() // a reconnect replaces the old link

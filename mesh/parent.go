@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canopy-fleet/canopy/mesh/backoff"
@@ -59,7 +60,7 @@ func (n *Node) dialParent(idx int) (*peerLink, error) {
 			n.mu.Unlock()
 		}
 	}()
-	l.sent = fmt.Sprint(h.Interest)
+	l.sent = strings.Join(h.Interest, "\x00")
 	_, b, err := l.call(ctx, tHello, h)
 	if err != nil {
 		c.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,17 +228,46 @@ func (n *Node) interestForLocked(l *peerLink) []string {
 	return out
 }
 
-// interestChanged sends each link its interest set where it changed.
+// interestChanged sends each link its interest set where it changed. It
+// counts, once, how many sources (this node, each link) want each filter;
+// a link's set is every filter wanted by some source other than itself.
+// That keeps a change O(links × filters), not O(links²), which matters at
+// a gateway with a thousand children.
 func (n *Node) interestChanged() {
 	n.mu.Lock()
+	links := n.linksLocked()
+	count := map[string]int{}
+	for f := range n.topics.local {
+		count[f]++
+	}
+	own := make([]map[string]bool, len(links))
+	for i, l := range links {
+		l.mu.Lock()
+		own[i] = make(map[string]bool, len(l.interest))
+		for f := range l.interest {
+			own[i][f] = true
+			count[f]++
+		}
+		l.mu.Unlock()
+	}
+	all := make([]string, 0, len(count))
+	for f := range count {
+		all = append(all, f)
+	}
+	sort.Strings(all)
 	type upd struct {
 		l *peerLink
 		f []string
 	}
 	var ups []upd
-	for _, l := range n.linksLocked() {
-		f := n.interestForLocked(l)
-		key := fmt.Sprint(f)
+	for i, l := range links {
+		f := make([]string, 0, len(all))
+		for _, x := range all {
+			if count[x]-b2i(own[i][x]) > 0 {
+				f = append(f, x)
+			}
+		}
+		key := strings.Join(f, "\x00")
 		l.mu.Lock()
 		if l.sent != key {
 			l.sent = key
@@ -249,6 +279,13 @@ func (n *Node) interestChanged() {
 	for _, u := range ups {
 		u.l.enqueue(tInterest, interest{Filters: u.f})
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (n *Node) onInterest(l *peerLink, p []byte, s link.Stream) {

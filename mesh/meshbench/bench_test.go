@@ -1,0 +1,51 @@
+package meshbench
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkRequest is request/response over an established link: the mesh
+// (framing, CBOR, routing, handler) and raw quic-go streams as the
+// baseline, on loopback. Compare ns/op and the p50/p99 metrics.
+func BenchmarkRequest(b *testing.B) {
+	p, err := newPair(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.close()
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{{"mesh", p.mesh}, {"raw-quic", p.raw}} {
+		b.Run(c.name, func(b *testing.B) {
+			ds := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				t0 := time.Now()
+				if err := c.call(); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+			}
+			b.ReportMetric(us(percentile(ds, 0.5)), "p50-µs")
+			b.ReportMetric(us(percentile(ds, 0.99)), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkFigures runs the whole measurement set once per iteration and
+// reports each figure as a metric (the same numbers `canopy bench mesh`
+// prints).
+func BenchmarkFigures(b *testing.B) {
+	for b.Loop() {
+		rs, err := All(context.Background(), Options{Quick: true, Spawn: spawnSelf})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range rs {
+			b.ReportMetric(r.Value, strings.NewReplacer(" ", "_", "(", "", ")", "").Replace(r.Name+"-"+r.Unit))
+		}
+	}
+}
