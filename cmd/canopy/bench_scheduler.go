@@ -50,7 +50,7 @@ func runSchedulerBench(ctx context.Context, opts benchOptions) ([]benchResult, e
 		work := f.Workload(sz.deployments, 2)
 		// The machine is shared: repeat on a fresh cluster and keep the
 		// median run, so one burst of other work does not decide the figure.
-		reps := 3
+		reps := 5
 		if opts.Quick {
 			reps = 1
 		}
