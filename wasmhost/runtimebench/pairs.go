@@ -150,7 +150,7 @@ func (e *Env) LoopPair(ctx context.Context, wasm []byte, n uint32) (*Pair, error
 }
 
 // CallsPair: call-heavy code, recursive fib(n) (export "fib"), where the
-// instrumentation checks at every function entry.
+// instrumentation runs at every function entry.
 func (e *Env) CallsPair(ctx context.Context, wasm []byte, n uint32) (*Pair, error) {
 	return e.exportPair(ctx, wasm, "calls", "fib", n)
 }

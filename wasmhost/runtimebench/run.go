@@ -156,6 +156,6 @@ func Run(ctx context.Context, opts Options) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	add(r, "ms", float64(time.Millisecond), fmt.Sprintf("recursive calls, fib(%d)", FibN), "report", "a check at every function entry: the worst case")
+	add(r, "ms", float64(time.Millisecond), fmt.Sprintf("recursive calls, fib(%d)", FibN), "report", "instrumented function entries: the worst case")
 	return figs, nil
 }
