@@ -22,9 +22,9 @@ func init() {
 	})
 }
 
-// nomadPlacementsPerSec is Nomad's best published scheduler throughput
-// (the "C2M" million-container challenge: 1M containers in under 5 minutes
-// on 5,000 nodes, about 3,750 placements per second), quoted for reference.
+// nomadPlacementsPerSec is Nomad's best published scheduler throughput, as
+// issue 5 quotes it (from its million-container challenge), for reference
+// only: another machine and workload.
 const nomadPlacementsPerSec = 3750
 
 // schedBenchSize is one fleet size and how much work to measure on it.
