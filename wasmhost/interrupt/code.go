@@ -106,7 +106,7 @@ func (m *module) yield(dst []byte) []byte {
 // code rewrites the code section, instrumenting every function body, and
 // re-encodes the sizes.
 func (m *module) code(r reader) error {
-	n, err := r.u32()
+	n, err := count(&r, 2)
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
@@ -379,7 +379,7 @@ func appendS33(dst []byte, v int64) []byte {
 // function's type index.
 func (m *module) function(dst []byte, r reader, t uint32) ([]byte, error) {
 	params := m.typeParams[t]
-	groups, err := r.u32()
+	groups, err := count(&r, 2)
 	if err != nil {
 		return nil, fmt.Errorf("locals: %w", err)
 	}
@@ -399,6 +399,9 @@ func (m *module) function(dst []byte, r reader, t uint32) ([]byte, error) {
 		if !isValType(t) {
 			return nil, fmt.Errorf("locals group %d: unknown value type %#x at offset %#x", j, t, at)
 		}
+	}
+	if locals > maxLocals {
+		return nil, fmt.Errorf("%d locals, more than %d: %w", locals, maxLocals, ErrLimit)
 	}
 	info, err := scan(r)
 	if err != nil {

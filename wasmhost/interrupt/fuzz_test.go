@@ -2,6 +2,7 @@ package interrupt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -44,6 +45,11 @@ func (c *compileChecker) check(t *testing.T, wasm []byte) {
 	out, ierr := Instrument(wasm)
 	if ierr == nil && len(out) > 8*len(wasm)+64 {
 		t.Fatalf("output of %d bytes for %d bytes of input", len(out), len(wasm))
+	}
+	if errors.Is(ierr, ErrLimit) {
+		// wazero might allocate gigabytes for this input: that is why
+		// Instrument rejects it, and why it is not given to wazero here.
+		return
 	}
 	if c.compiles(wasm) != nil {
 		return

@@ -151,6 +151,11 @@ func (m *module) custom(raw []byte, body reader) error {
 		n == "sourceMappingURL" || n == "external_debug_info" {
 		return nil
 	}
+	if n == "name" {
+		if err := checkNameSection(body); err != nil {
+			return fmt.Errorf("name section: %w", err)
+		}
+	}
 	m.out = append(m.out, raw...)
 	return nil
 }
@@ -223,7 +228,7 @@ func (m *module) section(id byte, rank int, raw []byte, body reader) error {
 			return err
 		}
 	case secMemory:
-		n, err := body.u32()
+		n, err := count(&body, 2)
 		if err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
@@ -244,6 +249,10 @@ func (m *module) section(id byte, rank int, raw []byte, body reader) error {
 		return m.exports(body)
 	case secCode:
 		return m.code(body)
+	default:
+		if err := checkCounts(id, body); err != nil {
+			return err
+		}
 	}
 	m.out = append(m.out, raw...)
 	return nil
@@ -254,7 +263,7 @@ func (m *module) section(id byte, rank int, raw []byte, body reader) error {
 // validating a call to a function whose type index is out of range; checking
 // here keeps such a module from reaching it.)
 func (m *module) functions(r reader) error {
-	n, err := r.u32()
+	n, err := count(&r, 1)
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
@@ -287,7 +296,7 @@ func (m *module) typeIndex(r *reader) (uint32, error) {
 
 // typeSection records the parameter count of every function type.
 func (m *module) typeSection(r reader) error {
-	n, err := r.u32()
+	n, err := count(&r, 3)
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
@@ -319,7 +328,7 @@ func (m *module) typeSection(r reader) error {
 
 // skipValTypes skips a vector of value types and returns its length.
 func skipValTypes(r *reader) (uint32, error) {
-	n, err := r.u32()
+	n, err := count(r, 1)
 	if err != nil {
 		return 0, err
 	}
@@ -338,7 +347,7 @@ func skipValTypes(r *reader) (uint32, error) {
 
 // imports counts the imported globals and copies the section.
 func (m *module) imports(raw []byte, r reader) error {
-	n, err := r.u32()
+	n, err := count(&r, 3)
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
@@ -422,7 +431,7 @@ func skipLimits(r *reader) error {
 
 // globals rewrites the global section with the new global appended.
 func (m *module) globals(r reader) error {
-	n, err := r.u32()
+	n, err := count(&r, 3)
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
@@ -442,7 +451,7 @@ func (m *module) globals(r reader) error {
 // exports rewrites the export section with the flag's export appended,
 // rejecting a module that already has an export of that name.
 func (m *module) exports(r reader) error {
-	n, err := r.u32()
+	n, err := count(&r, 3)
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
