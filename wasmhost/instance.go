@@ -25,11 +25,12 @@ import (
 // After a fatal error (see IsFatal) the instance is unusable: every later
 // call returns that error. Close it and instantiate again.
 type Instance struct {
-	host   *Host
-	mod    *Module
-	cfg    TaskConfig
-	limits kernel.Limits
-	clock  func() time.Time
+	host    *Host
+	mod     *Module
+	cfg     TaskConfig
+	limits  kernel.Limits
+	timeout time.Duration // of the current call: limits.CallTimeout, or initTimeout during init
+	clock   func() time.Time
 
 	ctx   context.Context // carries the *Instance for host functions
 	wmod  api.Module
@@ -101,6 +102,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	now := cfg.Clock()
 	i := &Instance{
 		host: h, mod: m, cfg: cfg, limits: limits, clock: cfg.Clock, started: now,
+		timeout:       limits.CallTimeout.D(),
 		guard:         newCallGuard(&h.wd.epoch, limits.CallTimeout.D()),
 		tlog:          newTaskLog(cfg.Logger, string(cfg.ID), float64(limits.LogRate), cfg.Clock),
 		publishBucket: newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
@@ -128,7 +130,10 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	// wazero call engine (~2µs, a quarter of a start).
 	h.wd.add(i.guard)
 	if cfg.Type == kernel.TypeService {
-		if err := i.initialize(); err != nil {
+		stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled) })
+		err := i.initialize()
+		stop()
+		if err != nil {
 			i.Close(ctx)
 			return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
 		}
@@ -143,8 +148,12 @@ func initTimeout(call time.Duration) time.Duration { return max(10*call, time.Se
 
 // initialize runs a reactor's _initialize and checks the ABI version.
 func (i *Instance) initialize() error {
-	i.guard.timeout.Store(int64(initTimeout(i.limits.CallTimeout.D())))
-	defer i.guard.timeout.Store(int64(i.limits.CallTimeout.D()))
+	i.timeout = initTimeout(i.limits.CallTimeout.D())
+	i.guard.timeout.Store(int64(i.timeout))
+	defer func() {
+		i.timeout = i.limits.CallTimeout.D()
+		i.guard.timeout.Store(int64(i.timeout))
+	}()
 	if fn := i.wmod.ExportedFunction(ExportInitialize); fn != nil {
 		if err := i.call(fn, i.stack[:1]); err != nil {
 			return fmt.Errorf("%s: %w", ExportInitialize, err)
@@ -191,7 +200,7 @@ func (i *Instance) classify(err error, reason int) error {
 	case reason == stopMemory || i.lmem.refused:
 		return &LimitError{Limit: LimitMemory, Value: i.limits.Memory.String()}
 	case reason == stopTimeout:
-		return &LimitError{Limit: LimitCallTimeout, Value: i.limits.CallTimeout.String()}
+		return &LimitError{Limit: LimitCallTimeout, Value: i.timeout.String()}
 	case reason == stopPublishFlood:
 		return &LimitError{Limit: LimitPublishRate, Value: fmt.Sprintf("%d/s", i.limits.PublishRate)}
 	case reason == stopCanceled:

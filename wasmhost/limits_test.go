@@ -168,3 +168,23 @@ func TestSleepIsRealAndInterruptible(t *testing.T) {
 		t.Fatalf("a 20s sleep held the call %s: not interrupted", d)
 	}
 }
+
+// TestInitLoop: an _initialize that never returns is stopped by its time
+// limit (ten call timeouts, at least 1s) or by the caller's context.
+func TestInitLoop(t *testing.T) {
+	h := newHost(t)
+	m, err := h.Load(context.Background(), module(t, "bad_initloop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := TaskConfig{ID: "init", Limits: kernel.Limits{CallTimeout: kernel.Duration(10 * time.Millisecond)}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.Instantiate(ctx, m, cfg); !errors.Is(err, ErrStopped) {
+		t.Fatalf("cancelled init: %v", err)
+	}
+	_, err = h.Instantiate(context.Background(), m, cfg)
+	if !isLimit(LimitCallTimeout)(err) || !strings.HasSuffix(err.Error(), "_initialize: call timeout 1s exceeded") {
+		t.Fatalf("init loop: %v", err)
+	}
+}

@@ -26,12 +26,13 @@ type spec struct {
 var reactor = []string{"-mexec-model=reactor"}
 
 var specs = map[string]spec{
-	"guest":       {"guest.c", reactor},
-	"bench":       {"bench.c", reactor},
-	"job":         {"job.c", nil},
-	"bad_noabi":   {"bad.c", append([]string{"-DBAD_NOABI"}, reactor...)},
-	"bad_import":  {"bad.c", append([]string{"-DBAD_IMPORT", "-Wl,--allow-undefined"}, reactor...)},
-	"bad_version": {"bad.c", append([]string{"-DBAD_VERSION"}, reactor...)},
+	"guest":        {"guest.c", reactor},
+	"bench":        {"bench.c", reactor},
+	"job":          {"job.c", nil},
+	"bad_noabi":    {"bad.c", append([]string{"-DBAD_NOABI"}, reactor...)},
+	"bad_import":   {"bad.c", append([]string{"-DBAD_IMPORT", "-Wl,--allow-undefined"}, reactor...)},
+	"bad_version":  {"bad.c", append([]string{"-DBAD_VERSION"}, reactor...)},
+	"bad_initloop": {"bad.c", append([]string{"-DBAD_INITLOOP"}, reactor...)},
 }
 
 // Names lists the C modules.

@@ -8,4 +8,8 @@ EXPORT("canopy_abi_version") int32_t abi_version(void) { return 1; }
 EXPORT("canopy_on_tick") int32_t on_tick(void) { return sneaky(); }
 #elif defined(BAD_VERSION)
 EXPORT("canopy_abi_version") int32_t abi_version(void) { return 2; }
+#elif defined(BAD_INITLOOP)
+static volatile int sink;
+__attribute__((constructor)) static void forever(void) { for (;;) sink++; }
+EXPORT("canopy_abi_version") int32_t abi_version(void) { return 1; }
 #endif
