@@ -117,12 +117,10 @@ func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 	}
 	defer f.Close()
 	n.counter.BlobFetches.Add(1)
-	s, err := p.open(ctx, tBlobGet, blobGet{Digest: digest, Offset: off})
+	s, stop, err := p.open(ctx, tBlobGet, blobGet{Digest: digest, Offset: off})
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", digest, err)
 	}
-	s.SetDeadline(time.Time{})
-	stop := context.AfterFunc(ctx, s.Abort)
 	defer stop()
 	_, b, err := n.readReply(s)
 	if err != nil {
@@ -152,7 +150,7 @@ func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 
 // onBlobGet serves a blob from this node's store, fetching it from the
 // parent first when it is not cached here.
-func (n *Node) onBlobGet(l *peerLink, p []byte, s link.Stream) {
+func (n *Node) onBlobGet(l *peerLink, p []byte, s link.Stream, guard *time.Timer) {
 	var g blobGet
 	if !n.decode(l, s, p, &g) {
 		return
@@ -165,7 +163,7 @@ func (n *Node) onBlobGet(l *peerLink, p []byte, s link.Stream) {
 		replyError(s, CodeBadRequest, "%v", err)
 		return
 	}
-	s.SetDeadline(time.Time{})
+	guard.Stop() // a blob takes as long as it takes; node shutdown still aborts it
 	if !n.cfg.Blobs.Has(g.Digest) {
 		ctx, cancel := context.WithTimeout(n.ctx, 10*n.cfg.RequestTimeout)
 		_, err := n.FetchBlob(ctx, g.Digest)

@@ -104,39 +104,44 @@ func (l *peerLink) startSender() {
 // call opens a stream, sends one frame and reads the reply frame. A tError
 // reply becomes a *RemoteError.
 func (l *peerLink) call(ctx context.Context, t frame.Type, v any) (frame.Type, []byte, error) {
-	s, err := l.open(ctx, t, v)
+	s, stop, err := l.open(ctx, t, v)
 	if err != nil {
 		return 0, nil, err
 	}
+	defer stop()
 	rt, p, err := l.n.readReply(s)
 	if err == nil {
 		err = expectEOF(s)
 	}
 	if err != nil {
 		s.Abort()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
 	}
 	return rt, p, err
 }
 
 // open opens a stream and writes one frame, leaving the stream open for
-// the reply.
-func (l *peerLink) open(ctx context.Context, t frame.Type, v any) (link.Stream, error) {
-	s, err := l.conn.OpenStream(ctx)
+// the reply. The stream is aborted when ctx ends (until stop is called):
+// cheaper than transport deadlines, which cost a timer per blocking read.
+func (l *peerLink) open(ctx context.Context, t frame.Type, v any) (s link.Stream, stop func() bool, err error) {
+	s, err = l.conn.OpenStream(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open stream to %s: %w", l.peer.Name, err)
+		return nil, nil, fmt.Errorf("open stream to %s: %w", l.peer.Name, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		s.SetDeadline(dl)
-	}
+	stop = context.AfterFunc(ctx, s.Abort)
 	if err := writeFrame(s, t, v); err != nil {
+		stop()
 		s.Abort()
-		return nil, fmt.Errorf("send to %s: %w", l.peer.Name, err)
+		return nil, nil, fmt.Errorf("send to %s: %w", l.peer.Name, err)
 	}
 	if err := s.CloseWrite(); err != nil {
+		stop()
 		s.Abort()
-		return nil, err
+		return nil, nil, err
 	}
-	return s, nil
+	return s, stop, nil
 }
 
 // oneWay sends one frame whose handling has no reply: the peer

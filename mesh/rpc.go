@@ -119,7 +119,7 @@ func (n *Node) dispatch(ctx context.Context, env envelope) ([]byte, error) {
 
 // onEnvelope handles a routed message arriving on link l: for this node it
 // is dispatched to its handler, otherwise relayed one hop on.
-func (n *Node) onEnvelope(l *peerLink, p []byte, s link.Stream, wantReply bool) {
+func (n *Node) onEnvelope(l *peerLink, p []byte, s link.Stream, guard *time.Timer, wantReply bool) {
 	var env envelope
 	if !n.decode(l, s, p, &env) {
 		return
@@ -138,9 +138,10 @@ func (n *Node) onEnvelope(l *peerLink, p []byte, s link.Stream, wantReply bool) 
 		}
 		return
 	}
-	s.SetDeadline(time.Time{})
+	if dl, ok := ctx.Deadline(); ok {
+		guard.Reset(time.Until(dl) + time.Second) // room to write the reply after the handler's deadline
+	}
 	b, err := n.route(ctx, env, true)
-	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
 	if err != nil {
 		var re *RemoteError
 		if errors.As(err, &re) {

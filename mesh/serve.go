@@ -20,7 +20,12 @@ func (n *Node) serveLink(l *peerLink) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.handleStream(l, s)
+			// Every exchange is bounded: a peer that stalls mid-frame or
+			// never reads its reply loses the stream after RequestTimeout.
+			// Handlers that legitimately take longer move the guard.
+			g := time.AfterFunc(n.cfg.RequestTimeout, s.Abort)
+			defer g.Stop()
+			n.handleStream(l, s, g)
 		}()
 	}
 }
@@ -28,8 +33,7 @@ func (n *Node) serveLink(l *peerLink) {
 // handleStream reads the one frame a stream starts with and dispatches it.
 // Malformed, oversized and unknown frames get an error reply; nothing a
 // peer sends can stop the node.
-func (n *Node) handleStream(l *peerLink, s link.Stream) {
-	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
+func (n *Node) handleStream(l *peerLink, s link.Stream, guard *time.Timer) {
 	t, p, err := frame.Read(s, n.cfg.MaxFrame)
 	if err == nil {
 		err = expectEOF(s)
@@ -44,17 +48,17 @@ func (n *Node) handleStream(l *peerLink, s link.Stream) {
 	case tHeartbeat:
 		n.onHeartbeat(l, s)
 	case tRequest:
-		n.onEnvelope(l, p, s, true)
+		n.onEnvelope(l, p, s, guard, true)
 	case tOneWay:
-		n.onEnvelope(l, p, s, false)
+		n.onEnvelope(l, p, s, guard, false)
 	case tRoutes:
 		n.onRoutes(l, p, s)
 	case tInterest:
 		n.onInterest(l, p, s)
 	case tPublish:
-		n.onPublish(l, p, s)
+		n.onPublish(l, p, s, guard)
 	case tBlobGet:
-		n.onBlobGet(l, p, s)
+		n.onBlobGet(l, p, s, guard)
 	default:
 		n.counter.Dropped.Add(1)
 		n.log.Warn("unknown frame type", "peer", string(l.peer.Name), "type", t)

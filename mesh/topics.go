@@ -156,7 +156,7 @@ func (n *Node) forward(ctx context.Context, l *peerLink, m Message) error {
 	}
 }
 
-func (n *Node) onPublish(l *peerLink, p []byte, s link.Stream) {
+func (n *Node) onPublish(l *peerLink, p []byte, s link.Stream, guard *time.Timer) {
 	var m Message
 	if !n.decode(l, s, p, &m) {
 		return
@@ -172,7 +172,7 @@ func (n *Node) onPublish(l *peerLink, p []byte, s link.Stream) {
 		n.deliver(ctx, m, l)
 		return
 	}
-	s.SetDeadline(time.Time{})
+	guard.Reset(n.cfg.RequestTimeout + time.Second) // ctx bounds the forwarding
 	if err := n.deliver(ctx, m, l); err != nil {
 		replyError(s, CodeHandler, "%v", err)
 		return
