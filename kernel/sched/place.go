@@ -101,7 +101,7 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	}
 
 	notes := &noteBook{}
-	kept, lost := c.sortExisting(q, existing, p, notes)
+	kept, lost, budgeted := c.sortExisting(q, existing, p, notes)
 	desired := d.Replicas
 	if d.Every {
 		desired = len(kept) + len(cands)
@@ -161,7 +161,7 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 		p.UnplacedReason = c.unplacedReason(allReasons(), len(cands))
 	}
 	if !d.Every && c.cfg.RebalanceMargin >= 0 {
-		movesLeft := c.cfg.MaxMovesPerStep - len(p.Move) + countUrgent(p)
+		movesLeft := max(c.cfg.MaxMovesPerStep, 0) - budgeted
 		if sc != nil && movesLeft > 0 && len(kept) > 0 {
 			// Only a node scoring above the worst replica by the margin can
 			// take it: visit until no node left can.
@@ -188,23 +188,14 @@ func (c *Cluster) Place(req *Request) (*Decision, error) {
 	return dec, nil
 }
 
-// countUrgent is how many moves in p replace replicas that were not
-// running; they do not use the move budget.
-func countUrgent(p *Plan) int {
-	k := 0
-	for _, m := range p.Move {
-		if m.Reason != "" && strings.HasPrefix(m.Reason, urgentPrefix) {
-			k++
-		}
-	}
-	return k
-}
-
+// urgentPrefix starts the reason of a replica that must be replaced
+// because it is not running anymore.
 const urgentPrefix = "lost: "
 
 // sortExisting splits the live replicas into those that stay and those
-// that must go elsewhere.
-func (c *Cluster) sortExisting(q *query, existing []int32, p *Plan, notes *noteBook) ([]held, []homeless) {
+// that must go elsewhere, and says how much of the move budget the
+// running ones that must go took.
+func (c *Cluster) sortExisting(q *query, existing []int32, p *Plan, notes *noteBook) ([]held, []homeless, int) {
 	s := &c.scratch
 	s.one.clear()
 	var kept []held
@@ -244,6 +235,7 @@ func (c *Cluster) sortExisting(q *query, existing []int32, p *Plan, notes *noteB
 			notes.add(nd, outcomeKept, "should move ("+c.rejectDetail(q, nd, r)+") but the move budget for this step is spent", 0)
 		}
 	}
+	budgeted := max(c.cfg.MaxMovesPerStep, 0) - budget
 	// Urgent replacements first: they are not running.
 	slices.SortStableFunc(lost, func(a, b homeless) int {
 		switch {
@@ -254,7 +246,7 @@ func (c *Cluster) sortExisting(q *query, existing []int32, p *Plan, notes *noteB
 		}
 		return 1
 	})
-	return kept, lost
+	return kept, lost, budgeted
 }
 
 // scaleDown stops replicas beyond desired: replicas waiting to move first,
