@@ -20,6 +20,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add(module(f, "bad_noabi"))
 	f.Add(module(f, "bad_import"))
 	f.Add(module(f, "bench"))
+	f.Add(startSectionModule)
 	h := newHost(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := h.Load(context.Background(), b)

@@ -11,19 +11,32 @@ type wasmImport struct {
 	Kind         string // "function", "table", "memory", "global", "tag"
 }
 
-// readImports lists the import section of a binary module. It reads only
-// what it needs (the preamble, section headers and the import section) and
-// reports a clear error for a malformed or truncated module; the full
-// validation is wazero's.
+// moduleInfo is what Load needs to know before wazero compiles a module.
+type moduleInfo struct {
+	imports []wasmImport
+	start   bool // has a start section
+}
+
+// readImports lists the import section of a binary module.
 func readImports(b []byte) ([]wasmImport, error) {
+	info, err := scanModule(b)
+	return info.imports, err
+}
+
+// scanModule reads what Load checks itself: the preamble, every section
+// header, the import section and whether a start section exists. It reports
+// a clear error for a malformed or truncated module; the full validation is
+// wazero's.
+func scanModule(b []byte) (moduleInfo, error) {
+	var info moduleInfo
 	if len(b) < 8 {
-		return nil, fmt.Errorf("truncated: %d bytes, a wasm module starts with 8", len(b))
+		return info, fmt.Errorf("truncated: %d bytes, a wasm module starts with 8", len(b))
 	}
 	if string(b[:4]) != "\x00asm" {
-		return nil, errors.New("not a wasm module: bad magic number (want \\0asm)")
+		return info, errors.New("not a wasm module: bad magic number (want \\0asm)")
 	}
 	if v := b[4:8]; v[0] != 1 || v[1] != 0 || v[2] != 0 || v[3] != 0 {
-		return nil, fmt.Errorf("unsupported wasm binary version %d (want 1, a core module)", uint32(v[0])|uint32(v[1])<<8|uint32(v[2])<<16|uint32(v[3])<<24)
+		return info, fmt.Errorf("unsupported wasm binary version %d (want 1, a core module)", uint32(v[0])|uint32(v[1])<<8|uint32(v[2])<<16|uint32(v[3])<<24)
 	}
 	r := byteReader{b: b, pos: 8}
 	for r.pos < len(b) {
@@ -31,23 +44,26 @@ func readImports(b []byte) ([]wasmImport, error) {
 		r.pos++
 		size, err := r.u32()
 		if err != nil {
-			return nil, fmt.Errorf("section %d header: %w", id, err)
+			return info, fmt.Errorf("section %d header: %w", id, err)
 		}
 		if uint64(size) > uint64(len(b)-r.pos) {
-			return nil, fmt.Errorf("truncated: section %d claims %d bytes, %d remain", id, size, len(b)-r.pos)
+			return info, fmt.Errorf("truncated: section %d claims %d bytes, %d remain", id, size, len(b)-r.pos)
 		}
 		end := r.pos + int(size)
-		if id == 2 {
+		switch id {
+		case 2:
 			sec := byteReader{b: b[:end], pos: r.pos}
 			imps, err := sec.imports()
 			if err != nil {
-				return nil, fmt.Errorf("import section: %w", err)
+				return moduleInfo{}, fmt.Errorf("import section: %w", err)
 			}
-			return imps, nil
+			info.imports = imps
+		case 8:
+			info.start = true
 		}
 		r.pos = end
 	}
-	return nil, nil
+	return info, nil
 }
 
 type byteReader struct {

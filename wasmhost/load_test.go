@@ -29,6 +29,7 @@ func TestLoadRefusesBadModules(t *testing.T) {
 		{"truncated end", guestWasm[:len(guestWasm)-1], "invalid wasm module"},
 		{"no abi export", module(t, "bad_noabi"), "not a canopy task: missing export canopy_abi_version"},
 		{"unknown import", module(t, "bad_import"), "module imports env.sneaky (function): only wasi_snapshot_preview1 and canopy may be imported"},
+		{"start section", startSectionModule, "invalid task module: it has a start section"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,4 +194,20 @@ func TestCompileCacheShared(t *testing.T) {
 			t.Fatalf("second host rewrote %s", p)
 		}
 	}
+}
+
+// startSectionModule is a hand-assembled task whose start function loops
+// forever: memory, canopy_abi_version, and (start 0).
+var startSectionModule = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x08, 0x02, 0x60, 0x00, 0x00, 0x60, 0x00, 0x01, 0x7f, // types: () -> (), () -> i32
+	0x03, 0x03, 0x02, 0x00, 0x01, // functions: 0 (type 0), 1 (type 1)
+	0x05, 0x03, 0x01, 0x00, 0x01, // memory: min 1
+	0x07, 0x1f, 0x02, // exports: memory, canopy_abi_version
+	0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00,
+	0x12, 'c', 'a', 'n', 'o', 'p', 'y', '_', 'a', 'b', 'i', '_', 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x00, 0x01,
+	0x08, 0x01, 0x00, // start: function 0
+	0x0a, 0x0e, 0x02, // code
+	0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // loop br 0 end end
+	0x04, 0x00, 0x41, 0x01, 0x0b, // i32.const 1
 }

@@ -65,7 +65,7 @@ func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx)
 // rewrites nor recompiles it.
 //
 // Load refuses, with a one-line error naming the problem: bytes that are not
-// a wasm core module or are truncated; imports from any module but
+// a wasm core module or are truncated; a start section; imports from any module but
 // wasi_snapshot_preview1 and canopy, or of a function neither provides; a
 // missing or mistyped canopy_abi_version export; a missing memory export;
 // mistyped canopy_alloc, canopy_on_message, canopy_on_tick, _initialize or
@@ -73,12 +73,17 @@ func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx)
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	digest := hex.EncodeToString(sum[:])
-	imps, err := readImports(wasm)
+	info, err := scanModule(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("invalid wasm module: %w", err)
 	}
-	if err := h.checkImports(imps); err != nil {
+	if err := h.checkImports(info.imports); err != nil {
 		return nil, err
+	}
+	if info.start {
+		// A start function runs inside instantiation, before the host can
+		// watch it: a loop there would hang Instantiate.
+		return nil, errors.New("invalid task module: it has a start section (run code from _initialize or _start instead)")
 	}
 	code, err := h.instrumented(digest, wasm)
 	if err != nil {
