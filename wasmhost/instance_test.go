@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/wasmhost/testmodules"
 )
 
 func TestEchoPublishes(t *testing.T) {
@@ -38,6 +41,33 @@ func TestHandlerErrorIsNotFatal(t *testing.T) {
 		t.Fatalf("after a handler error: %v", err)
 	}
 	if s := i.Stats(); s.Messages != 2 || s.HandlerErrors != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestGoTask: a Go c-shared module (the Go runtime inside) starts, takes
+// messages and counts them, under the default limits.
+func TestGoTask(t *testing.T) {
+	wasm, err := testmodules.BuildGo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHost(t)
+	m, err := h.Load(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := h.Instantiate(context.Background(), m, TaskConfig{ID: "go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close(context.Background())
+	for k := range 100 {
+		if err := i.OnMessage(context.Background(), "t", make([]byte, k*100)); err != nil {
+			t.Fatalf("message %d: %v", k, err)
+		}
+	}
+	if s := i.Stats(); s.Messages != 100 || s.MemoryPeak < kernel.MiB {
 		t.Fatalf("stats %+v", s)
 	}
 }
