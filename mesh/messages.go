@@ -41,7 +41,11 @@ const (
 	CodeNotFound    = "not-found"
 )
 
+// Hot-path messages are CBOR arrays (toarray): no field names to match,
+// and a duplicate or unknown field cannot be expressed.
+
 type errorMsg struct {
+	_    struct{} `cbor:",toarray"`
 	Code string
 	Msg  string
 }
@@ -66,10 +70,12 @@ type helloAck struct {
 }
 
 type heartbeat struct {
+	_   struct{} `cbor:",toarray"`
 	Seq uint64
 }
 
 type envelope struct {
+	_         struct{} `cbor:",toarray"`
 	Src, Dst  kernel.NodeName
 	Kind      string
 	Body      []byte
@@ -87,6 +93,7 @@ type interest struct {
 
 // Message is a publication on a fleet-wide topic.
 type Message struct {
+	_     struct{} `cbor:",toarray"`
 	ID    string
 	Src   kernel.NodeName
 	Topic string
