@@ -211,3 +211,30 @@ var startSectionModule = []byte{
 	0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // loop br 0 end end
 	0x04, 0x00, 0x41, 0x01, 0x0b, // i32.const 1
 }
+
+// TestDamagedInstrumentedCache: a damaged cache file is rewritten, not
+// blamed on the module.
+func TestDamagedInstrumentedCache(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	wasm := module(t, "guest")
+	for round := range 2 {
+		h, err := New(ctx, Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := h.Load(ctx, wasm)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		path := filepath.Join(dir, "instrumented", m.Digest()+".wasm")
+		if round == 0 {
+			if err := os.WriteFile(path, []byte("\x00asm\x01\x00\x00\x00garbage"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if b, err := os.ReadFile(path); err != nil || len(b) < len(wasm) {
+			t.Fatalf("cache file not rewritten: %d bytes, %v", len(b), err)
+		}
+		h.Close(ctx)
+	}
+}

@@ -85,11 +85,19 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 		// watch it: a loop there would hang Instantiate.
 		return nil, errors.New("invalid task module: it has a start section (run code from _initialize or _start instead)")
 	}
-	code, err := h.instrumented(digest, wasm)
+	code, cached, err := h.instrumented(digest, wasm, true)
 	if err != nil {
 		return nil, err
 	}
 	compiled, err := h.rt.CompileModule(ctx, code)
+	if err != nil && cached {
+		// A damaged cache file must not make a good module fail: rewrite.
+		h.log.Warn("cached instrumented module does not compile; rewriting it", "digest", digest, "err", err)
+		if code, _, err = h.instrumented(digest, wasm, false); err != nil {
+			return nil, err
+		}
+		compiled, err = h.rt.CompileModule(ctx, code)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid wasm module: %w", err)
 	}
@@ -102,21 +110,22 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 }
 
 // instrumented returns the module rewritten by interrupt.Instrument, from
-// the disk cache when it was rewritten before.
-func (h *Host) instrumented(digest string, wasm []byte) ([]byte, error) {
+// the disk cache (if useCache) when it was rewritten before; cached says
+// which.
+func (h *Host) instrumented(digest string, wasm []byte, useCache bool) (code []byte, cached bool, err error) {
 	var path string
 	if h.cfg.CacheDir != "" {
 		path = filepath.Join(h.cfg.CacheDir, "instrumented", digest+".wasm")
-		if b, err := os.ReadFile(path); err == nil {
-			return b, nil
+		if b, err := os.ReadFile(path); err == nil && useCache {
+			return b, true, nil
 		}
 	}
-	code, err := interrupt.Instrument(wasm)
+	code, err = interrupt.Instrument(wasm)
 	if err != nil {
 		if errors.Is(err, interrupt.ErrAlreadyInstrumented) {
-			return nil, fmt.Errorf("invalid task module: exports %s, a name the host reserves", interrupt.ExportName)
+			return nil, false, fmt.Errorf("invalid task module: exports %s, a name the host reserves", interrupt.ExportName)
 		}
-		return nil, fmt.Errorf("invalid wasm module: %w", err)
+		return nil, false, fmt.Errorf("invalid wasm module: %w", err)
 	}
 	if path != "" {
 		tmp, err := os.CreateTemp(filepath.Dir(path), digest+".*.tmp")
@@ -132,7 +141,7 @@ func (h *Host) instrumented(digest string, wasm []byte) ([]byte, error) {
 			}
 		}
 	}
-	return code, nil
+	return code, false, nil
 }
 
 // checkImports refuses imports the host does not provide, naming the first.
