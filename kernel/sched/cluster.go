@@ -43,8 +43,8 @@ type Cluster struct {
 	deviceNodes [64][]int32 // device bit → node ids, ascending
 	deviceIDs   map[kernel.DeviceKind]uint
 	siteNames   []string
-	labels      map[string][]int32 // "k=v" → node ids, ascending
-	topics      []string           // distinct sensor topics
+	labels      map[label][]int32 // node ids carrying a label, ascending
+	topics      []string          // distinct sensor topics
 	topicIDs    map[string]int32
 	topicIdx    *topicTrie
 	topicNode   [][]int32 // topic id → node ids publishing it
@@ -63,6 +63,10 @@ type Cluster struct {
 	gen       uint64 // moves when a node's load, temperature or free memory improves
 	scratch   scratch
 }
+
+// label is one key=value pair, as the label index keys it (no string is
+// built to look one up).
+type label struct{ k, v string }
 
 // taskRec is one task as the scheduler accounts for it.
 type taskRec struct {
@@ -111,7 +115,7 @@ func NewCluster(snap *Snapshot, cfg Config) (*Cluster, error) {
 		archIDs:   map[string]uint16{},
 		deviceIDs: map[kernel.DeviceKind]uint{},
 		siteNames: []string{""},
-		labels:    map[string][]int32{},
+		labels:    map[label][]int32{},
 		topicIDs:  map[string]int32{},
 		topicIdx:  newTopicTrie(),
 		byID:      make(map[kernel.TaskID]int32, len(snap.Tasks)),
@@ -215,8 +219,7 @@ func (c *Cluster) indexNodes() {
 			c.site[i] = sid
 		}
 		for k, v := range nd.Labels {
-			kv := k + "=" + v
-			c.labels[kv] = append(c.labels[kv], id)
+			c.labels[label{k, v}] = append(c.labels[label{k, v}], id)
 		}
 		for _, t := range nd.Capability.Sensors {
 			tid, ok := c.topicIDs[t]

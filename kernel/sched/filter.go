@@ -215,7 +215,7 @@ func (c *Cluster) matchLabels(sel map[string]string, b bitset) []int32 {
 	b.clear()
 	lists := make([][]int32, 0, len(sel))
 	for k, v := range sel {
-		l := c.labels[k+"="+v]
+		l := c.labels[label{k, v}]
 		if len(l) == 0 {
 			return nil
 		}

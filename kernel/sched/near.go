@@ -73,7 +73,7 @@ func (c *Cluster) near(n *kernel.Near) *nearTargets {
 			targets = []int32{id}
 		}
 	case n.Label != "":
-		targets = c.labels[n.Label]
+		targets = c.labels[labelOf(n.Label)]
 	default:
 		targets = c.publishers(n.Topic)
 	}
@@ -93,8 +93,8 @@ func (c *Cluster) publishers(filter string) []int32 {
 	return slices.Compact(out)
 }
 
-// labelPair splits "k=v".
-func labelPair(kv string) (string, string) {
+// labelOf splits "k=v".
+func labelOf(kv string) label {
 	k, v, _ := strings.Cut(kv, "=")
-	return k, v
+	return label{k, v}
 }

@@ -5,10 +5,28 @@ import "strings"
 // topicTrie indexes sensor topics by level so that a filter with wildcards
 // visits only the branches it can match, not every topic in the fleet.
 type topicTrie struct {
+	list  []*topicTrie // the children
+	names []string     // their level names, parallel to list
+	// children indexes the children by name once there are many; with a
+	// few, a linear search is faster and allocates no map.
 	children map[string]*topicTrie
-	list     []*topicTrie // the children, for wildcards: faster to walk than the map
-	names    []string     // their level names, parallel to list
-	topic    int32        // topic id ending here, or -1
+	topic    int32 // topic id ending here, or -1
+}
+
+// trieMapAt is the number of children from which a node keeps a map.
+const trieMapAt = 8
+
+// child returns the child named level, or nil.
+func (t *topicTrie) child(level string) *topicTrie {
+	if t.children != nil {
+		return t.children[level]
+	}
+	for k, name := range t.names {
+		if name == level {
+			return t.list[k]
+		}
+	}
+	return nil
 }
 
 func newTopicTrie() *topicTrie { return &topicTrie{topic: -1} }
@@ -17,15 +35,20 @@ func (t *topicTrie) insert(topic string, id int32) {
 	n := t
 	for {
 		level, rest, more := strings.Cut(topic, "/")
-		ch, ok := n.children[level]
-		if !ok {
-			if n.children == nil {
-				n.children = map[string]*topicTrie{}
-			}
+		ch := n.child(level)
+		if ch == nil {
 			ch = newTopicTrie()
-			n.children[level] = ch
 			n.list = append(n.list, ch)
 			n.names = append(n.names, level)
+			switch {
+			case n.children != nil:
+				n.children[level] = ch
+			case len(n.list) >= trieMapAt:
+				n.children = make(map[string]*topicTrie, len(n.list))
+				for k, name := range n.names {
+					n.children[name] = n.list[k]
+				}
+			}
 		}
 		n = ch
 		if !more {
@@ -65,7 +88,7 @@ func (t *topicTrie) walk(filter string, first bool, fn func(int32)) {
 			ch.step(rest, more, fn)
 		}
 	default:
-		if ch, ok := t.children[level]; ok {
+		if ch := t.child(level); ch != nil {
 			ch.step(rest, more, fn)
 		}
 	}
