@@ -384,3 +384,28 @@ func TestParseConfigValue(t *testing.T) {
 		t.Errorf("ConfigDuration outside a task: %v, %v", v, err)
 	}
 }
+
+// FuzzStableTopic checks the unsafe word-at-a-time hashing and the
+// interning table: whatever the topic, the result equals it and survives
+// the reuse of the memory it was read from.
+func FuzzStableTopic(f *testing.F) {
+	for _, s := range []string{"a", "sensors/s1/temperature", "12345678", "123456789", "\x00\xff", strings.Repeat("x/", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, topic string) {
+		if topic == "" {
+			return // dispatchMessage never interns the empty topic
+		}
+		buf := []byte(topic)
+		got := stableTopic(unsafe.String(&buf[0], len(buf)))
+		for i := range buf {
+			buf[i] ^= 0xff
+		}
+		if got != topic {
+			t.Fatalf("stableTopic(%q) = %q", topic, got)
+		}
+		if again := stableTopic(topic); again != topic {
+			t.Fatalf("second stableTopic(%q) = %q", topic, again)
+		}
+	})
+}
