@@ -2,17 +2,17 @@ package interrupt
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 )
 
 // compileChecker holds the property the fuzz test checks for one input:
-// Instrument never panics, its output stays within a bound of the input's
-// size, and whenever wazero (default features) compiles the input,
-// Instrument accepts it and wazero compiles the output too.
+// Instrument never panics, its errors are one line, its output stays within
+// a bound of the input's size, and when it accepts a module that wazero
+// (default features) compiles, wazero compiles the output too.
 type compileChecker struct {
 	rt wazero.Runtime
 }
@@ -42,20 +42,22 @@ func (c *compileChecker) compiles(wasm []byte) (err error) {
 
 func (c *compileChecker) check(t *testing.T, wasm []byte) {
 	t.Helper()
-	out, ierr := Instrument(wasm)
-	if ierr == nil && len(out) > 8*len(wasm)+64 {
-		t.Fatalf("output of %d bytes for %d bytes of input", len(out), len(wasm))
-	}
-	if errors.Is(ierr, ErrLimit) {
-		// wazero might allocate gigabytes for this input: that is why
-		// Instrument rejects it, and why it is not given to wazero here.
+	out, err := Instrument(wasm)
+	if err != nil {
+		// Rejected input is not given to wazero: v1.12 allocates by counts
+		// it has not checked and can die of a few malformed bytes (such
+		// inputs are among the regression seeds), which is one reason the
+		// runtime instruments before it compiles.
+		if strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error is not one line: %q", err)
+		}
 		return
+	}
+	if len(out) > 8*len(wasm)+64 {
+		t.Fatalf("output of %d bytes for %d bytes of input", len(out), len(wasm))
 	}
 	if c.compiles(wasm) != nil {
 		return
-	}
-	if ierr != nil {
-		t.Fatalf("wazero compiles the input but Instrument rejects it: %v", ierr)
 	}
 	if err := c.compiles(out); err != nil {
 		t.Fatalf("wazero compiles the input but not the instrumented output: %v", err)
