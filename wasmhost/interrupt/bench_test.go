@@ -148,3 +148,74 @@ func nestedWant(n int) uint64 {
 	}
 	return uint64(want)
 }
+
+// BenchmarkInstrument measures Instrument itself on real modules (MB/s of
+// input): the Go program of the differential tests (GOOS=wasip1, about 2 MB)
+// and the C reactor.
+func BenchmarkInstrument(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		wasm func(b *testing.B) []byte
+	}{
+		{"go", func(b *testing.B) []byte { return goProgram(b) }},
+		{"c", func(b *testing.B) []byte { return clangWasm(b, "reactor.c", "-O2", "-mexec-model=reactor") }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			wasm := c.wasm(b)
+			b.SetBytes(int64(len(wasm)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Instrument(wasm); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOverheadC is BenchmarkOverhead on functions of the C reactor
+// (clang -O2): crc32 and a histogram over 60000 bytes, Collatz steps.
+func BenchmarkOverheadC(b *testing.B) {
+	wasm := clangWasm(b, "reactor.c", "-O2", "-mexec-model=reactor")
+	out, err := Instrument(wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := instantiateReactor(b, wasm, false)
+	inst, _ := instantiateReactor(b, out, true)
+	ctx := context.Background()
+	for _, m := range []api.Module{raw, inst} {
+		if _, err := m.ExportedFunction("fill").Call(ctx, 7, 60000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		fn   string
+		arg  uint64
+	}{
+		{"crc32", "crc32", 60000}, {"histogram", "histogram", 60000}, {"collatz", "collatz", 1<<40 - 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var pairs []pair
+			for b.Loop() {
+				var p pair
+				var results [2]uint64
+				for i, m := range []api.Module{raw, inst} {
+					start := time.Now()
+					res, err := m.ExportedFunction(c.fn).Call(ctx, c.arg)
+					p[i] = time.Since(start)
+					if err != nil {
+						b.Fatal(err)
+					}
+					results[i] = res[0]
+				}
+				if results[0] != results[1] {
+					b.Fatalf("%s: raw %d, instrumented %d", c.fn, results[0], results[1])
+				}
+				pairs = append(pairs, p)
+			}
+			reportPairs(b, pairs)
+		})
+	}
+}

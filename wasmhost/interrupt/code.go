@@ -434,7 +434,8 @@ func (m *module) function(dst []byte, r reader, t uint32) ([]byte, error) {
 // structure, so errors here are limited to branch targets.
 func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 	yields := m.form.yield
-	stack := []frame{{}} // the function body's own label
+	stack := append(m.stack[:0], frame{}) // the function body's own label
+	defer func() { m.stack = stack[:0] }()
 	copied := r.pos
 	for !r.done() {
 		at := r.pos

@@ -123,7 +123,7 @@ func memoryOf(m api.Module) []byte {
 }
 
 // instantiateReactor instantiates a WASI reactor and runs _initialize.
-func instantiateReactor(t *testing.T, wasm []byte, instrumented bool) (api.Module, *Flag) {
+func instantiateReactor(t testing.TB, wasm []byte, instrumented bool) (api.Module, *Flag) {
 	t.Helper()
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())

@@ -89,6 +89,7 @@ type module struct {
 	globalDone      bool // the global section has been written
 	exportDone      bool
 	form            form
+	stack           []frame // reused by instructions
 }
 
 func instrument(in []byte) ([]byte, error) { return instrumentForm(in, formDefault) }
