@@ -48,6 +48,9 @@ type Config struct {
 	ReportInterval time.Duration
 	// RequestTimeout bounds a request whose context has no deadline (5s).
 	RequestTimeout time.Duration
+	// DialTimeout bounds dialing a parent and the hello (5s); a parent that
+	// does not answer in time is skipped for the next one.
+	DialTimeout time.Duration
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (50ms, 2s).
 	ReconnectMin, ReconnectMax time.Duration
 	// MaxFrame is the largest frame accepted (1 MiB).
@@ -96,7 +99,7 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"HeartbeatInterval", c.HeartbeatInterval}, {"LostAfter", c.LostAfter}, {"ReportInterval", c.ReportInterval},
-		{"RequestTimeout", c.RequestTimeout}, {"RenewCheck", c.RenewCheck}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll}} {
+		{"RequestTimeout", c.RequestTimeout}, {"RenewCheck", c.RenewCheck}, {"DialTimeout", c.DialTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("mesh: %s must not be negative", d.name))
 		}
@@ -121,6 +124,7 @@ func (c Config) withDefaults() Config {
 	def(&c.LostAfter, 2*time.Second)
 	def(&c.ReportInterval, 5*time.Second)
 	def(&c.RequestTimeout, 5*time.Second)
+	def(&c.DialTimeout, 5*time.Second)
 	def(&c.ReconnectMin, 50*time.Millisecond)
 	def(&c.ReconnectMax, 2*time.Second)
 	def(&c.OutboxPoll, 200*time.Millisecond)

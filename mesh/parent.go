@@ -41,7 +41,7 @@ func (n *Node) parentLoop() {
 
 func (n *Node) dialParent(idx int) (*peerLink, error) {
 	p := n.cfg.Parents[idx]
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LostAfter)
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.DialTimeout)
 	defer cancel()
 	c, err := n.cfg.Network.Dial(ctx, p.Addr, p.Name)
 	if err != nil {

@@ -82,7 +82,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 		}
 		defer stop()
 	}
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		k := len(gw.Children())
 		if k >= children {
@@ -171,7 +171,7 @@ func runChildren(ctx context.Context, dir, addr string, n int) (func(), error) {
 		// Join in waves of 50, as a fleet powering up would, so handshakes
 		// do not starve the heartbeats of children already linked.
 		if len(nodes)%50 == 0 || len(nodes) == n {
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 			for _, w := range nodes[(len(nodes)-1)/50*50:] {
 				if err := w.WaitParent(wctx); err != nil {
 					cancel()

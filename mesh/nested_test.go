@@ -1,0 +1,107 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// Gateways nest: ctl → gw-a → gw-b → leaf. Messages relay both ways
+// through two gateways and a blob is cached at each level.
+func TestNestedGateways(t *testing.T) {
+	tr, _ := memTree(t, fastTimers)
+	ctl := tr.start("ctl", kernel.RoleController, "mem:ctl")
+	tr.start("gw-a", kernel.RoleGateway, "mem:gw-a", "ctl")
+	tr.start("gw-b", kernel.RoleGateway, "mem:gw-b", "gw-a")
+	leaf := tr.start("leaf", kernel.RoleLeaf, "", "gw-b")
+	eventually(t, "leaf routed at the controller", func() bool { return ctl.Reaches("leaf") })
+	leaf.Handle("ping", func(_ context.Context, from kernel.NodeName, _ []byte) ([]byte, error) { return []byte("pong " + from), nil })
+	ctl.Handle("up", func(_ context.Context, from kernel.NodeName, _ []byte) ([]byte, error) { return []byte(from), nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if b, err := ctl.Request(ctx, "leaf", "ping", nil); err != nil || string(b) != "pong ctl" {
+		t.Fatalf("down two gateways: %q %v", b, err)
+	}
+	if b, err := leaf.Request(ctx, "", "up", nil); err != nil || string(b) != "leaf" {
+		t.Fatalf("up two gateways: %q %v", b, err)
+	}
+	data := bytes.Repeat([]byte("nested"), 50000)
+	d, _ := ctl.Blobs().Put(bytes.NewReader(data))
+	if _, err := leaf.FetchBlob(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []kernel.NodeName{"gw-a", "gw-b"} {
+		if !tr.nodes[g].Blobs().Has(d) {
+			t.Fatalf("%s did not cache the blob", g)
+		}
+	}
+	// The latency reports of the deepest node reach the root.
+	eventually(t, "leaf's latency report at the root", func() bool {
+		_, ok := ctl.Latency()["leaf"]["gw-b"]
+		return ok
+	})
+}
+
+// flakyAck loses the first acknowledgements, as a crash between delivery
+// and ack would: the same messages are sent again and the root must drop
+// the repeats.
+type flakyAck struct {
+	*MemOutbox
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakyAck) Ack(ctx context.Context, ids ...uint64) error {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return errors.New("disk full (simulated)")
+	}
+	f.mu.Unlock()
+	return f.MemOutbox.Ack(ctx, ids...)
+}
+
+func TestOutboxRepeatsAreDeliveredOnce(t *testing.T) {
+	tr, _ := memTree(t, fastTimers)
+	var mu sync.Mutex
+	var got []uint64
+	tr.base.OnOutbox = func(from kernel.NodeName, m kernel.OutboxMessage) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.ID)
+		return nil
+	}
+	tr.start("ctl", kernel.RoleController, "mem:ctl")
+	tr.base.OnOutbox = nil
+	ob := &flakyAck{MemOutbox: NewMemOutbox(), fails: 3}
+	for i := 0; i < 30; i++ {
+		ob.Append("t/x", []byte{byte(i)})
+	}
+	tr.base.Outbox = ob
+	leaf := tr.start("leaf", kernel.RoleLeaf, "", "ctl")
+	eventually(t, "outbox drained", func() bool { return ob.Len() == 0 })
+	// A restarted node with the same (durable) outbox sends only what is new.
+	leaf.Close()
+	delete(tr.nodes, "leaf")
+	for i := 30; i < 40; i++ {
+		ob.Append("t/x", []byte{byte(i)})
+	}
+	tr.start("leaf", kernel.RoleLeaf, "", "ctl")
+	eventually(t, "outbox drained after restart", func() bool { return ob.Len() == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 40 {
+		t.Fatalf("delivered %d messages, want 40 exactly once: %v", len(got), got)
+	}
+	for i, id := range got {
+		if id != uint64(i+1) {
+			t.Fatalf("position %d has id %d: out of order or repeated", i, id)
+		}
+	}
+}
