@@ -188,8 +188,11 @@ func (c *Cluster) compile(req *Request, policy Policy) *query {
 		q.maxLat = int64(d.Near.MaxLatency)
 	}
 	if q.near != nil {
-		if q.drive != nil && len(q.drive) < n/8 {
-			// Few nodes can pass: compute their latencies only.
+		q.near.uses++
+		if q.near.dist == nil && q.near.uses < 2 && q.drive != nil && len(q.drive) < n/8 {
+			// Few nodes can pass and the target is new: compute their
+			// latencies only. A target used again gets every node's,
+			// computed once and kept.
 			q.dist, q.sparse = c.sparseDistances(q.near.targets, q.drive), true
 		} else {
 			q.dist = q.near.full(&c.tree)

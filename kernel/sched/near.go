@@ -16,6 +16,7 @@ type nearTargets struct {
 	directs []bool
 	latS    []float64 // latency score of every node, once full scans reuse it
 	scans   int       // full scans that used this target
+	uses    int       // decisions that used this target
 }
 
 // full returns every node's latency to the nearest target, computing it
