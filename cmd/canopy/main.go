@@ -30,6 +30,15 @@ func exitCode(err error) int {
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "canopy: "+err.Error())
+	return exitCodeQuiet(err)
+}
+
+// exitCodeQuiet maps err to CONTRACT.md's exit codes: 2 for wrong usage, 1
+// for any other failure.
+func exitCodeQuiet(err error) int {
+	if err == nil {
+		return 0
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2

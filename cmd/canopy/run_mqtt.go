@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/canopy-fleet/canopy/devices/broker"
+	"github.com/canopy-fleet/canopy/devices/mqttclient"
+)
+
+// connectMQTT connects to the broker at rawURL. With no URL it uses the
+// broker already listening on broker.DefaultAddr, or starts the embedded one
+// there. The returned stop function closes the client and any broker it
+// started.
+func connectMQTT(ctx context.Context, rawURL string, log *slog.Logger) (*mqttclient.Client, func(), error) {
+	var emb *broker.Broker
+	if rawURL == "" {
+		rawURL = "tcp://" + broker.DefaultAddr
+		if !listening(broker.DefaultAddr) {
+			b, err := broker.New(broker.Config{Addr: broker.DefaultAddr, Logger: quieter(log)})
+			if err != nil {
+				return nil, nil, fmt.Errorf("embedded broker: %w", err)
+			}
+			if err := b.Start(ctx); err != nil {
+				return nil, nil, fmt.Errorf("embedded broker: %w", err)
+			}
+			emb = b
+			log.Info("started the embedded MQTT broker", "addr", b.Addr())
+		} else {
+			log.Info("using the MQTT broker already listening", "addr", broker.DefaultAddr)
+		}
+	} else if u, err := url.Parse(rawURL); err != nil || u.Host == "" {
+		return nil, nil, usageError{fmt.Errorf("--mqtt %q: want a URL such as tcp://127.0.0.1:1883", rawURL)}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := mqttclient.Dial(dctx, mqttclient.Config{URL: rawURL, Logger: log})
+	if err != nil {
+		if emb != nil {
+			emb.Close()
+		}
+		return nil, nil, fmt.Errorf("connect to MQTT broker %s: %w", rawURL, err)
+	}
+	stop := func() {
+		c.Close()
+		if emb != nil {
+			emb.Close()
+		}
+	}
+	return c, stop, nil
+}
+
+// listening reports whether something accepts TCP connections at addr.
+func listening(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// errPublishBacklog is what a task's publish meets when the broker cannot keep
+// up: the task sees -7 (unavailable) and may retry later.
+var errPublishBacklog = errors.New("publish backlog full")
+
+// asyncPublisher hands a task's publishes to the MQTT client on its own
+// goroutine, so a call into the task never waits for a broker round trip
+// (which would count against the task's call timeout).
+type asyncPublisher struct {
+	ch   chan pubMsg
+	done chan struct{}
+}
+
+type pubMsg struct {
+	topic   string
+	payload []byte
+}
+
+func newAsyncPublisher(ctx context.Context, c *mqttclient.Client, qos byte, backlog int, log *slog.Logger) *asyncPublisher {
+	p := &asyncPublisher{ch: make(chan pubMsg, backlog), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for m := range p.ch {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := c.Publish(pctx, m.topic, m.payload, qos); err != nil {
+				log.Warn("publish failed", "topic", m.topic, "err", err)
+			}
+			cancel()
+		}
+	}()
+	return p
+}
+
+// Publish implements wasmhost.Publisher.
+func (p *asyncPublisher) Publish(_ context.Context, topic string, payload []byte) error {
+	select {
+	case p.ch <- pubMsg{topic, payload}:
+		return nil
+	default:
+		return errPublishBacklog
+	}
+}
+
+// Close flushes what is queued and waits for it. No Publish may follow.
+func (p *asyncPublisher) Close() {
+	close(p.ch)
+	<-p.done
+}
+
+// quieter passes on only warnings and errors: the embedded broker's info lines
+// are noise to someone running one task.
+func quieter(log *slog.Logger) *slog.Logger {
+	return slog.New(levelFloor{log.Handler(), slog.LevelWarn})
+}
+
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFloor{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{h.Handler.WithGroup(name), h.min}
+}
