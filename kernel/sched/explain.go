@@ -240,9 +240,21 @@ func (c *Cluster) rejectDetail(q *query, i int32, r Reason) string {
 	case RejectMemoryTotal:
 		return fmt.Sprintf("%s allocatable in total, task needs %s", kernel.Bytes(c.memAlloc[i]), kernel.Bytes(q.needMem))
 	case RejectMemory:
-		return fmt.Sprintf("needs %s of memory, %s left after placed tasks", kernel.Bytes(q.needMem), kernel.Bytes(max(c.memFree[i], 0)))
+		return fmt.Sprintf("needs %s of memory, %s left after placed tasks", kernel.Bytes(q.needMem), kernel.Bytes(max(c.memFree[i], 0))) + c.preemptNote(q, i)
 	case RejectCPU:
-		return fmt.Sprintf("needs %.3f reference cores, %.3f left after placed tasks", q.demand.CPU, max(c.cpuFree[i], 0))
+		return fmt.Sprintf("needs %.3f reference cores, %.3f left after placed tasks", q.demand.CPU, max(c.cpuFree[i], 0)) + c.preemptNote(q, i)
 	}
 	return "eligible"
+}
+
+// preemptNote says, for a node short of room, whether the deployment's
+// priority could make room there.
+func (c *Cluster) preemptNote(q *query, i int32) string {
+	if q.dep.Priority == 0 || q.dep.Every {
+		return ""
+	}
+	if v, ok := c.victimsOn(q, i); ok {
+		return fmt.Sprintf("; stopping %d lower-priority task(s) would make room, if no free node were left", len(v.tasks))
+	}
+	return fmt.Sprintf("; lower-priority tasks (below %d) would not free enough", q.dep.Priority)
 }

@@ -252,8 +252,12 @@ func TestPreemption(t *testing.T) {
 
 	// Equal priority preempts nothing.
 	peer := leafDep("peer", func(d *kernel.Deployment) { d.Priority = 10; d.Limits.Memory = 1000 * kernel.MiB })
-	if dec := place(t, c, peer); len(dec.Plan.Stop) != 0 || dec.Plan.Unplaced != 1 || !strings.Contains(dec.Plan.UnplacedReason, "resources.memory") {
+	dec = place(t, c, peer)
+	if len(dec.Plan.Stop) != 0 || dec.Plan.Unplaced != 1 || !strings.Contains(dec.Plan.UnplacedReason, "resources.memory") {
 		t.Fatalf("equal priority: %+v", dec.Plan)
+	}
+	if v := verdict(t, dec, "l0"); v.Filter != "resources.memory" || !strings.Contains(v.Reason, "lower-priority tasks (below 10) would not free enough") {
+		t.Fatalf("l0 for peer: %+v", v)
 	}
 }
 
