@@ -130,7 +130,10 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 	// wazero call engine (~2µs, a quarter of a start).
 	h.wd.add(i.guard)
 	if cfg.Type == kernel.TypeService {
-		stop := context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled) })
+		stop := func() bool { return false }
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() { i.guard.stop(stopCanceled) })
+		}
 		err := i.initialize()
 		stop()
 		if err != nil {

@@ -71,7 +71,7 @@ func Run(ctx context.Context, opts Options) ([]Figure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start pair: %w", err)
 	}
-	r, err := Measure(ctx, p, batches, 2000/scale)
+	r, err := Measure(ctx, p, 5*batches, 400/scale) // short batches, as for messages
 	p.Close()
 	if err != nil {
 		return nil, err
