@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -116,6 +117,13 @@ func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 		return err
 	}
 	defer f.Close()
+	// Hash while receiving; a resumed download hashes what it kept first.
+	sum := sha256.New()
+	if off > 0 {
+		if _, err := io.Copy(sum, io.NewSectionReader(f, 0, off)); err != nil {
+			return fmt.Errorf("fetch %s: rehash partial: %w", digest, err)
+		}
+	}
 	n.counter.BlobFetches.Add(1)
 	s, stop, err := p.open(ctx, tBlobGet, blobGet{Digest: digest, Offset: off})
 	if err != nil {
@@ -133,7 +141,7 @@ func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 		return fmt.Errorf("fetch %s: %w", digest, err)
 	}
 	want := info.Size - off
-	got, err := io.CopyBuffer(f, io.LimitReader(s, want), make([]byte, blobChunk))
+	got, err := io.CopyBuffer(io.MultiWriter(f, sum), io.LimitReader(s, want), make([]byte, blobChunk))
 	if err != nil || got != want {
 		s.Abort()
 		return fmt.Errorf("fetch %s: got %d of %d bytes (kept for resume): %v", digest, off+got, info.Size, err)
@@ -145,7 +153,7 @@ func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return n.cfg.Blobs.Commit(digest)
+	return n.cfg.Blobs.CommitHashed(digest, sum.Sum(nil))
 }
 
 // onBlobGet serves a blob from this node's store, fetching it from the

@@ -132,6 +132,23 @@ func (s *Store) Partial(digest string) (*os.File, int64, error) {
 	return f, st.Size(), nil
 }
 
+// CommitHashed makes a finished partial download a blob when sum, the
+// SHA-256 the caller computed while writing it, matches the digest; on a
+// mismatch the partial is deleted and ErrDigestMismatch returned. It saves
+// reading the file again, as Commit does.
+func (s *Store) CommitHashed(digest string, sum []byte) error {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return err
+	}
+	pp := filepath.Join(s.dir, "partial", h)
+	if hex.EncodeToString(sum) != h {
+		os.Remove(pp)
+		return fmt.Errorf("%s: %w", digest, ErrDigestMismatch)
+	}
+	return os.Rename(pp, filepath.Join(s.dir, h))
+}
+
 // Commit verifies a finished partial download and makes it a blob; on a
 // mismatch the partial is deleted and ErrDigestMismatch returned.
 func (s *Store) Commit(digest string) error {

@@ -49,6 +49,12 @@ func TestPutOpenResumeVerify(t *testing.T) {
 	if err := s.Commit(bad); !errors.Is(err, ErrDigestMismatch) || s.Has(bad) {
 		t.Fatalf("corrupt commit: %v", err)
 	}
+	p, _, _ = s.Partial(bad)
+	p.Write([]byte("something else"))
+	p.Close()
+	if err := s.CommitHashed(bad, []byte("not the sum")); !errors.Is(err, ErrDigestMismatch) || s.Has(bad) {
+		t.Fatalf("corrupt hashed commit: %v", err)
+	}
 	if _, _, err := s.Open(Digest([]byte("absent"))); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("absent: %v", err)
 	}
