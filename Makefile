@@ -20,9 +20,7 @@ examples:
 # demo is the main job until `canopy up` exists: the temperature-alert
 # example under `canopy run`, fed by the sensor simulator, on the embedded broker.
 demo: build examples
-	./$(BIN) run examples/temp-alert/temp_alert.wasm \
-		--subscribe 'sensors/+/temperature' --publish 'alerts/#' \
-		--config threshold=30 --simulate 4
+	./$(BIN) run -f examples/temp-alert/manifest.yaml --simulate 4
 
 deps:
 	bash .ci/deps
