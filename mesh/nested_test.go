@@ -20,7 +20,9 @@ func TestNestedGateways(t *testing.T) {
 	tr.start("gw-b", kernel.RoleGateway, "mem:gw-b", "gw-a")
 	leaf := tr.start("leaf", kernel.RoleLeaf, "", "gw-b")
 	eventually(t, "leaf routed at the controller", func() bool { return ctl.Reaches("leaf") })
-	leaf.Handle("ping", func(_ context.Context, from kernel.NodeName, _ []byte) ([]byte, error) { return []byte("pong " + from), nil })
+	leaf.Handle("ping", func(_ context.Context, from kernel.NodeName, _ []byte) ([]byte, error) {
+		return []byte("pong " + from), nil
+	})
 	ctl.Handle("up", func(_ context.Context, from kernel.NodeName, _ []byte) ([]byte, error) { return []byte(from), nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
