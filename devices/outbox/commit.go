@@ -28,6 +28,7 @@ type entry struct {
 // transaction and answers them after the fsync.
 func (o *Outbox) commitLoop() {
 	defer o.wg.Done()
+	defer close(o.exited)
 	for {
 		select {
 		case <-o.stop:

@@ -30,10 +30,11 @@ type Outbox struct {
 	log *slog.Logger
 	db  *badger.DB
 
-	ops  chan *op
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	ops    chan *op
+	stop   chan struct{}
+	exited chan struct{} // closed when the committer returns
+	wg     sync.WaitGroup
+	once   sync.Once
 
 	// Owned by the committer goroutine after Open.
 	nextSeq uint64
@@ -99,6 +100,7 @@ func Open(cfg Config) (*Outbox, error) {
 		db:      db,
 		ops:     make(chan *op, 1024),
 		stop:    make(chan struct{}),
+		exited:  make(chan struct{}),
 		pending: map[string]*entry{},
 		bySeq:   map[uint64]*entry{},
 		dests:   map[string]int{},
@@ -315,6 +317,9 @@ func (o *Outbox) Ack(ctx context.Context, ids ...string) error {
 
 func (o *Outbox) submit(ctx context.Context, p *op) error {
 	p.done = make(chan error, 1)
+	if o.closed() {
+		return ErrClosed
+	}
 	select {
 	case o.ops <- p:
 	case <-o.stop:
@@ -325,6 +330,14 @@ func (o *Outbox) submit(ctx context.Context, p *op) error {
 	select {
 	case err := <-p.done:
 		return err
+	case <-o.exited:
+		// The committer stopped; it answered p if it took it.
+		select {
+		case err := <-p.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
