@@ -28,6 +28,12 @@ type OutboxResult struct {
 // call for d into a fresh outbox under dir, then reopens it and reports the
 // time Open took to rebuild the index of what is pending.
 func OutboxAppends(ctx context.Context, dir string, writers int, d time.Duration) (OutboxResult, error) {
+	return OutboxBatchAppends(ctx, dir, writers, 1, d)
+}
+
+// OutboxBatchAppends is OutboxAppends with batch messages per Append call
+// (a task flushing several publishes at once); Appends counts messages.
+func OutboxBatchAppends(ctx context.Context, dir string, writers, batch int, d time.Duration) (OutboxResult, error) {
 	o, err := outbox.Open(outbox.Config{Dir: dir, MinFreeDisk: -1})
 	if err != nil {
 		return OutboxResult{}, err
@@ -43,13 +49,16 @@ func OutboxAppends(ctx context.Context, dir string, writers int, d time.Duration
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ms := make([]outbox.Message, batch)
 			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-				m := outbox.Message{ID: fmt.Sprintf("w%d-%d", w, i), Dest: fmt.Sprint("dest", w%4), Payload: payload}
-				if err := o.Append(ctx, m); err != nil {
+				for j := range ms {
+					ms[j] = outbox.Message{ID: fmt.Sprintf("w%d-%d-%d", w, i, j), Dest: fmt.Sprint("dest", w%4), Payload: payload}
+				}
+				if err := o.Append(ctx, ms...); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
-				n.Add(1)
+				n.Add(int64(batch))
 			}
 		}()
 	}
