@@ -69,6 +69,7 @@ func Canopy(ctx context.Context, cfg PipelineConfig) (Result, error) {
 
 type canopyMiddle struct {
 	r *route.Router
+	b *broker.Broker
 }
 
 func newCanopyMiddle(b *broker.Broker) (*canopyMiddle, error) {
@@ -96,12 +97,12 @@ func newCanopyMiddle(b *broker.Broker) (*canopyMiddle, error) {
 		r.Close()
 		return nil, err
 	}
-	return &canopyMiddle{r: r}, nil
+	return &canopyMiddle{r: r, b: b}, nil
 }
 
 func (m *canopyMiddle) dropped() int64 {
 	st, _ := m.r.Stats("task")
-	return st.Overflow
+	return st.Overflow + m.b.Stats().MessagesDropped
 }
 
 func (m *canopyMiddle) close() { m.r.Close() }
