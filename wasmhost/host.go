@@ -71,6 +71,7 @@ type Host struct {
 	// host calls them under limits), real clocks, crypto/rand. No args,
 	// environment or filesystem.
 	modConfig wazero.ModuleConfig
+	slots     slotPool
 	closeMu   sync.Mutex
 	closed    bool
 }

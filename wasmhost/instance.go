@@ -38,7 +38,7 @@ type Instance struct {
 	guard *callGuard
 	lmem  *limitedMemory
 	tlog  *taskLog
-	out   [2]*streamWriter // stdout, stderr
+	slot  *sysSlot // stdout, stderr, sleep
 	kv    *kvSpace
 
 	publishBucket tokenBucket
@@ -109,19 +109,19 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 		floodBucket:   newTokenBucket(float64(limits.PublishRate), float64(limits.PublishRate), now),
 	}
 	i.lmem = &limitedMemory{limit: uint64(limits.Memory), guard: i.guard}
-	i.out[0] = &streamWriter{log: i.tlog, level: slog.LevelInfo, stream: "stdout"}
-	i.out[1] = &streamWriter{log: i.tlog, level: slog.LevelError, stream: "stderr"}
 	var err error
 	i.kv = newKVSpace(h.db, string(cfg.ID), int64(limits.KV))
 	i.ctx = &instCtx{Context: context.Background(), inst: i}
-	mc := h.modConfig.WithStdout(i.out[0]).WithStderr(i.out[1]).WithNanosleep(i.sleep)
-	i.wmod, err = h.rt.InstantiateModule(experimental.WithMemoryAllocator(i.ctx, i.lmem), m.compiled, mc)
+	i.slot = h.slots.get(h.modConfig, i)
+	i.wmod, err = h.rt.InstantiateModule(experimental.WithMemoryAllocator(i.ctx, i.lmem), m.compiled, i.slot.config)
 	if err != nil {
+		h.slots.put(i.slot)
 		return nil, fmt.Errorf("task %s: instantiate: %w", cfg.ID, err)
 	}
 	flag, err := interrupt.NewFlag(i.wmod)
 	if err != nil {
 		i.wmod.Close(ctx)
+		h.slots.put(i.slot)
 		return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
 	}
 	i.guard.flag = flag
@@ -249,10 +249,12 @@ func (i *Instance) Close(ctx context.Context) error {
 	}
 	i.closed = true
 	i.host.wd.remove(i.guard)
-	for _, w := range i.out {
-		w.flush()
+	for k := range i.slot.out {
+		i.slot.out[k].flush()
 	}
-	return i.wmod.Close(ctx)
+	err := i.wmod.Close(ctx)
+	i.host.slots.put(i.slot)
+	return err
 }
 
 const (

@@ -71,3 +71,27 @@ func TestGoTask(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestReusedSlotsKeepLogsApart: a closed instance's stdout slot, reused by
+// the next instance, writes to the new task's logger only.
+func TestReusedSlotsKeepLogsApart(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	logsA, logsB := &logLines{}, &logLines{}
+	a := start(t, h, "guest", TaskConfig{ID: "a", Logger: slogger(logsA)})
+	if err := a.OnMessage(ctx, "print", []byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	slot := a.slot
+	a.Close(ctx)
+	b := start(t, h, "guest", TaskConfig{ID: "b", Logger: slogger(logsB)})
+	if b.slot != slot {
+		t.Fatal("slot not reused")
+	}
+	if err := b.OnMessage(ctx, "print", []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	if logsA.count("hello from") != 1 || logsB.count("hello from b") != 1 || logsA.count("from b") != 0 {
+		t.Fatalf("a: %q, b: %q", logsA.lines, logsB.lines)
+	}
+}
