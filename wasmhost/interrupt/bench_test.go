@@ -11,13 +11,14 @@ import (
 )
 
 // The overhead benchmarks call the same module through raw wazero (compiler
-// engine), once as written ("raw") and once instrumented with the flag never
-// raised ("instrumented"). Compare with benchstat; the ratio is the cost of
-// the checks.
+// engine), as written and instrumented with the flag never raised, in pairs
+// of back-to-back calls, and report the median ratio (instrumented/raw).
 
 // benchVariants are the ways a module is run: as written, as Instrument
-// rewrites it, and the cheaper forms that do not yield to Go (which can hang
-// the process, see yieldSequence), for comparison.
+// rewrites it ("instrumented"), with the flag checked at every iteration and
+// entry too ("eager"), and the cheaper forms that never yield to Go and can
+// therefore deadlock the process (see yieldSequence): the flag check alone
+// with the trap in the else-arm ("flag-only") or the then-arm ("then-trap").
 var benchVariants = []struct {
 	name string
 	form form
@@ -49,35 +50,6 @@ func benchModule(b *testing.B, raw bool, f form) api.Module {
 	return mod
 }
 
-func benchCall(b *testing.B, fn string, arg, want uint64) {
-	for _, v := range benchVariants {
-		b.Run(v.name, func(b *testing.B) {
-			f := benchModule(b, v.raw, v.form).ExportedFunction(fn)
-			ctx := context.Background()
-			for b.Loop() {
-				res, err := f.Call(ctx, arg)
-				if err != nil || res[0] != want {
-					b.Fatalf("%s(%d) = %v, %v; want %d", fn, arg, res, err, want)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkSumLoop is a tight loop of 10^7 iterations.
-func BenchmarkSumLoop(b *testing.B) {
-	const n = 10_000_000
-	benchCall(b, "sum", n, n*(n-1)/2)
-}
-
-// BenchmarkFib is naive recursive fib(25): about 250,000 calls, no loops.
-func BenchmarkFib(b *testing.B) { benchCall(b, "fib", 25, 75025) }
-
-// BenchmarkNestedLoops is two nested loops of 1000 iterations each.
-func BenchmarkNestedLoops(b *testing.B) {
-	benchCall(b, "nested", 1000, nestedWant(1000))
-}
-
 // BenchmarkOverhead calls the raw and the instrumented module alternately in
 // each iteration and reports both times and their ratio, so that load from
 // other processes hits both sides alike. ns/op is the pair.
@@ -93,26 +65,34 @@ func BenchmarkOverhead(b *testing.B) {
 		{"nested1000", "nested", 1000, nestedWant(1000)},
 	}
 	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			ctx := context.Background()
-			raw := benchModule(b, true, form{}).ExportedFunction(c.fn)
-			inst := benchModule(b, false, formDefault).ExportedFunction(c.fn)
-			var pairs []pair
-			for b.Loop() {
-				var p pair
-				for i, f := range []api.Function{raw, inst} {
-					start := time.Now()
-					res, err := f.Call(ctx, c.arg)
-					p[i] = time.Since(start)
-					if err != nil || res[0] != c.want {
-						b.Fatalf("%s(%d) = %v, %v; want %d", c.fn, c.arg, res, err, c.want)
-					}
-				}
-				pairs = append(pairs, p)
-			}
-			reportPairs(b, pairs)
-		})
+		for _, v := range benchVariants[1:] {
+			b.Run(c.name+"/"+v.name, func(b *testing.B) {
+				overhead(b, c.fn, c.arg, c.want, v.form)
+			})
+		}
 	}
+}
+
+// overhead runs fn(arg) on the raw and the instrumented (form f) module
+// alternately and reports the medians and their ratio.
+func overhead(b *testing.B, fn string, arg, want uint64, f form) {
+	ctx := context.Background()
+	raw := benchModule(b, true, form{}).ExportedFunction(fn)
+	inst := benchModule(b, false, f).ExportedFunction(fn)
+	var pairs []pair
+	for b.Loop() {
+		var p pair
+		for i, f := range []api.Function{raw, inst} {
+			start := time.Now()
+			res, err := f.Call(ctx, arg)
+			p[i] = time.Since(start)
+			if err != nil || res[0] != want {
+				b.Fatalf("%s(%d) = %v, %v; want %d", fn, arg, res, err, want)
+			}
+		}
+		pairs = append(pairs, p)
+	}
+	reportPairs(b, pairs)
 }
 
 // pair is the time of one raw and one instrumented call made back to back.
