@@ -214,7 +214,7 @@ var errClosed = errors.New("mesh: node closed")
 
 func (n *Node) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, n.cfg.RequestTimeout)
 }
