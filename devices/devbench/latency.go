@@ -17,6 +17,7 @@ type recorder struct {
 	received int
 	done     chan struct{}
 	want     int
+	warm     uint64 // latencies of seq <= warm are not counted (warm-up)
 }
 
 func newRecorder(n int) *recorder {
@@ -33,7 +34,7 @@ func (r *recorder) arrived(seq uint64) {
 	now := time.Since(r.start)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if seq < uint64(len(r.sent)) && r.sent[seq] > 0 {
+	if seq > r.warm && seq < uint64(len(r.sent)) && r.sent[seq] > 0 {
 		r.lat = append(r.lat, now-time.Duration(r.sent[seq]-1))
 	}
 	r.received++

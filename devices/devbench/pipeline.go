@@ -26,6 +26,10 @@ type PipelineConfig struct {
 	Sensors int
 	// Drain is how long to wait for stragglers after the last send.
 	Drain time.Duration
+	// Warmup is the start of the run whose latencies are not counted
+	// (connections, buffers and the heap growing); zero means one second,
+	// at most a quarter of the messages.
+	Warmup time.Duration
 }
 
 func (c *PipelineConfig) defaults() {
@@ -34,6 +38,9 @@ func (c *PipelineConfig) defaults() {
 	}
 	if c.Drain == 0 {
 		c.Drain = 3 * time.Second
+	}
+	if c.Warmup == 0 {
+		c.Warmup = time.Second
 	}
 }
 
@@ -166,6 +173,7 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext exte
 		return Result{}, errors.New("pipeline: count and rate must be positive")
 	}
 	rec := newRecorder(cfg.Count)
+	rec.warm = uint64(min(cfg.Rate*cfg.Warmup.Seconds(), float64(cfg.Count)/4))
 	sink, err := mqttclient.Dial(ctx, mqttclient.Config{URL: url, ClientID: "bench-sink", QueueSize: cfg.Count + 1})
 	if err != nil {
 		return Result{}, err
