@@ -33,6 +33,12 @@ func (n *Node) admitChild(c link.Conn) {
 	h, s, err := n.readHello(ctx, c)
 	cancel()
 	if err != nil {
+		select {
+		case <-c.Done(): // closed before any hello: a probe
+			n.log.Debug("connection closed before hello", "peer", string(c.Peer().Name))
+			return
+		default:
+		}
 		n.log.Warn("refused child", "peer", string(c.Peer().Name), "err", err)
 		// Give the peer a moment to read the error reply before closing.
 		t := time.NewTimer(time.Second)

@@ -46,6 +46,10 @@ type Config struct {
 	LostAfter time.Duration
 	// ReportInterval is how often a node reports its latencies up (5s).
 	ReportInterval time.Duration
+	// ProbeInterval is how often a node measures the round trip to its
+	// alternate parents, with a connection it closes at once (1m); the
+	// results join its latency reports. Negative disables probing.
+	ProbeInterval time.Duration
 	// RequestTimeout bounds a request whose context has no deadline (5s).
 	RequestTimeout time.Duration
 	// DialTimeout bounds dialing a parent and the hello (5s); a parent that
@@ -123,6 +127,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HeartbeatInterval, 500*time.Millisecond)
 	def(&c.LostAfter, 2*time.Second)
 	def(&c.ReportInterval, 5*time.Second)
+	def(&c.ProbeInterval, time.Minute)
 	def(&c.RequestTimeout, 5*time.Second)
 	def(&c.DialTimeout, 5*time.Second)
 	def(&c.ReconnectMin, 50*time.Millisecond)

@@ -63,6 +63,11 @@ func (n *Node) measure() Report {
 		links = append(links, l)
 	}
 	n.mu.Unlock()
+	n.mu.Lock()
+	for name, d := range n.probes {
+		r.RTT[name] = d
+	}
+	n.mu.Unlock()
 	for _, l := range links {
 		d := l.conn.RTT()
 		if d == 0 {
@@ -86,6 +91,40 @@ func (n *Node) reportLoop() {
 			n.log.Debug("latency report not sent", "err", err)
 		}
 		cancel()
+	}
+}
+
+// probeLoop measures the alternate parents: a connection (the transport's
+// handshake RTT, or the dial time where it measures none), closed at once
+// without a hello, so the alternate never counts it as a child.
+func (n *Node) probeLoop() {
+	for n.sleep(n.ctx, n.cfg.ProbeInterval) {
+		cur := n.Parent()
+		for _, p := range n.cfg.Parents {
+			if p.Name != "" && p.Name == cur {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.DialTimeout)
+			start := time.Now()
+			c, err := n.cfg.Network.Dial(ctx, p.Addr, p.Name)
+			cancel()
+			if err != nil {
+				n.log.Debug("probe failed", "addr", p.Addr, "err", err)
+				continue
+			}
+			d := c.RTT()
+			if d == 0 {
+				d = time.Since(start)
+			}
+			name := c.Peer().Name
+			c.Close()
+			if name == cur {
+				continue
+			}
+			n.mu.Lock()
+			n.probes[name] = d
+			n.mu.Unlock()
+		}
 	}
 }
 

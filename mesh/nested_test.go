@@ -152,3 +152,29 @@ func TestBlobResume(t *testing.T) {
 		t.Fatal("refetched blob differs")
 	}
 }
+
+// A node probes its alternate parent and reports that round trip up with
+// its links' measurements, so the root's latency graph has the alternate.
+func TestAlternateProbesReachTheRoot(t *testing.T) {
+	base := fastTimers
+	base.ProbeInterval = 50 * time.Millisecond
+	tr, _ := memTree(t, base)
+	ctl := tr.start("ctl", kernel.RoleController, "mem:ctl")
+	tr.start("gw-1", kernel.RoleGateway, "mem:gw-1", "ctl")
+	tr.start("gw-2", kernel.RoleGateway, "mem:gw-2", "ctl")
+	leaf := tr.start("leaf", kernel.RoleLeaf, "", "gw-1", "gw-2")
+	eventually(t, "leaf's probe of gw-2 in the root's graph", func() bool {
+		m := ctl.Latency()["leaf"]
+		_, viaParent := m["gw-1"]
+		_, probed := m["gw-2"]
+		return viaParent && probed
+	})
+	if leaf.Parent() != "gw-1" {
+		t.Fatalf("leaf moved to %s", leaf.Parent())
+	}
+	for _, c := range tr.nodes["gw-2"].Children() {
+		if c == "leaf" {
+			t.Fatal("the probe made the leaf a child of gw-2")
+		}
+	}
+}

@@ -38,6 +38,7 @@ type Node struct {
 
 	blobs   blobState
 	outbox  outboxState
+	probes  map[kernel.NodeName]time.Duration // alternates' round trips, guarded by mu
 	nonce   string
 	seq     atomic.Uint64
 	counter Counters
@@ -68,6 +69,7 @@ func New(cfg Config) (*Node, error) {
 		routes:   map[kernel.NodeName]*peerLink{},
 		handlers: map[string]kernel.MessageHandler{},
 		parentUp: make(chan struct{}),
+		probes:   map[kernel.NodeName]time.Duration{},
 		nonce:    hex.EncodeToString(b),
 	}
 	n.topics.init()
@@ -104,6 +106,9 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.IsRoot() {
 		n.goRun(n.parentLoop)
 		n.goRun(n.reportLoop)
+		if len(n.cfg.Parents) > 1 && n.cfg.ProbeInterval > 0 {
+			n.goRun(n.probeLoop)
+		}
 		if n.cfg.Outbox != nil {
 			n.goRun(n.outboxLoop)
 		}
