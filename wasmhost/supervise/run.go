@@ -1,10 +1,9 @@
 package supervise
 
 import (
-	"time"
-
 	"context"
 	"errors"
+	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/wasmhost"
