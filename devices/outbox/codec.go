@@ -111,3 +111,27 @@ func decode(seq uint64, b []byte) (Message, error) {
 	created := time.Unix(0, int64(binary.BigEndian.Uint64(b)))
 	return Message{ID: id, Dest: dest, Payload: append([]byte(nil), b[8:]...), Created: created, Seq: seq}, nil
 }
+
+// decodeMeta parses only what the index needs — id, destination and the
+// size counted against MaxBytes — without copying the payload.
+func decodeMeta(b []byte) (id, dest string, size int64, err error) {
+	if len(b) < 1 {
+		return "", "", 0, errCorrupt
+	}
+	n := int(b[0])
+	if len(b)-1 < n {
+		return "", "", 0, errCorrupt
+	}
+	id = string(b[1 : 1+n])
+	rest := b[1+n:]
+	dl, k := binary.Uvarint(rest)
+	if k <= 0 || dl > uint64(len(rest)-k) {
+		return "", "", 0, errCorrupt
+	}
+	dest = string(rest[k : k+int(dl)])
+	rest = rest[k+int(dl):]
+	if len(rest) < 8 {
+		return "", "", 0, errCorrupt
+	}
+	return id, dest, int64(len(id) + len(dest) + len(rest) - 8), nil
+}

@@ -13,8 +13,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 'a', 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decode(7, b)
+		id, dest, size, merr := decodeMeta(b)
+		if (err == nil) != (merr == nil) {
+			t.Fatalf("decode %v, decodeMeta %v", err, merr)
+		}
 		if err != nil {
 			return
+		}
+		if id != m.ID || dest != m.Dest || size != m.size() {
+			t.Fatalf("meta %q %q %d vs %+v", id, dest, size, m)
 		}
 		// Varints may be non-canonical in the input; the fields must
 		// survive a round trip.

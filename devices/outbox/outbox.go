@@ -173,16 +173,17 @@ func (o *Outbox) recover() error {
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			seq := seqOf(item.Key())
-			var m Message
+			var e entry
 			err := item.Value(func(v []byte) error {
 				var err error
-				m, err = decode(seq, v)
+				e.id, e.dest, e.size, err = decodeMeta(v)
 				return err
 			})
 			if err != nil {
 				return fmt.Errorf("%w: %s: message %d: %v", ErrDamaged, o.cfg.Dir, seq, err)
 			}
-			o.index(&entry{seq: seq, id: m.ID, dest: m.Dest, size: m.size()})
+			e.seq = seq
+			o.index(&e)
 			o.nextSeq = max(o.nextSeq, seq+1)
 		}
 		o.savedSeq = o.nextSeq
