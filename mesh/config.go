@@ -74,7 +74,12 @@ type Config struct {
 	// (to save it and hand it to the network, e.g. quicnet.SetIdentity).
 	Identity  *identity.Node
 	OnRenewed func(*identity.Node)
-	// RenewCheck is how often the certificate's expiry is checked (1m).
+	// Revocations, when set on a non-root node, is refreshed from the root
+	// every RenewCheck; children whose certificates appear on it are
+	// disconnected. Give its IsRevoked to the network's Revoked check.
+	Revocations *identity.Revocations
+	// RenewCheck is how often the certificate's expiry (and the revocation
+	// list) is checked (1m).
 	RenewCheck time.Duration
 	// OnEvent receives link events; it must not block.
 	OnEvent func(Event)

@@ -10,9 +10,14 @@ import (
 )
 
 const (
-	kindJoin  = "mesh.join"
-	kindRenew = "mesh.renew"
+	kindJoin    = "mesh.join"
+	kindRenew   = "mesh.renew"
+	kindRevoked = "mesh.revoked"
 )
+
+type revokedList struct {
+	Serials []string
+}
 
 type joinMsg struct {
 	Token string
@@ -43,6 +48,9 @@ func (n *Node) ServeIdentity(a *identity.Authority) {
 		}
 		return frame.Marshal(certReply{Cert: cert, CA: ca})
 	})
+	n.Handle(kindRevoked, func(context.Context, kernel.NodeName, []byte) ([]byte, error) {
+		return frame.Marshal(revokedList{Serials: a.CA.List()})
+	})
 	n.Handle(kindRenew, func(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
 		var m renewMsg
 		if err := frame.Unmarshal(body, &m); err != nil {
@@ -59,6 +67,49 @@ func (n *Node) ServeIdentity(a *identity.Authority) {
 		}
 		return frame.Marshal(certReply{Cert: cert})
 	})
+}
+
+// revocationLoop keeps Config.Revocations in step with the root's list and
+// disconnects children whose certificates were revoked.
+func (n *Node) revocationLoop() {
+	for {
+		if err := n.WaitParent(n.ctx); err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+		b, err := n.Request(ctx, "", kindRevoked, nil)
+		cancel()
+		var list revokedList
+		if err == nil {
+			err = frame.Unmarshal(b, &list)
+		}
+		if err != nil {
+			n.log.Warn("revocation list not refreshed", "err", err)
+		} else if added := n.cfg.Revocations.Replace(list.Serials); len(added) > 0 {
+			n.dropRevoked(added)
+		}
+		if !n.sleep(n.ctx, n.cfg.RenewCheck) {
+			return
+		}
+	}
+}
+
+func (n *Node) dropRevoked(serials []string) {
+	bad := make(map[string]bool, len(serials))
+	for _, s := range serials {
+		bad[s] = true
+	}
+	n.mu.Lock()
+	var doomed []*peerLink
+	for _, l := range n.children {
+		if l.peer.Serial != "" && bad[l.peer.Serial] {
+			doomed = append(doomed, l)
+		}
+	}
+	n.mu.Unlock()
+	for _, l := range doomed {
+		n.dropChild(l, "certificate revoked")
+	}
 }
 
 // RelayJoin passes a join up to the root; a gateway uses it as its

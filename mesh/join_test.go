@@ -98,3 +98,56 @@ func TestJoinThroughGatewayAndRenew(t *testing.T) {
 		t.Fatal("renewal of another node's certificate accepted")
 	}
 }
+
+// A certificate revoked at the controller reaches the gateways: the
+// gateway disconnects the child and refuses it from then on.
+func TestRevocationReachesGateways(t *testing.T) {
+	ca := newTestCA(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var nodes []*Node
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	})
+	start := func(cfg Config) *Node {
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+		return n
+	}
+	ctlNet, _ := quicnet.New(quicnet.Config{Identity: ca.identity(t, "ctl", kernel.RoleController), Revoked: ca.auth.CA.IsRevoked})
+	ctl := start(Config{Name: "ctl", Role: kernel.RoleController, Network: ctlNet, Listen: "127.0.0.1:0"})
+	ctl.ServeIdentity(ca.auth)
+	revs := &identity.Revocations{}
+	gwNet, _ := quicnet.New(quicnet.Config{Identity: ca.identity(t, "gw-1", kernel.RoleGateway), Revoked: revs.IsRevoked})
+	evs := newEvents()
+	gw := start(Config{Name: "gw-1", Role: kernel.RoleGateway, Network: gwNet, Listen: "127.0.0.1:0", Parents: []Parent{{Addr: ctl.Addr()}},
+		Revocations: revs, RenewCheck: 50 * time.Millisecond, OnEvent: evs.add})
+	leafID := ca.identity(t, "leaf-1", kernel.RoleLeaf)
+	leafNet, _ := quicnet.New(quicnet.Config{Identity: leafID})
+	leaf := start(Config{Name: "leaf-1", Role: kernel.RoleLeaf, Network: leafNet, Parents: []Parent{{Addr: gw.Addr()}}, ReconnectMax: 100 * time.Millisecond})
+	eventually(t, "leaf routed at the controller", func() bool { return ctl.Reaches("leaf-1") })
+
+	if err := ca.auth.CA.Revoke(leafID.Cert.SerialNumber); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "gateway drops the revoked child", func() bool { return evs.count(EventChildLost, "leaf-1") > 0 })
+	time.Sleep(500 * time.Millisecond) // the leaf keeps retrying; every try is refused
+	if leaf.Parent() != "" || ctl.Reaches("leaf-1") {
+		t.Fatalf("revoked leaf linked again (parent %q)", leaf.Parent())
+	}
+	evs.mu.Lock()
+	defer evs.mu.Unlock()
+	for _, e := range evs.ev {
+		if e.Kind == EventChildLost && e.Peer == "leaf-1" && e.Reason != "certificate revoked" {
+			t.Fatalf("lost for %q", e.Reason)
+		}
+	}
+}

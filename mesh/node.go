@@ -115,6 +115,9 @@ func (n *Node) Start(ctx context.Context) error {
 		if n.cfg.Identity != nil {
 			n.goRun(n.renewLoop)
 		}
+		if n.cfg.Revocations != nil {
+			n.goRun(n.revocationLoop)
+		}
 	}
 	return nil
 }

@@ -21,6 +21,9 @@ var ErrClosed = errors.New("link closed")
 type Peer struct {
 	Name kernel.NodeName
 	Role kernel.Role
+	// Serial is the certificate's serial number in hex ("" on networks
+	// without certificates, such as memnet).
+	Serial string
 }
 
 // Stream is one bidirectional byte stream inside a connection.

@@ -212,7 +212,7 @@ func wrap(qc *quic.Conn) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{qc: qc, peer: link.Peer{Name: name, Role: role}}, nil
+	return &conn{qc: qc, peer: link.Peer{Name: name, Role: role, Serial: certs[0].SerialNumber.Text(16)}}, nil
 }
 
 type conn struct {
