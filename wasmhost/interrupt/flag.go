@@ -21,6 +21,13 @@ import (
 // normally). After an interrupt the module's own state (its memory, a guest
 // language runtime inside it) may be half-way through an update; whether to
 // keep using the instance is the caller's decision.
+//
+// Engines: with wazero's compiler (amd64, arm64) the compiled code reads the
+// global from memory that Raise writes, which Go's race detector does not
+// see. wazero's interpreter (other platforms) reads the global in Go without
+// synchronization, so raising the flag while a call runs there is a data race
+// in Go's memory model: it stops the call on the hardware Go supports, but
+// -race reports it. A flag raised between calls is fine on both.
 type Flag struct {
 	mu sync.Mutex
 	g  api.MutableGlobal

@@ -11,6 +11,12 @@ import (
 // flag: a mutable i32 global, 0 while the code may run, non-zero to stop it.
 const ExportName = "canopy_interrupt"
 
+// Version identifies what Instrument produces: it changes whenever the output
+// for the same input changes. A cache of instrumented modules must include it
+// in its key, or a module rewritten by an older version (one that, say, did
+// not yet yield to Go) would be run after an upgrade.
+const Version = "3"
+
 // ErrAlreadyInstrumented is returned (wrapped) by Instrument for a module that
 // already exports ExportName.
 var ErrAlreadyInstrumented = errors.New("module already exports " + ExportName)

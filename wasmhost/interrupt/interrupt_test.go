@@ -88,7 +88,9 @@ func TestInterruptStopsRunawayCode(t *testing.T) {
 		{"br_table out of two loops", "exitboth", []uint64{0xffffffff}},
 		{"loop calling a short loop", "callsum", nil},
 	}
-	for _, e := range engines {
+	// Compiler only: with the interpreter, raising the flag during a call is
+	// a data race (see Flag); TestRaisedFlagStopsNextCalls covers it.
+	for _, e := range engines[:1] {
 		t.Run(e.name, func(t *testing.T) {
 			mod, flag := instantiate(t, e.config(), loopsModule())
 			for _, c := range cases {
