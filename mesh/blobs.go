@@ -56,6 +56,10 @@ func (n *Node) FetchBlob(ctx context.Context, digest string) (string, error) {
 	}
 	n.blobs.mu.Lock()
 	c := n.blobs.inflight[digest]
+	if c == nil && st.Has(digest) { // a download finished since the check above
+		n.blobs.mu.Unlock()
+		return st.Path(digest)
+	}
 	if c == nil {
 		c = &blobCall{done: make(chan struct{})}
 		n.blobs.inflight[digest] = c

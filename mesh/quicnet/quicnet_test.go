@@ -109,7 +109,7 @@ func TestMutualTLSAndImpostors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Peer() != (link.Peer{Name: "gw-1", Role: kernel.RoleGateway}) {
+	if p := c.Peer(); p.Name != "gw-1" || p.Role != kernel.RoleGateway || p.Serial == "" {
 		t.Fatalf("peer %+v", c.Peer())
 	}
 	if got, err := roundTrip(ctx, c, "hello"); err != nil || got != "hello" {
