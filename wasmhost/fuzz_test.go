@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/canopy-fleet/canopy/kernel"
 )
 
 // FuzzLoad: Load on arbitrary bytes returns a module or a one-line error;
@@ -84,6 +86,46 @@ func FuzzStreamWriter(f *testing.F) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("logged %q, wrote %q", got, data)
+		}
+	})
+}
+
+// FuzzHostCalls: any arguments to any host function return a result (a
+// length or an ABI error code) and never trap; a -4 leaves guest memory as
+// it was.
+func FuzzHostCalls(f *testing.F) {
+	f.Add(uint8(0), uint32(0), uint32(1), uint32(16), uint32(4))
+	f.Add(uint8(1), uint32(0xFFFFFFF0), uint32(0x20), uint32(0), uint32(0))
+	f.Add(uint8(2), uint32(1024), uint32(3), uint32(2048), uint32(64))
+	f.Add(uint8(3), uint32(65536), uint32(65536), uint32(1), uint32(1))
+	f.Add(uint8(4), uint32(100), uint32(0), uint32(0x80000000), uint32(0x80000000))
+	h := newHost(f)
+	inst := start(f, h, "guest", TaskConfig{ID: "fuzz", Publish: []string{"#"}, Publisher: &published{},
+		Config: map[string]string{"k": "v"}, Limits: kernel.Limits{PublishRate: 1 << 20}})
+	names := []string{"call_publish", "call_kv_get", "call_kv_set", "call_kv_delete", "call_config_get", "call_log"}
+	f.Fuzz(func(t *testing.T, which uint8, a, b, c, d uint32) {
+		name := names[int(which)%len(names)]
+		fn := inst.wmod.ExportedFunction(name)
+		args := []uint64{uint64(a), uint64(b), uint64(c), uint64(d)}[:len(fn.Definition().ParamTypes())]
+		before, _ := inst.mem.Read(0, inst.mem.Size())
+		before = bytes.Clone(before)
+		stack := make([]uint64, 4)
+		copy(stack, args)
+		if err := inst.call(fn, stack); err != nil {
+			t.Fatalf("%s%v trapped: %v", name, args, err)
+		}
+		if name == "call_log" {
+			return
+		}
+		r := int32(stack[0])
+		if r < CodeUnavailable {
+			t.Fatalf("%s%v = %d: not an ABI result", name, args, r)
+		}
+		if r == CodeInvalidArgument {
+			after, _ := inst.mem.Read(0, inst.mem.Size())
+			if !bytes.Equal(before, after) {
+				t.Fatalf("%s%v = -4 but guest memory changed", name, args)
+			}
 		}
 	})
 }
