@@ -46,3 +46,28 @@ func (a *Authority) Renew(peer kernel.NodeName, role kernel.Role, csrDER []byte)
 	}
 	return cert, nil
 }
+
+// Bootstrap returns the controller's own identity kept in dir, issuing it
+// from the CA on the first start (the controller cannot join anyone).
+func (a *Authority) Bootstrap(dir string, name kernel.NodeName) (*Node, error) {
+	if n, err := LoadNode(dir); err == nil {
+		return n, nil
+	}
+	key, err := LoadOrCreateKey(NodeKeyPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	csr, err := NewCSR(key, name)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := a.CA.Sign(csr, kernel.RoleController, a.CertTTL)
+	if err != nil {
+		return nil, err
+	}
+	n, err := NewNode(key, cert, a.CA.Cert.Raw)
+	if err != nil {
+		return nil, err
+	}
+	return n, n.Save(dir)
+}

@@ -146,3 +146,22 @@ func (n *Network) serveJoin(qc *quic.Conn) {
 	}
 	reply(joinResponse{Cert: cert, CA: ca})
 }
+
+// LoadOrJoin returns the identity saved in dir, or joins with r (making the
+// node's key in dir first; only the CSR leaves the device) and saves the
+// result: the first start of `canopy agent --join`.
+func LoadOrJoin(ctx context.Context, dir string, r JoinRequest) (*identity.Node, error) {
+	if n, err := identity.LoadNode(dir); err == nil {
+		return n, nil
+	}
+	key, err := identity.LoadOrCreateKey(identity.NodeKeyPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	r.Key = key
+	n, err := Join(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return n, n.Save(dir)
+}

@@ -198,6 +198,33 @@ func TestJoin(t *testing.T) {
 	}
 }
 
+// The first start joins and saves the identity; the next loads it and
+// needs no token. A controller bootstraps its own identity from the CA.
+func TestLoadOrJoinAndBootstrap(t *testing.T) {
+	cl := newCluster(t)
+	ctlID, err := cl.auth.Bootstrap(t.TempDir(), "ctl-1")
+	if err != nil || ctlID.Role != kernel.RoleController {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	server := cl.net(t, ctlID)
+	l, _ := server.Listen("127.0.0.1:0")
+	echo(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	tok, _ := cl.auth.Tokens.Create(kernel.RoleGateway, time.Minute)
+	req := JoinRequest{Addr: l.Addr(), CAHash: cl.auth.CA.Hash(), Token: tok, Name: "gw-7"}
+	first, err := LoadOrJoin(ctx, dir, req)
+	if err != nil || first.Role != kernel.RoleGateway {
+		t.Fatalf("first start: %v", err)
+	}
+	req.Token = "used00.0000000000000000"
+	again, err := LoadOrJoin(ctx, dir, req)
+	if err != nil || !identity.SameCert(again.Cert, first.Cert) {
+		t.Fatalf("restart should load, not join: %v", err)
+	}
+}
+
 func TestStreamLimitBackPressure(t *testing.T) {
 	cl := newCluster(t)
 	srv, err := New(Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway), MaxIncomingStreams: 4})
