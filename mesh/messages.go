@@ -56,6 +56,7 @@ type RemoteError struct {
 	Msg  string
 }
 
+// Error says which code the peer replied with and its message.
 func (e *RemoteError) Error() string { return fmt.Sprintf("remote %s: %s", e.Code, e.Msg) }
 
 type hello struct {
