@@ -65,8 +65,8 @@ func ParseDeployment(data []byte) (*Deployment, error) {
 // decodeYAML decodes exactly one YAML document strictly.
 func decodeYAML(data []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return errors.New("empty document")
 		}
@@ -76,7 +76,53 @@ func decodeYAML(data []byte, v any) error {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return errors.New("more than one YAML document")
 	}
+	b, err := yaml.Marshal(&doc)
+	if err != nil {
+		return cleanYAMLError(err)
+	}
+	strict := yaml.NewDecoder(bytes.NewReader(b))
+	strict.KnownFields(true)
+	if err := strict.Decode(v); err != nil {
+		return nameField(&doc, cleanYAMLError(err))
+	}
 	return nil
+}
+
+// nameField prefixes err with the path of the field whose value it quotes
+// (a bad size or duration), since the value's own parser does not know
+// which field it is in.
+func nameField(doc *yaml.Node, err error) error {
+	var path string
+	var walk func(n *yaml.Node, at string)
+	walk = func(n *yaml.Node, at string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, at)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				if at != "" {
+					k = at + "." + k
+				}
+				walk(n.Content[i+1], k)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", at, i))
+			}
+		case yaml.ScalarNode:
+			if path == "" && at != "" && n.Value != "" && strings.Contains(err.Error(), fmt.Sprintf("%q", n.Value)) {
+				path = at
+			}
+		}
+	}
+	walk(doc, "")
+	if path == "" {
+		return err
+	}
+	return &FieldError{Field: path, Msg: err.Error()}
 }
 
 // cleanYAMLError turns yaml.v3's multi-line type errors into one line.

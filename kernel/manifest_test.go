@@ -46,8 +46,9 @@ func TestParseDeploymentRejects(t *testing.T) {
 		name, yaml, field string
 	}{
 		{"unknown field", base + "replica: 3\n", "replica"},
-		{"bad memory unit", base + "limits: {memory: 16 parsecs}\n", "16 parsecs"},
-		{"bad duration", base + "tick: soon\n", "soon"},
+		{"bad memory unit", base + "limits: {memory: 16 parsecs}\n", "limits.memory: bad size \"16 parsecs\""},
+		{"bad duration", base + "tick: soon\n", "tick: bad duration \"soon\""},
+		{"bad duration in a list", base + "rollout: {healthyFor: 3 weeks}\n", "rollout.healthyFor"},
 		{"every and replicas", base + "every: true\nreplicas: 3\n", "replicas"},
 		{"job subscribes", base + "type: job\nsubscribe: [a/b]\n", "subscribe"},
 		{"bad filter", base + "subscribe: [a/b#]\n", "subscribe[0]"},
