@@ -125,11 +125,17 @@ func nameField(doc *yaml.Node, err error) error {
 	return &FieldError{Field: path, Msg: err.Error()}
 }
 
+var unknownFieldRE = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type \S+$`)
+
 // cleanYAMLError turns yaml.v3's multi-line type errors into one line.
 func cleanYAMLError(err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		return errors.New(strings.Join(te.Errors, "; "))
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			msgs[i] = unknownFieldRE.ReplaceAllString(m, `${1}unknown field "$2"`)
+		}
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 }
