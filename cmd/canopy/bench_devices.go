@@ -38,21 +38,22 @@ func runDevicesBench(ctx context.Context, opts benchOptions) ([]benchResult, err
 }
 
 // devicesPipelineBench offers 50,000 msgs/s (the target), then
-// 20,000 msgs/s, then saturates both pipelines; QoS 0 end to end, 100
-// sensors; latencies exclude the first second.
+// 20,000 msgs/s, then saturates both pipelines, QoS 0 end to end, and
+// once more at QoS 1; 100 sensors; latencies exclude the first second.
 func devicesPipelineBench(ctx context.Context, opts benchOptions) ([]benchResult, error) {
 	sustained := devbench.PipelineConfig{Rate: 50_000, Count: 250_000}
 	light := devbench.PipelineConfig{Rate: 20_000, Count: 100_000}
 	saturate := devbench.PipelineConfig{Rate: 5_000_000, Count: 200_000}
+	qos1 := devbench.PipelineConfig{Rate: 5_000_000, Count: 100_000, QoS: 1}
 	if opts.Quick {
-		sustained.Count, light.Count, saturate.Count = 25_000, 10_000, 20_000
+		sustained.Count, light.Count, saturate.Count, qos1.Count = 25_000, 10_000, 20_000, 10_000
 	}
 	var out []benchResult
 	for _, stage := range []struct {
 		name                  string
 		cfg                   devbench.PipelineConfig
 		rateTarget, p99Target string
-	}{{"50k/s offered", sustained, ">= 50000", "<= 5"}, {"20k/s offered", light, "", ""}, {"saturated", saturate, "", ""}} {
+	}{{"50k/s offered", sustained, ">= 50000", "<= 5"}, {"20k/s offered", light, "", ""}, {"saturated", saturate, "", ""}, {"saturated, QoS 1, 64 publishers", qos1, "", ""}} {
 		fmt.Fprintf(opts.Log, "devices: pipeline %s, canopy\n", stage.name)
 		c, err := devbench.Canopy(ctx, stage.cfg)
 		if err != nil {

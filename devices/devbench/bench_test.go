@@ -17,12 +17,28 @@ func BenchmarkMosquittoPipeline(b *testing.B) {
 	benchPipeline(b, Mosquitto)
 }
 
+// BenchmarkCanopyPipelineQoS1 is BenchmarkCanopyPipeline at QoS 1 with 64
+// sensor publishers waiting for acknowledgements.
+func BenchmarkCanopyPipelineQoS1(b *testing.B) {
+	benchPipelineQoS(b, Canopy, 1)
+}
+
+// BenchmarkMosquittoPipelineQoS1 is the baseline for
+// BenchmarkCanopyPipelineQoS1.
+func BenchmarkMosquittoPipelineQoS1(b *testing.B) {
+	benchPipelineQoS(b, Mosquitto, 1)
+}
+
 func benchPipeline(b *testing.B, f func(context.Context, PipelineConfig) (Result, error)) {
+	benchPipelineQoS(b, f, 0)
+}
+
+func benchPipelineQoS(b *testing.B, f func(context.Context, PipelineConfig) (Result, error), qos byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := max(b.N, 1000)
 	b.ResetTimer()
-	res, err := f(ctx, PipelineConfig{Rate: 5_000_000, Count: n})
+	res, err := f(ctx, PipelineConfig{Rate: 5_000_000, Count: n, QoS: qos})
 	if err != nil {
 		b.Fatal(err)
 	}

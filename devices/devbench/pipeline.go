@@ -19,11 +19,16 @@ import (
 )
 
 // PipelineConfig is one pipeline run: Count messages from Sensors sensors
-// offered at Rate msgs/s, QoS 0 end to end.
+// offered at Rate msgs/s, at QoS end to end.
 type PipelineConfig struct {
 	Rate    float64
 	Count   int
 	Sensors int
+	// QoS is used for every publish and subscription (0 or 1). At QoS 1
+	// the sensors publish from Publishers goroutines, each waiting for its
+	// acknowledgement, as many devices would.
+	QoS        byte
+	Publishers int
 	// Drain is how long to wait for stragglers after the last send.
 	Drain time.Duration
 	// Warmup is the start of the run whose latencies are not counted
@@ -38,6 +43,9 @@ func (c *PipelineConfig) defaults() {
 	}
 	if c.Drain == 0 {
 		c.Drain = 3 * time.Second
+	}
+	if c.Publishers == 0 {
+		c.Publishers = 64
 	}
 	if c.Warmup == 0 {
 		c.Warmup = time.Second
@@ -66,7 +74,7 @@ func Canopy(ctx context.Context, cfg PipelineConfig) (Result, error) {
 		return Result{}, err
 	}
 	defer b.Close()
-	m, err := newCanopyMiddle(b)
+	m, err := newCanopyMiddle(b, cfg.QoS)
 	if err != nil {
 		return Result{}, err
 	}
@@ -79,7 +87,7 @@ type canopyMiddle struct {
 	b *broker.Broker
 }
 
-func newCanopyMiddle(b *broker.Broker) (*canopyMiddle, error) {
+func newCanopyMiddle(b *broker.Broker, qos byte) (*canopyMiddle, error) {
 	r, err := route.New(route.Config{QueueSize: 1 << 16})
 	if err != nil {
 		return nil, err
@@ -91,7 +99,7 @@ func newCanopyMiddle(b *broker.Broker) (*canopyMiddle, error) {
 		Handler: func(topic string, p []byte) {
 			var ok bool
 			if buf, ok = handle(p, buf); ok {
-				_ = b.Publish("processed/"+strings.TrimPrefix(topic, "sensors/"), append([]byte(nil), buf...), 0)
+				_ = b.Publish("processed/"+strings.TrimPrefix(topic, "sensors/"), append([]byte(nil), buf...), qos)
 			}
 		},
 	})
@@ -123,7 +131,7 @@ func Mosquitto(ctx context.Context, cfg PipelineConfig) (Result, error) {
 		return Result{}, err
 	}
 	defer p.Stop()
-	m, err := newPahoMiddle(ctx, p.URL())
+	m, err := newPahoMiddle(ctx, p.URL(), cfg.QoS)
 	if err != nil {
 		return Result{}, err
 	}
@@ -134,17 +142,17 @@ func Mosquitto(ctx context.Context, cfg PipelineConfig) (Result, error) {
 
 type pahoMiddle struct{ c paho.Client }
 
-func newPahoMiddle(ctx context.Context, url string) (*pahoMiddle, error) {
+func newPahoMiddle(ctx context.Context, url string, qos byte) (*pahoMiddle, error) {
 	opts := paho.NewClientOptions().AddBroker(url).SetClientID("baseline-task").SetProtocolVersion(4)
 	c := paho.NewClient(opts)
 	if err := waitToken(ctx, c.Connect()); err != nil {
 		return nil, fmt.Errorf("baseline connect: %w", err)
 	}
 	var buf []byte
-	t := c.Subscribe("sensors/#", 0, func(c paho.Client, m paho.Message) {
+	t := c.Subscribe("sensors/#", qos, func(c paho.Client, m paho.Message) {
 		var ok bool
 		if buf, ok = handle(m.Payload(), buf); ok {
-			c.Publish("processed/"+strings.TrimPrefix(m.Topic(), "sensors/"), 0, false, append([]byte(nil), buf...))
+			c.Publish("processed/"+strings.TrimPrefix(m.Topic(), "sensors/"), qos, false, append([]byte(nil), buf...))
 		}
 	})
 	if err := waitToken(ctx, t); err != nil {
@@ -179,7 +187,7 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext exte
 		return Result{}, err
 	}
 	defer sink.Close()
-	if err := sink.Subscribe(ctx, "processed/#", 0, func(_ string, p []byte) {
+	if err := sink.Subscribe(ctx, "processed/#", cfg.QoS, func(_ string, p []byte) {
 		if seq, ok := seqOf(p); ok {
 			rec.arrived(seq)
 		}
@@ -199,10 +207,26 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext exte
 		ext0 = ext()
 	}
 	rec.start = time.Now()
-	st, err := sensorsim.Run(ctx, sensorsim.Config{Sensors: cfg.Sensors, Rate: cfg.Rate, Count: cfg.Count, Seed: 1}, func(ctx context.Context, topic string, p []byte) error {
+	publish := func(ctx context.Context, topic string, p []byte) error {
 		rec.markSent(n.Add(1))
-		return sensor.Publish(ctx, topic, p, 0)
-	})
+		return sensor.Publish(ctx, topic, p, cfg.QoS)
+	}
+	var pool *publisherPool
+	if cfg.QoS > 0 {
+		pool = newPublisherPool(ctx, cfg.Publishers, func(ctx context.Context, topic string, p []byte) error {
+			return sensor.Publish(ctx, topic, p, cfg.QoS)
+		})
+		publish = func(ctx context.Context, topic string, p []byte) error {
+			rec.markSent(n.Add(1))
+			return pool.submit(ctx, topic, p)
+		}
+	}
+	st, err := sensorsim.Run(ctx, sensorsim.Config{Sensors: cfg.Sensors, Rate: cfg.Rate, Count: cfg.Count, Seed: 1}, publish)
+	if pool != nil {
+		if perr := pool.close(); err == nil {
+			err = perr
+		}
+	}
 	if err != nil {
 		return Result{}, err
 	}

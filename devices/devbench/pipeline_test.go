@@ -39,6 +39,29 @@ func TestPipelines(t *testing.T) {
 	}
 }
 
+// At QoS 1 every message arrives even when offered as fast as possible.
+func TestPipelinesQoS1(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := PipelineConfig{Rate: 1e6, Count: 3000, Sensors: 8, QoS: 1, Publishers: 16}
+	for name, f := range map[string]func(context.Context, PipelineConfig) (Result, error){"canopy": Canopy, "mosquitto": Mosquitto} {
+		if name == "mosquitto" && !mosquitto.Installed("") {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("mosquitto missing: the baseline needs it in CI")
+			}
+			continue
+		}
+		res, err := f(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %+v", name, res)
+		if res.Received != cfg.Count {
+			t.Fatalf("%s delivered %d of %d at QoS 1", name, res.Received, cfg.Count)
+		}
+	}
+}
+
 func TestHandle(t *testing.T) {
 	out, ok := handle([]byte(`{"sensor":"s1","kind":"temperature","value":31.5,"unit":"C","seq":42,"ts":1}`), nil)
 	if !ok || string(out) != "42 31.50 alert" {
