@@ -178,3 +178,40 @@ func TestAlternateProbesReachTheRoot(t *testing.T) {
 		}
 	}
 }
+
+// A QoS 1 publication made while the node has no parent waits for the
+// link to come back and then reaches the subscriber.
+func TestQoS1WaitsForTheParent(t *testing.T) {
+	tr, fab := memTree(t, fastTimers)
+	ctl := tr.start("ctl", kernel.RoleController, "mem:ctl")
+	got := make(chan Message, 4)
+	if _, err := ctl.Subscribe("alerts/#", func(m Message) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	leaf := tr.start("leaf", kernel.RoleLeaf, "", "ctl")
+	eventually(t, "interest reached the leaf", func() bool { return leaf.parentWants("alerts/x") })
+	fab.Block("leaf", "ctl")
+	eventually(t, "leaf lost its parent", func() bool { return leaf.Parent() == "" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- leaf.Publish(ctx, "alerts/x", []byte("hot"), 1) }()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("publish returned while cut off: %v", err)
+	default:
+	}
+	fab.Unblock("leaf", "ctl")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if string(m.Data) != "hot" || m.Src != "leaf" {
+			t.Fatalf("got %+v", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("subscriber got nothing")
+	}
+}

@@ -99,7 +99,8 @@ func (n *Node) Publish(ctx context.Context, topic string, data []byte, qos uint8
 }
 
 // deliver hands m to local subscribers and forwards it on every interested
-// link except from.
+// link except from: children whose subtrees want it, and the parent when m
+// did not come from it and the rest of the tree wants it.
 func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
 	if !n.topics.markSeen(m.ID) {
 		return nil
@@ -111,22 +112,26 @@ func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
 			hs = append(hs, s.h)
 		}
 	}
-	var out []*peerLink
-	for _, l := range n.linksLocked() {
+	var down []*peerLink
+	for _, l := range n.children {
 		if l != from && l.wants(m.Topic) {
-			out = append(out, l)
+			down = append(down, l)
 		}
 	}
+	up := !n.IsRoot() && (from == nil || !from.isParent)
 	n.mu.Unlock()
 	for _, h := range hs {
 		h(m)
 	}
-	errs := make(chan error, len(out))
-	for _, l := range out {
-		go func() { errs <- n.forward(ctx, l, m) }()
+	errs := make(chan error, len(down)+1)
+	for _, l := range down {
+		go func() { errs <- n.forwardDown(ctx, l, m) }()
+	}
+	if up {
+		go func() { errs <- n.forwardUp(ctx, m) }()
 	}
 	var first error
-	for range out {
+	for range len(down) + b2i(up) {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -134,7 +139,10 @@ func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
 	return first
 }
 
-func (n *Node) forward(ctx context.Context, l *peerLink, m Message) error {
+// forwardDown sends m to a child. At QoS 1 it retries until the child
+// acknowledges; a child whose link is lost has left this subtree, and its
+// subscribers with it, so that is not an error.
+func (n *Node) forwardDown(ctx context.Context, l *peerLink, m Message) error {
 	n.counter.Published.Add(1)
 	if m.QoS == 0 {
 		return l.oneWay(ctx, tPublish, m)
@@ -147,11 +155,47 @@ func (n *Node) forward(ctx context.Context, l *peerLink, m Message) error {
 		}
 		select {
 		case <-l.conn.Done():
-			return fmt.Errorf("publish %s to %s: link lost: %w", m.ID, l.peer.Name, err)
+			n.log.Debug("publication not delivered: child left", "id", m.ID, "child", string(l.peer.Name))
+			return nil
 		default:
 		}
 		if bo.Wait(ctx) != nil {
 			return fmt.Errorf("publish %s to %s: %w", m.ID, l.peer.Name, err)
+		}
+	}
+}
+
+// forwardUp sends m to the parent when the rest of the tree wants it. At
+// QoS 1 it holds on through a lost parent link: it waits for the next
+// parent (until ctx ends) and sends it there.
+func (n *Node) forwardUp(ctx context.Context, m Message) error {
+	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock}
+	for {
+		n.mu.Lock()
+		p := n.parent
+		n.mu.Unlock()
+		if p == nil {
+			if m.QoS == 0 {
+				return nil // at most once: no parent, no delivery
+			}
+			if err := n.WaitParent(ctx); err != nil {
+				return fmt.Errorf("publish %s: waiting for a parent: %w", m.ID, err)
+			}
+			continue
+		}
+		if !p.wants(m.Topic) {
+			return nil
+		}
+		n.counter.Published.Add(1)
+		if m.QoS == 0 {
+			return p.oneWay(ctx, tPublish, m)
+		}
+		_, _, err := p.call(ctx, tPublish, m)
+		if err == nil {
+			return nil
+		}
+		if bo.Wait(ctx) != nil {
+			return fmt.Errorf("publish %s to %s: %w", m.ID, p.peer.Name, err)
 		}
 	}
 }
