@@ -24,6 +24,7 @@ type Figure struct {
 // Options control a Run.
 type Options struct {
 	Quick bool      // few batches: a smoke run, not a measurement
+	NoGo  bool      // leave out the Go module figure (its build and compile take seconds)
 	Log   io.Writer // progress; nil discards
 }
 
@@ -78,7 +79,7 @@ func Run(ctx context.Context, opts Options) ([]Figure, error) {
 	}
 	add(r, "µs", 1e3, "start C module (instantiate+init)", "<= 1.2x", fmt.Sprintf("%d-byte module, cached compile", len(cwasm)))
 
-	if _, err := exec.LookPath("go"); err == nil {
+	if _, err := exec.LookPath("go"); err == nil && !opts.NoGo {
 		gdir, err := os.MkdirTemp(dir, "gotask-")
 		if err != nil {
 			return nil, err
@@ -98,7 +99,7 @@ func Run(ctx context.Context, opts Options) ([]Figure, error) {
 			return nil, err
 		}
 		add(r, "µs", 1e3, "start Go module (instantiate+init)", "report", fmt.Sprintf("%d-byte Go c-shared module", len(gwasm)))
-	} else {
+	} else if !opts.NoGo {
 		fmt.Fprintln(logw, "go not on PATH: the Go module start figure is left out")
 	}
 
