@@ -21,7 +21,7 @@ import (
 func runCommand(t *testing.T, wasm []byte, args ...string) (string, uint32) {
 	t.Helper()
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	rt := wazero.NewRuntimeWithConfig(ctx, realModuleConfig())
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	var stdout bytes.Buffer
@@ -159,7 +159,7 @@ func TestInterruptRealCommands(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+			rt := wazero.NewRuntimeWithConfig(ctx, realModuleConfig())
 			defer rt.Close(ctx)
 			wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 			cfg := wazero.NewModuleConfig().WithArgs("prog", "spin").WithStartFunctions()

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
 )
 
 // Real modules for the differential tests and benchmarks, compiled from
@@ -88,4 +90,13 @@ func goProgram(t testing.TB) []byte {
 		t.Fatalf("build Go program for wasip1: %v\n%s", goWasm.err, goWasm.log)
 	}
 	return goWasm.wasm
+}
+
+// realModules caches the compiled real modules, shared by every test that
+// runs them: the Go program takes seconds to compile (tens under -race).
+var realModules = wazero.NewCompilationCache()
+
+// realModuleConfig is the compiler engine with that cache.
+func realModuleConfig() wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfigCompiler().WithCompilationCache(realModules)
 }
