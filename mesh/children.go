@@ -86,8 +86,14 @@ func (n *Node) admitChild(c link.Conn) {
 	n.interestChanged()
 	n.emit(EventChildUp, name, "")
 	l.startControl()
-	n.serveLink(l)
-	n.dropChild(l, "link closed")
+	// Serve on a fresh goroutine: this one's stack grew during the hello,
+	// and an idle link should keep only a small one.
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.serveLink(l)
+		n.dropChild(l, "link closed")
+	}()
 }
 
 func (n *Node) readHello(ctx context.Context, c link.Conn) (hello, link.Stream, error) {

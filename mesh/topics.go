@@ -86,7 +86,9 @@ func (n *Node) Subscribe(filter string, h func(Message)) (func(), error) {
 // subscribers get it directly; links get it only when the subtree behind
 // them has a matching subscription. With qos 1 Publish returns once every
 // link that needed it acknowledged it (retrying with backoff until ctx is
-// done); receivers drop duplicates by message ID.
+// done; a node cut off from its parent waits for the next parent link);
+// receivers drop duplicates by message ID. For delivery that survives a
+// restart, queue the message in the node's outbox instead.
 func (n *Node) Publish(ctx context.Context, topic string, data []byte, qos uint8) error {
 	if err := kernel.ValidateTopicName(topic); err != nil {
 		return fmt.Errorf("publish: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -37,9 +38,9 @@ func New(cfg Config) (*Network, error) {
 // certificate; established connections keep theirs.
 func (n *Network) SetIdentity(id *identity.Node) { n.id.Store(id) }
 
-// leafCert is the client's certificate without the CA: the server has the
-// CA already, and not sending it saves the server parsing and keeping a copy
-// per connection.
+// leafCert is the certificate without the CA: the peer has the CA
+// already, and not sending it saves parsing and keeping a copy per
+// connection.
 func (n *Network) leafCert() *tls.Certificate {
 	c := n.id.Load().TLSCertificate()
 	c.Certificate = c.Certificate[:1]
@@ -69,8 +70,16 @@ func (n *Network) quicConfig() *quic.Config {
 func (n *Network) serverTLS() *tls.Config {
 	v := n.verifier()
 	return &tls.Config{
-		MinVersion:             tls.VersionTLS13,
-		GetCertificate:         func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return n.cert(), nil },
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			// A joining node needs the CA in the chain to check its pin;
+			// members have the CA, so they get the leaf alone (less to
+			// send and keep per connection).
+			if slices.Contains(hi.SupportedProtos, ALPNJoin) {
+				return n.cert(), nil
+			}
+			return n.leafCert(), nil
+		},
 		ClientAuth:             tls.RequestClientCert,
 		NextProtos:             []string{ALPN, ALPNJoin},
 		SessionTicketsDisabled: true,
