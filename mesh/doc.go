@@ -17,6 +17,13 @@
 //
 // The links themselves come from a link.Network: quicnet (QUIC, mutual TLS)
 // in a real fleet, memnet in tests and simulations. Every exchange is one
-// stream carrying frames (mesh/frame): a request frame, then a reply frame
-// unless the message is one-way.
+// stream carrying one frame each way (mesh/frame: type, length, CBOR): the
+// request, then the reply; a one-way message's reply is a receipt sent
+// before it is handled. A stream is bounded by the transport's limit on
+// open streams per link (back-pressure) and by a timeout. The protocol
+// version is checked in the hello that opens every link.
+//
+// Identity (mesh/identity) and joining (quicnet.Join, Node.RelayJoin,
+// Node.ServeIdentity) make the links mutual-TLS; mesh/raftlayer carries
+// the controllers' Raft traffic over the same kind of links.
 package mesh
