@@ -53,7 +53,7 @@ func (c *compileChecker) check(t *testing.T, wasm []byte) {
 		}
 		return
 	}
-	if len(out) > 8*len(wasm)+64 {
+	if len(out) > 20*len(wasm)+256 {
 		t.Fatalf("output of %d bytes for %d bytes of input", len(out), len(wasm))
 	}
 	if c.compiles(wasm) != nil {

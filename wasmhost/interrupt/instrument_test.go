@@ -255,6 +255,11 @@ func TestInstrumentRejects(t *testing.T) {
 			"function section declares 1 functions but there is no code section"},
 		{"unknown import kind", cat(wasmHeader, section(2, []byte{1, 1, 'm', 1, 'f', 0x09})), "import 0: unknown import kind 0x9"},
 		{"bad local type", withBodyLocals([]byte{1, 1, 0x55}), "unknown value type 0x55"},
+		{"too many locals", withBodyLocals([]byte{1, 0xe1, 0xd4, 0x03, tI32}), "60001 locals, more than 50000: limit exceeded"},
+		{"global count does not fit", cat(wasmHeader, section(6, []byte{0xff, 0xff, 0x03, 0x7f, 0x00, 0x41, 0x00, 0x0b})),
+			"section 6 (global) at offset 0x8: count: count 65535 at offset 0xa does not fit in the 5 bytes that follow: limit exceeded"},
+		{"data segment longer than its section", cat(wasmHeader, section(11, []byte{0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f})),
+			"data segment 0: count 4294967295"},
 		{"negative block type", withBody(0x02, 0x80, 0x80, 0x80, 0x80, 0x7f), "block type at offset 0x18: unknown type -268435456"},
 		{"malformed block type", withBody(0x02, 0x80, 0x80, 0x80, 0x80, 0x20), "s33 at offset 0x18 is malformed"},
 	}
