@@ -293,6 +293,18 @@ func (r *Router) Stats(id string) (Stats, bool) {
 	return Stats{Delivered: sb.delivered.Load(), Overflow: sb.overflow.Load(), Panics: sb.panics.Load(), Queued: len(sb.queue)}, true
 }
 
+// AllStats returns every subscriber's counters, by ID (for reporting
+// overflow per task).
+func (r *Router) AllStats() map[string]Stats {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make(map[string]Stats, len(r.subs))
+	for id, sb := range r.subs {
+		out[id] = Stats{Delivered: sb.delivered.Load(), Overflow: sb.overflow.Load(), Panics: sb.panics.Load(), Queued: len(sb.queue)}
+	}
+	return out
+}
+
 func (s *subscriber) run() {
 	defer close(s.exited)
 	for {
