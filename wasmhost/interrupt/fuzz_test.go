@@ -81,6 +81,23 @@ func FuzzInstrument(f *testing.F) {
 		},
 	}.bytes())
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00"))
+	// A table with an active element segment, a data segment and a name
+	// section with function and local names.
+	withSegments := testModule{
+		types:  [][]byte{functype(nil, nil)},
+		memory: []byte{0x00, 0x01},
+		funcs:  []testFunc{{typ: 0, export: "f", locals: []byte{1, 1, tI32}, body: []byte{0x41, 0x00, 0x11, 0x00, 0x00}}},
+		custom: [][]byte{cat([]byte{4}, []byte("name"),
+			[]byte{0x01, 0x04, 0x01, 0x00, 0x01, 'f'},               // function 0 is "f"
+			[]byte{0x02, 0x06, 0x01, 0x00, 0x01, 0x00, 0x01, 'x'})}, // its local 0 is "x"
+	}.bytes()
+	withSegments = insertSection(f, withSegments, 4, []byte{0x01, 0x70, 0x00, 0x01})                             // table funcref min 1
+	withSegments = insertSection(f, withSegments, 9, []byte{0x01, 0x00, 0x41, 0x00, 0x0b, 0x01, 0x00})           // elem: table[0] = f
+	withSegments = insertSection(f, withSegments, 11, []byte{0x01, 0x00, 0x41, 0x08, 0x0b, 0x03, 'a', 'b', 'c'}) // data at 8
+	if c := newCompileChecker(f); c.compiles(withSegments) != nil {
+		f.Fatalf("seed with segments does not compile: %v", c.compiles(withSegments))
+	}
+	f.Add(withSegments)
 	c := newCompileChecker(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		c.check(t, wasm)

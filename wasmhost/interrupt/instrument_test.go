@@ -141,7 +141,7 @@ func TestInstrumentKeepsIndexes(t *testing.T) {
 
 // insertSection inserts a section before the first section with a larger id
 // (enough for the ordered sections the tests build).
-func insertSection(t *testing.T, wasm []byte, id byte, body []byte) []byte {
+func insertSection(t testing.TB, wasm []byte, id byte, body []byte) []byte {
 	t.Helper()
 	r := reader{b: wasm, pos: 8, end: len(wasm)}
 	for !r.done() {
