@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -249,5 +250,60 @@ func TestRunBadInput(t *testing.T) {
 				t.Fatalf("error %q should be one line naming %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRunWithMosquittoClients: Debian's mosquitto_pub and mosquitto_sub talk
+// to a task under canopy run through the embedded broker, as a user would.
+func TestRunWithMosquittoClients(t *testing.T) {
+	for _, tool := range []string{"mosquitto_pub", "mosquitto_sub"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not found (apt-get install mosquitto-clients)", tool)
+			}
+			t.Skipf("%s not found", tool)
+		}
+	}
+	url := startBroker(t)
+	host, port, _ := strings.Cut(strings.TrimPrefix(url, "tcp://"), ":")
+	mod := writeModule(t, "guest")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		err, _, _ := canopyRun(runCtx, "run", mod, "--mqtt", url, "--subscribe", "echo", "--publish", "echo/out", "--cache", "")
+		done <- err
+	}()
+	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-t", "echo/out", "-C", "1", "-W", "25")
+	var out bytes.Buffer
+	sub.Stdout = &out
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	subDone := make(chan error, 1)
+	go func() { subDone <- sub.Wait() }()
+	for answered := false; !answered; {
+		select {
+		case err := <-subDone:
+			if err != nil {
+				t.Fatalf("mosquitto_sub: %v", err)
+			}
+			answered = true
+		case err := <-done:
+			t.Fatalf("canopy run ended early: %v", err)
+		case <-time.After(200 * time.Millisecond):
+			pub := exec.CommandContext(ctx, "mosquitto_pub", "-h", host, "-p", port, "-t", "echo", "-m", "hello from mosquitto_pub")
+			if b, err := pub.CombinedOutput(); err != nil {
+				t.Fatalf("mosquitto_pub: %v: %s", err, b)
+			}
+		}
+	}
+	if got := strings.TrimSpace(out.String()); got != "hello from mosquitto_pub" {
+		t.Fatalf("mosquitto_sub got %q", got)
+	}
+	stopRun()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
