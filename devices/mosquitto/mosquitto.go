@@ -99,6 +99,13 @@ func (p *Process) start(ctx context.Context) error {
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		return fmt.Errorf("mosquitto config: %w", err)
 	}
+	// The readiness check below dials the port, so it must not be someone
+	// else's already.
+	l, err := net.Listen("tcp", p.Addr())
+	if err != nil {
+		return fmt.Errorf("mosquitto port %d: %w", p.cfg.Port, err)
+	}
+	l.Close()
 	cmd := exec.Command(p.cfg.Binary, "-c", conf)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
