@@ -144,12 +144,15 @@ func cat(parts ...[]byte) []byte {
 //	countdown(n i32) i32 a loop with a parameter, n iterations, returns 0
 //	exitboth(n i32) i32 n iterations of an inner loop left by br_table
 //	callsum()         loops forever calling sum(100)
+//	fibpair(n i32) (i32, i32) returns (fib(n), n) through a br to its label
 func loopsModule() []byte {
 	m := testModule{
 		types: [][]byte{
-			functype(nil, nil),                   // 0
-			functype([]byte{tI64}, []byte{tI64}), // 1
-			functype([]byte{tI32}, []byte{tI32}), // 2
+			functype(nil, nil),                         // 0
+			functype([]byte{tI64}, []byte{tI64}),       // 1
+			functype([]byte{tI32}, []byte{tI32}),       // 2
+			functype([]byte{tI32}, []byte{tI32, tI32}), // 3
+			functype(nil, []byte{tI32, tI32}),          // 4: the block type of 3's body
 		},
 		memory: []byte{0x01, 0x01, 0x04}, // min 1, max 4 pages
 		funcs: []testFunc{
@@ -230,6 +233,11 @@ func loopsModule() []byte {
 	// short: the yields must still come, through the shared counter.
 	m.funcs = append(m.funcs, testFunc{typ: 0, export: "callsum", body: []byte{
 		0x03, 0x40, 0x42, 0xe4, 0x00, 0x10, 0x01, 0x1a, 0x0c, 0x00, 0x0b,
+	}})
+	// fibpair: two results, a call and a branch to the function's label
+	// (wrapped in a block of type 4): returns (fib(n), n).
+	m.funcs = append(m.funcs, testFunc{typ: 3, export: "fibpair", body: []byte{
+		0x20, 0x00, 0x10, 0x02, 0x20, 0x00, 0x0c, 0x00,
 	}})
 	return m.bytes()
 }

@@ -167,15 +167,15 @@ func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 		}
 		switch op {
 		case opBlock, opIf:
-			stack = append(stack, frame{})
+			stack = append(stack, frame{wrappedUpTo: stack[len(stack)-1].wrappedUpTo})
 		case opLoop:
 			wrap := false
 			if yields {
-				p, err := m.blockParams(r.b[at+1 : r.pos])
+				params, err := m.blockParams(r.b[at+1 : r.pos])
 				if err != nil {
 					return nil, fmt.Errorf("loop at offset %#x: %w", at, err)
 				}
-				wrap = p == 0
+				wrap = params == 0
 			}
 			dst = append(dst, r.b[copied:at]...)
 			if wrap {
@@ -190,7 +190,11 @@ func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 				}
 			}
 			copied = r.pos
-			stack = append(stack, frame{wrapped: wrap})
+			f := frame{wrapped: wrap, wrappedUpTo: stack[len(stack)-1].wrappedUpTo}
+			if wrap {
+				f.wrappedUpTo++
+			}
+			stack = append(stack, f)
 		case opEnd:
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -237,13 +241,10 @@ func (m *module) branch(dst []byte, r *reader, stack []frame, pending []byte) ([
 		if uint64(l) >= uint64(len(stack)) {
 			return nil, fmt.Errorf("branch at offset %#x: label %d is out of range (depth %d)", at, l, len(stack))
 		}
-		out := l
-		for _, f := range stack[len(stack)-int(l):] { // the frames the branch leaves
-			if f.wrapped {
-				out += wrapperLabels
-			}
-		}
-		dst = appendU32(dst, out)
+		// The frames the branch leaves are the l innermost ones.
+		inner, target := stack[len(stack)-1], stack[len(stack)-1-int(l)]
+		wrapped := inner.wrappedUpTo - target.wrappedUpTo
+		dst = appendU32(dst, l+uint32(wrapped)*wrapperLabels)
 	}
 	return dst, nil
 }

@@ -193,7 +193,7 @@ func TestDifferentialHandWritten(t *testing.T) {
 		arg uint64
 	}{
 		{"sum", 100_000}, {"fib", 22}, {"tree", 14}, {"ping", 5000}, {"nested", 300},
-		{"countdown", 50_000}, {"exitboth", 50_000}, {"exitboth", 1},
+		{"countdown", 50_000}, {"exitboth", 50_000}, {"exitboth", 1}, {"fibpair", 20},
 	}
 	for _, c := range calls {
 		want, err1 := orig.ExportedFunction(c.fn).Call(ctx, c.arg)

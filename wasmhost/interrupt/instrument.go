@@ -87,11 +87,12 @@ type module struct {
 	in  []byte
 	out []byte
 
-	typeParams      []uint32 // parameter count of each entry of the type section
-	typeResults     [][]byte // encoded result types of each entry of the type section
-	funcTypes       []uint32 // type index of each defined function
-	memories        uint32   // imported and defined memories
-	memoryDone      bool     // a memory exists or has been added
+	typeParams      []uint32          // parameter count of each entry of the type section
+	typeResults     [][]byte          // encoded result types of each entry of the type section
+	funcTypes       []uint32          // type index of each defined function
+	resultTypes     map[string]uint32 // encoded results -> first type with them and no params
+	memories        uint32            // imported and defined memories
+	memoryDone      bool              // a memory exists or has been added
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32

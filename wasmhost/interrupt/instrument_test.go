@@ -312,3 +312,23 @@ func TestInstrumentTruncations(t *testing.T) {
 		c.check(t, wasm[:n])
 	}
 }
+
+func TestResultBlockType(t *testing.T) {
+	m := &module{
+		typeParams:  []uint32{1, 1, 0, 0, 0},
+		typeResults: [][]byte{{2, tI32, tI32}, {3, tI32, tI32, tI32}, {1, tI64}, {2, tI32, tI32}, {0}},
+	}
+	for _, c := range []struct {
+		t    uint32
+		want []byte
+	}{
+		{0, []byte{3}},    // two results: the first type with them and no params
+		{1, nil},          // three results: no such type
+		{2, []byte{tI64}}, // one result: its value type
+		{4, []byte{0x40}}, // none: empty
+	} {
+		if got := m.resultBlockType(c.t); !bytes.Equal(got, c.want) {
+			t.Errorf("resultBlockType(%d) = % x; want % x", c.t, got, c.want)
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package interrupt
 
-import (
-	"bytes"
-)
+import ()
 
 // flagCheck returns the interrupt check for the flag global at index g:
 //
@@ -74,7 +72,8 @@ func (m *module) yield(dst []byte) []byte {
 // frame is an open block, loop or if of the original code while a body is
 // rewritten.
 type frame struct {
-	wrapped bool // a loop wrapped by loopPrologue/loopEpilogue
+	wrapped     bool // a loop wrapped by loopPrologue/loopEpilogue
+	wrappedUpTo int  // wrapped frames from the body's up to this one, included
 }
 
 // wrapperLabels is the number of labels loopPrologue adds around a loop.
@@ -246,10 +245,16 @@ func (m *module) resultBlockType(t uint32) []byte {
 	case len(res) == 2 && res[0] == 1:
 		return res[1:]
 	}
-	for i, r := range m.typeResults {
-		if m.typeParams[i] == 0 && bytes.Equal(r, res) && i < 1<<20 {
-			return appendS33(nil, int64(i))
+	if m.resultTypes == nil { // built once: a map keeps this linear
+		m.resultTypes = make(map[string]uint32)
+		for i, r := range m.typeResults {
+			if _, ok := m.resultTypes[string(r)]; !ok && m.typeParams[i] == 0 {
+				m.resultTypes[string(r)] = uint32(i)
+			}
 		}
+	}
+	if i, ok := m.resultTypes[string(res)]; ok {
+		return appendS33(nil, int64(i))
 	}
 	return nil
 }
