@@ -21,3 +21,5 @@
 package score
 
 //go:generate clang --target=wasm32-wasi -O2 -mexec-model=reactor -Wl,--strip-all -o wasm/score.wasm src/score.c
+//go:generate clang --target=wasm32-wasi -O2 -mexec-model=reactor -Wl,--strip-all -DNO_MEM -o testdata/nomem.wasm testdata/partial.c
+//go:generate clang --target=wasm32-wasi -O2 -mexec-model=reactor -Wl,--strip-all -DVERSION=2 -o testdata/version2.wasm testdata/partial.c

@@ -60,6 +60,11 @@ func RunWazero(ctx context.Context, rc wazero.RuntimeConfig, cfg Config) (_ Resu
 	if err != nil {
 		return Result{}, fmt.Errorf("score workload: %w", err)
 	}
+	for _, f := range compiled.ImportedFunctions() {
+		if m, name, _ := f.Import(); m != wasi_snapshot_preview1.ModuleName {
+			return Result{}, fmt.Errorf("not the score workload: it imports %s.%s (bare wazero provides only %s)", m, name, wasi_snapshot_preview1.ModuleName)
+		}
+	}
 	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions(wasmhost.ExportInitialize))
 	if err != nil {
 		return Result{}, fmt.Errorf("score workload: instantiate: %w", err)
