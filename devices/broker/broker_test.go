@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"strings"
@@ -265,16 +266,34 @@ func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 
 func TestOversizePacketDisconnects(t *testing.T) {
 	b := start(t, broker.Config{MaxPacketSize: 1024})
-	c, err := dial(t, mqttclient.Config{URL: "tcp://" + b.Addr(), MaxReconnectInterval: time.Minute})
+	got := make(chan string, 4)
+	if err := b.Subscribe("#", 1, func(topic string, _ []byte) { got <- topic }); err != nil {
+		t.Fatal(err)
+	}
+	// A raw client: CONNECT, then a 4,096-byte PUBLISH over the 1 KiB bound.
+	c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = c.Publish(ctx, "big", make([]byte, 4096), 1)
-	if st := b.Stats(); st.MessagesReceived > 0 {
-		// MessagesReceived counts accepted publishes only.
-		t.Fatalf("oversize message accepted: %+v", st)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	raw := []byte{0x10, 0x0d, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, 'r'}
+	body := append([]byte{0x00, 0x03, 'b', 'i', 'g'}, make([]byte, 4091)...) // remaining length 4096
+	raw = append(raw, 0x30, 0x80, 0x20)                                      // PUBLISH, 4096 as a varint
+	raw = append(raw, body...)
+	if _, err := c.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, c) // CONNACK, then the broker must hang up
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("oversize publisher left connected")
+	}
+	// Nothing was delivered: the next message anyone sees is a normal one.
+	if err := b.Publish("small", []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if topic := recv(t, got); topic != "small" {
+		t.Fatalf("got %q first; the oversize message was delivered", topic)
 	}
 }
 
