@@ -17,9 +17,17 @@ const ExportName = "canopy_interrupt"
 // not yet yield to Go) would be run after an upgrade.
 const Version = "3"
 
+// StartExportName is the export under which Instrument publishes the
+// module's start function, if it has one: the start section is removed, and
+// the runtime must call this export right after instantiation, under the
+// same time limit as any call. (A start function runs inside instantiation,
+// before the flag can be reached: left in place, one that loops forever
+// could never be stopped.)
+const StartExportName = "canopy_start"
+
 // ErrAlreadyInstrumented is returned (wrapped) by Instrument for a module that
-// already exports ExportName.
-var ErrAlreadyInstrumented = errors.New("module already exports " + ExportName)
+// already exports ExportName or StartExportName.
+var ErrAlreadyInstrumented = errors.New("module already exports a name Instrument adds (" + ExportName + ", " + StartExportName + ")")
 
 var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 
@@ -32,6 +40,7 @@ const (
 	secFunction  = 3
 	secGlobal    = 6
 	secExport    = 7
+	secStart     = 8
 	secCode      = 10
 	secDataCount = 12
 	secTag       = 13
@@ -101,6 +110,8 @@ type module struct {
 	globalDone      bool // the global section has been written
 	exportDone      bool
 	form            form
+	startFunc       uint32 // the start section's function, if hasStart
+	hasStart        bool
 	stack           []frame // reused by instructions
 }
 
@@ -115,6 +126,7 @@ func instrumentForm(in []byte, f form) ([]byte, error) {
 	}
 	m := &module{in: in, out: make([]byte, 0, len(in)+len(in)/8+64), form: f}
 	m.out = append(m.out, wasmHeader...)
+	m.findStart()
 	r := reader{b: in, pos: len(wasmHeader), end: len(in)}
 	lastRank := 0
 	for !r.done() {
@@ -151,6 +163,30 @@ func instrumentForm(in []byte, f form) ([]byte, error) {
 		return nil, fmt.Errorf("function section declares %d functions but there is no code section", m.definedFuncs)
 	}
 	return m.out, nil
+}
+
+// findStart looks ahead for the start section, which follows the export
+// section where its function must be exported. Errors are left to the main
+// pass, which reads the same bytes.
+func (m *module) findStart() {
+	r := reader{b: m.in, pos: len(wasmHeader), end: len(m.in)}
+	for !r.done() {
+		id, _ := r.readByte()
+		size, err := r.u32()
+		if err != nil {
+			return
+		}
+		body, err := r.sub(size)
+		if err != nil {
+			return
+		}
+		if id == secStart {
+			if f, err := body.u32(); err == nil && body.done() {
+				m.startFunc, m.hasStart = f, true
+			}
+			return
+		}
+	}
 }
 
 // custom copies a custom section unless it refers to code offsets.
@@ -192,7 +228,7 @@ func (m *module) flushBefore(rank int) {
 	}
 	if !m.exportDone && rank > sectionRank[secExport] {
 		m.exportDone = true
-		body := appendU32(nil, 1)
+		body := appendU32(nil, m.newExports())
 		body = m.appendExport(body)
 		m.appendSection(secExport, body)
 	}
@@ -238,6 +274,8 @@ func (m *module) section(id byte, rank int, raw []byte, body reader) error {
 		return m.globals(body)
 	case secExport:
 		return m.exports(body)
+	case secStart:
+		return nil // exported as StartExportName instead, see findStart
 	case secCode:
 		return m.code(body)
 	default:

@@ -240,7 +240,7 @@ func TestInstrumentRejects(t *testing.T) {
 		{"unknown section", cat(wasmHeader, []byte{0x0e, 0x00}), "unknown section id 14 at offset 0x8"},
 		{"sections out of order", cat(wasmHeader, section(3, []byte{0}), section(1, []byte{0})), "section 1 (type) at offset 0xb is out of order"},
 		{"repeated section", cat(wasmHeader, section(1, []byte{0}), section(1, []byte{0})), "out of order or repeated"},
-		{"already instrumented", mustInstrument(t, valid), "already exports canopy_interrupt"},
+		{"already instrumented", mustInstrument(t, valid), "(canopy_interrupt): module already exports a name Instrument adds"},
 		{"unknown opcode", withBody(0xff), "section 10 (code) at offset 0x12: function 0 (body 0) at offset 0x16: unknown opcode 0xff at offset 0x17"},
 		{"unknown fc opcode", withBody(0xfc, 0x7f), "unknown opcode 0xfc 127"},
 		{"exception handling", withBody(0x1f, 0x40, 0x00), "unknown opcode 0x1f"},

@@ -24,7 +24,22 @@ func (m *module) appendExport(dst []byte) []byte {
 	dst = appendU32(dst, uint32(len(ExportName)))
 	dst = append(dst, ExportName...)
 	dst = append(dst, 0x03) // global
-	return appendU32(dst, m.flagIndex())
+	dst = appendU32(dst, m.flagIndex())
+	if m.hasStart {
+		dst = appendU32(dst, uint32(len(StartExportName)))
+		dst = append(dst, StartExportName...)
+		dst = append(dst, 0x00) // function
+		dst = appendU32(dst, m.startFunc)
+	}
+	return dst
+}
+
+// newExports is the number of exports Instrument adds.
+func (m *module) newExports() uint32 {
+	if m.hasStart {
+		return 2
+	}
+	return 1
 }
 
 // functions reads the function section: the type index of every defined
@@ -224,9 +239,6 @@ func (m *module) exports(r reader) error {
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
-	if n == ^uint32(0) {
-		return errors.New("too many exports")
-	}
 	entries := r.pos
 	for i := uint32(0); i < n; i++ {
 		at := r.pos
@@ -234,8 +246,8 @@ func (m *module) exports(r reader) error {
 		if err != nil {
 			return fmt.Errorf("export %d name: %w", i, err)
 		}
-		if string(name) == ExportName {
-			return fmt.Errorf("export %d at offset %#x: %w", i, at, ErrAlreadyInstrumented)
+		if string(name) == ExportName || string(name) == StartExportName {
+			return fmt.Errorf("export %d at offset %#x (%s): %w", i, at, name, ErrAlreadyInstrumented)
 		}
 		kind, err := r.readByte()
 		if err != nil {
@@ -251,8 +263,11 @@ func (m *module) exports(r reader) error {
 	if !r.done() {
 		return fmt.Errorf("%d bytes after the last export at offset %#x", r.end-r.pos, r.pos)
 	}
-	body := make([]byte, 0, r.end-entries+len(ExportName)+16)
-	body = appendU32(body, n+1)
+	body := make([]byte, 0, r.end-entries+len(ExportName)+len(StartExportName)+32)
+	if n > ^uint32(0)-2 {
+		return errors.New("too many exports")
+	}
+	body = appendU32(body, n+m.newExports())
 	body = append(body, r.b[entries:r.end]...)
 	body = m.appendExport(body)
 	m.appendSection(secExport, body)
