@@ -31,6 +31,11 @@
 // after them, not inside; see loopPrologue and bodyPrologue. The overhead
 // measured with the benchmarks of this package is in docs/BENCHMARKS.md.
 //
+// A start function runs inside instantiation, before the flag can be reached,
+// so Instrument removes the start section and exports the function as
+// StartExportName; the runtime calls it right after instantiation, under the
+// same limit as any call.
+//
 // A host function called in a loop (a publish, a KV write) counts as one
 // iteration; a long-running one should check Flag.Raised itself.
 //

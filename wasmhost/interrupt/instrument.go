@@ -15,7 +15,7 @@ const ExportName = "canopy_interrupt"
 // for the same input changes. A cache of instrumented modules must include it
 // in its key, or a module rewritten by an older version (one that, say, did
 // not yet yield to Go) would be run after an upgrade.
-const Version = "3"
+const Version = "4"
 
 // StartExportName is the export under which Instrument publishes the
 // module's start function, if it has one: the start section is removed, and
