@@ -53,9 +53,6 @@ func TestRunOnHost(t *testing.T) {
 
 // The default Config: the standard score, as the agent runs it.
 func TestRunDefault(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the full score takes a few tenths of a second")
-	}
 	r, err := Run(context.Background(), newHost(t), Config{})
 	if err != nil {
 		t.Fatal(err)
