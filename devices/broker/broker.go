@@ -19,6 +19,7 @@ type Broker struct {
 	srv   *mqtt.Server
 	auth  *authHook
 	flood *floodHook
+	tap   *tapHook
 	tcp   *gatedListener
 
 	mu      sync.Mutex
@@ -65,6 +66,10 @@ func New(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(auth, nil); err != nil {
 		return nil, fmt.Errorf("broker auth hook: %w", err)
 	}
+	tap := &tapHook{}
+	if err := srv.AddHook(tap, nil); err != nil {
+		return nil, fmt.Errorf("broker tap hook: %w", err)
+	}
 	var flood *floodHook
 	if cfg.MaxPublishRate > 0 {
 		flood = newFloodHook(cfg.MaxPublishRate, cfg.Now, log.Warn)
@@ -78,6 +83,7 @@ func New(cfg Config) (*Broker, error) {
 		srv:   srv,
 		auth:  auth,
 		flood: flood,
+		tap:   tap,
 		tcp:   &gatedListener{TCP: listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS})},
 		done:  make(chan struct{}),
 	}, nil

@@ -62,9 +62,9 @@ type middle interface {
 // external is CPU time spent outside this process (the mosquitto broker).
 type external func() time.Duration
 
-// Canopy runs sensor (paho over TCP) → embedded broker → inline
-// subscription → route.Router → handler → inline publish → sink (paho over
-// TCP): how a Canopy node runs a task next to its broker.
+// Canopy runs sensor (paho over TCP) → embedded broker → broker tap →
+// route.Router → handler → in-process publish → sink (paho over TCP): how a
+// Canopy node runs a task next to its broker.
 func Canopy(ctx context.Context, cfg PipelineConfig) (Result, error) {
 	b, err := broker.New(broker.Config{Addr: "127.0.0.1:0", MaxPendingWrites: 1 << 16})
 	if err != nil {
@@ -106,12 +106,7 @@ func newCanopyMiddle(b *broker.Broker, qos byte) (*canopyMiddle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Subscribe("sensors/#", 1, func(topic string, p []byte) {
-		r.Deliver(topic, p) // the broker never reuses p (see broker.Subscribe)
-	}); err != nil {
-		r.Close()
-		return nil, err
-	}
+	b.Tap(func(topic string, p []byte) { r.Deliver(topic, p) }) // the broker never reuses p
 	return &canopyMiddle{r: r, b: b}, nil
 }
 
