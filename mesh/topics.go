@@ -125,6 +125,12 @@ func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
 	for _, h := range hs {
 		h(m)
 	}
+	// Forwarding stops when the caller gives up or the node closes.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if n.ctx != nil {
+		defer context.AfterFunc(n.ctx, cancel)()
+	}
 	errs := make(chan error, len(down)+1)
 	for _, l := range down {
 		go func() { errs <- n.forwardDown(ctx, l, m) }()
