@@ -89,6 +89,11 @@ func (n *Node) download(ctx context.Context, digest string) error {
 	if n.IsRoot() {
 		return &RemoteError{Code: CodeNotFound, Msg: fmt.Sprintf("%s: not in the root's store", digest)}
 	}
+	ctx, cancel := context.WithCancel(ctx) // stops when the node closes too
+	defer cancel()
+	if n.ctx != nil {
+		defer context.AfterFunc(n.ctx, cancel)()
+	}
 	var err error
 	for attempt := 0; attempt < blobAttempts; attempt++ {
 		if err = n.WaitParent(ctx); err != nil {
