@@ -14,7 +14,7 @@ import (
 var quick = Config{Rounds: 3, RoundTime: DefaultRoundTime / 2}
 
 // newHost is a real wasmhost Host, closed with the test.
-func newHost(t *testing.T) *wasmhost.Host {
+func newHost(t testing.TB) *wasmhost.Host {
 	t.Helper()
 	ctx := context.Background()
 	h, err := wasmhost.New(ctx, wasmhost.Config{})
