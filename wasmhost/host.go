@@ -106,7 +106,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		}
 		h.ownDB = true
 	}
-	rc := wazero.NewRuntimeConfigCompiler().WithCompilationCache(h.cache)
+	// NewRuntimeConfig picks the optimizing compiler where wazero has one
+	// (amd64, arm64) and the interpreter elsewhere (32-bit Pis, riscv64),
+	// so every device runs tasks; the benchmark score tells them apart.
+	rc := wazero.NewRuntimeConfig().WithCompilationCache(h.cache)
 	h.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.rt); err != nil {
 		h.Close(ctx)
