@@ -1,6 +1,7 @@
 package interrupt
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +86,9 @@ func goProgram(t testing.TB) []byte {
 			return
 		}
 		goWasm.wasm, goWasm.err = os.ReadFile(filepath.Join(dir, "prog.wasm"))
+		if goWasm.err == nil {
+			goWasm.err = keepCompiled(goWasm.wasm)
+		}
 	})
 	if goWasm.err != nil {
 		t.Fatalf("build Go program for wasip1: %v\n%s", goWasm.err, goWasm.log)
@@ -95,6 +99,25 @@ func goProgram(t testing.TB) []byte {
 // realModules caches the compiled real modules, shared by every test that
 // runs them: the Go program takes seconds to compile (tens under -race).
 var realModules = wazero.NewCompilationCache()
+
+// keepCompiled compiles wasm and its instrumented form into realModules on
+// a runtime that stays open, so that they stay in the cache while test
+// runtimes that use them come and go (wazero drops a compiled module from
+// the cache when the last runtime holding it closes).
+func keepCompiled(wasm []byte) error {
+	out, err := Instrument(wasm)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, realModuleConfig())
+	for _, w := range [][]byte{wasm, out} {
+		if _, err := rt.CompileModule(ctx, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // realModuleConfig is the compiler engine with that cache.
 func realModuleConfig() wazero.RuntimeConfig {
