@@ -69,7 +69,8 @@ func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx)
 // wasi_snapshot_preview1 and canopy, or of a function neither provides; a
 // missing or mistyped canopy_abi_version export; a missing memory export;
 // mistyped canopy_alloc, canopy_on_message, canopy_on_tick, _initialize or
-// _start exports.
+// _start exports; tables that need more than MaxTableElements at start.
+// Tables are given maxima so that they never hold more than that in all.
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	digest := hex.EncodeToString(sum[:])
@@ -85,15 +86,27 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 		// watch it: a loop there would hang Instantiate.
 		return nil, errors.New("invalid task module: it has a start section (run code from _initialize or _start instead)")
 	}
+	var compiled wazero.CompiledModule
 	code, cached, err := h.instrumented(digest, wasm, true)
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := h.rt.CompileModule(ctx, code)
+	// Tables are bounded on every load, cached or not (a cache written
+	// before the bound existed must not skip it).
+	bounded, err := boundTables(code)
+	if err != nil && !cached {
+		return nil, err
+	}
+	if err == nil {
+		compiled, err = h.rt.CompileModule(ctx, bounded)
+	}
 	if err != nil && cached {
 		// A damaged cache file must not make a good module fail: rewrite.
 		h.log.Warn("cached instrumented module does not compile; rewriting it", "digest", digest, "err", err)
 		if code, _, err = h.instrumented(digest, wasm, false); err != nil {
+			return nil, err
+		}
+		if code, err = boundTables(code); err != nil {
 			return nil, err
 		}
 		compiled, err = h.rt.CompileModule(ctx, code)
