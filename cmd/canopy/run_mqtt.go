@@ -73,8 +73,14 @@ var errPublishBacklog = errors.New("publish backlog full")
 // goroutine, so a call into the task never waits for a broker round trip
 // (which would count against the task's call timeout).
 type asyncPublisher struct {
-	ch   chan pubMsg
-	done chan struct{}
+	ch     chan pubMsg
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	log    *slog.Logger
+	// flush bounds Close: what is not sent by then is dropped (with the
+	// broker unreachable each QoS 1 publish would wait its whole timeout).
+	flush time.Duration
 }
 
 type pubMsg struct {
@@ -82,16 +88,34 @@ type pubMsg struct {
 	payload []byte
 }
 
-func newAsyncPublisher(ctx context.Context, c *mqttclient.Client, qos byte, backlog int, log *slog.Logger) *asyncPublisher {
-	p := &asyncPublisher{ch: make(chan pubMsg, backlog), done: make(chan struct{})}
+// publishClient is what asyncPublisher needs of an MQTT client.
+type publishClient interface {
+	Publish(ctx context.Context, topic string, payload []byte, qos byte) error
+}
+
+// publishTimeout bounds one publish while the task runs.
+const publishTimeout = 5 * time.Second
+
+func newAsyncPublisher(ctx context.Context, c publishClient, qos byte, backlog int, log *slog.Logger) *asyncPublisher {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &asyncPublisher{ch: make(chan pubMsg, backlog), done: make(chan struct{}), ctx: ctx, cancel: cancel,
+		log: log, flush: publishTimeout}
 	go func() {
 		defer close(p.done)
+		dropped := 0
 		for m := range p.ch {
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if ctx.Err() != nil {
+				dropped++
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 			if err := c.Publish(pctx, m.topic, m.payload, qos); err != nil {
 				log.Warn("publish failed", "topic", m.topic, "err", err)
 			}
 			cancel()
+		}
+		if dropped > 0 {
+			log.Warn("publishes dropped at exit: the broker did not take them in time", "dropped", dropped)
 		}
 	}()
 	return p
@@ -107,10 +131,19 @@ func (p *asyncPublisher) Publish(_ context.Context, topic string, payload []byte
 	}
 }
 
-// Close flushes what is queued and waits for it. No Publish may follow.
+// Close sends what is queued, for at most p.flush, drops the rest and
+// returns once the sending goroutine has ended. No Publish may follow.
 func (p *asyncPublisher) Close() {
 	close(p.ch)
-	<-p.done
+	t := time.NewTimer(p.flush)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+		p.cancel()
+		<-p.done
+	}
+	p.cancel()
 }
 
 // quieter passes on only warnings and errors: the embedded broker's info lines
