@@ -123,6 +123,9 @@ func (f *runFlags) deployment(fs *pflag.FlagSet, modulePath string) (*kernel.Dep
 		d.Limits.PublishRate = f.publishRate
 	}
 	if set("tick") {
+		if f.tick < 0 {
+			return nil, "", usageError{fmt.Errorf("--tick: must not be negative, got %s", f.tick)}
+		}
 		d.Tick = kernel.Duration(f.tick)
 	}
 	if set("type") {

@@ -234,6 +234,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad qos", []string{"run", mod, "--qos", "2"}, 2, "--qos"},
 		{"bad mqtt url", []string{"run", mod, "--mqtt", "::nope", "--cache", ""}, 2, "--mqtt"},
 		{"two modules", []string{"run", mod, mod}, 2, "arg"},
+		{"negative tick", []string{"run", mod, "--tick", "-1s", "--mqtt", "tcp://127.0.0.1:1", "--cache", ""}, 2, "--tick"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
