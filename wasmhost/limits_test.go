@@ -188,3 +188,29 @@ func TestInitLoop(t *testing.T) {
 		t.Fatalf("init loop: %v", err)
 	}
 }
+
+// TestEmptyLogLinesAreBounded: every log line counts against the log rate,
+// empty ones too (each is a whole log record: time, level, task id); a
+// task cannot flood the log with lines too short to cost anything.
+func TestEmptyLogLinesAreBounded(t *testing.T) {
+	h := newHost(t)
+	logs := &logLines{}
+	now := time.Now()
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{LogRate: 4 * kernel.KiB}, Logger: slogger(logs),
+		Clock: func() time.Time { return now }}) // no refill
+	g := newGuest(t, i)
+	p, _ := g.put(0, "")
+	const n = 5000
+	for range n {
+		g.call("call_log", 1, p, 0)
+	}
+	logs.mu.Lock()
+	logged := len(logs.lines)
+	logs.mu.Unlock()
+	if logged > 4096/logLineCost {
+		t.Fatalf("%d of %d empty lines logged, want at most the 4KiB budget's worth", logged, n)
+	}
+	if d := i.LogDropped(); d == 0 {
+		t.Fatal("no line dropped")
+	}
+}

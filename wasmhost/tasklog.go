@@ -12,9 +12,15 @@ import (
 // into pieces of this size.
 const maxLogLine = 4096
 
+// logLineCost is what a line costs against the log rate beyond its own
+// bytes: the rest of its record (time, level, component, task id). Without
+// it empty lines would be free and a task could flood the log with them.
+const logLineCost = 64
+
 // taskLog turns a task's log calls and its stdout/stderr into log lines
 // through the task logger, bounded by limits.logRate bytes per second
-// (bursts up to one second's worth). Lines beyond it are dropped and
+// (bursts up to one second's worth); each line counts its length plus
+// logLineCost. Lines beyond it are dropped and
 // counted; the next line that passes is preceded by a note of how many were
 // dropped. Used from the instance's call goroutine only, except Dropped.
 type taskLog struct {
@@ -33,7 +39,7 @@ func newTaskLog(base *slog.Logger, task string, rate float64, clock func() time.
 
 // line logs one line at level, or drops it past the rate.
 func (l *taskLog) line(level slog.Level, msg []byte, stream string) {
-	if !l.bucket.take(float64(len(msg)), l.clock()) {
+	if !l.bucket.take(float64(len(msg)+logLineCost), l.clock()) {
 		l.dropped.Add(1)
 		l.pending++
 		return
