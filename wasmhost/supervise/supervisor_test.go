@@ -102,7 +102,10 @@ func TestServiceRestartsAfterTrap(t *testing.T) {
 	s.Deliver("echo", []byte("2"))
 	clock.Advance(100 * time.Millisecond)
 	eventually(t, "echo after restart", func() bool { return pub.count("echo/out 2") == 1 })
-	if st := s.Status(); st.State != kernel.TaskRunning || st.Usage.Messages != 3 {
+	// The echo is published from inside the call; the usage after it
+	// returns.
+	eventually(t, "usage after restart", func() bool { return s.Status().Usage.Messages == 3 })
+	if st := s.Status(); st.State != kernel.TaskRunning {
 		t.Fatalf("status after restart %+v", st)
 	}
 	// A second failure soon after doubles the delay.
