@@ -2,6 +2,8 @@ package meshbench
 
 import (
 	"context"
+	"flag"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +49,25 @@ func BenchmarkFigures(b *testing.B) {
 		for _, r := range rs {
 			b.ReportMetric(r.Value, strings.NewReplacer(" ", "_", "(", "", ")", "").Replace(r.Name+"-"+r.Unit))
 		}
+	}
+}
+
+var heapProfile = flag.String("meshbench.heapprofile", "", "file for the gateway's heap profile in BenchmarkIdleLinkMemory")
+
+// BenchmarkIdleLinkMemory is the memory figure alone: 1,000 children in
+// another process linked to one gateway, idle; the metrics are KiB per link
+// (heap spans in use plus goroutine stacks). -meshbench.heapprofile=FILE
+// writes the gateway's heap profile at the measuring point.
+func BenchmarkIdleLinkMemory(b *testing.B) {
+	if *heapProfile != "" {
+		runtime.MemProfileRate = 512 // fine-grained samples; the default 512 KiB is coarser than a link
+	}
+	for b.Loop() {
+		rs, err := IdleLinkMemory(context.Background(), Options{Spawn: spawnSelf, HeapProfile: *heapProfile})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rs[0].Value, "KiB/link")
+		b.Log(rs[0].Note)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +96,11 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	}
 	time.Sleep(2 * time.Second) // idle: a few heartbeats each
 	after := inUse()
+	if o.HeapProfile != "" {
+		if err := writeHeapProfile(o.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(children) / 1024 }
 	heap, live, stack := per(after.heapInuse, before.heapInuse), per(after.heapLive, before.heapLive), per(after.stack, before.stack)
 	return []Result{{Name: "memory per idle child link", Value: heap + stack, Unit: "KiB", Target: "<= 50 KiB",
@@ -189,6 +195,18 @@ func runChildren(ctx context.Context, dir, addr string, n int) (func(), error) {
 type memUse struct {
 	heapInuse, heapLive, stack uint64
 	goroutines                 int
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("memory: heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("memory: heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 func inUse() memUse {

@@ -36,6 +36,10 @@ type Options struct {
 	// children of the memory measurement (the program must call
 	// ChildrenMain first thing); nil runs them in this process.
 	Spawn func() *exec.Cmd
+	// HeapProfile, when set, is a file the memory measurement writes the
+	// gateway's heap profile to while its children are linked and idle
+	// (for `go tool pprof -sample_index=inuse_space`).
+	HeapProfile string
 }
 
 // env is a cluster authority and a scratch directory.
