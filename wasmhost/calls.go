@@ -21,7 +21,8 @@ const sampleEvery = 1024
 // from canopy_alloc, which is reused for later messages while it is big
 // enough (the guest must keep it allocated). It returns nil, a *HandlerError
 // (the handler returned non-zero; the instance stays usable), ErrNoHandler,
-// or a fatal error. ctx is checked before the call; the call itself is
+// a non-fatal error for a message larger than the memory limit, or a fatal
+// error. ctx is checked before the call; the call itself is
 // bounded by the call timeout.
 func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) error {
 	if err := i.usable(ctx); err != nil {
@@ -34,8 +35,10 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 		}
 	}
 	need := uint64(len(topic)) + uint64(len(payload))
-	if need > math.MaxInt32 {
-		return fmt.Errorf("%d bytes: %w", need, errMessageTooLarge)
+	if need > math.MaxInt32 || need > uint64(i.limits.Memory) {
+		// It can never fit: asking canopy_alloc for it would grow memory
+		// past the limit and end the task over one message.
+		return fmt.Errorf("message of %d bytes on %s: %w (memory limit %s)", need, topic, errMessageTooLarge, i.limits.Memory)
 	}
 	if uint32(need) > i.regionCap || i.region == 0 {
 		if err := i.grow(uint32(need)); err != nil {

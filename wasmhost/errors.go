@@ -76,9 +76,9 @@ var ErrStopped = errors.New("instance stopped")
 // needs more memory at start than its limit.
 var ErrInvalidTask = errors.New("invalid task")
 
-// errMessageTooLarge is returned for a message that cannot fit a 32-bit
-// guest; not fatal.
-var errMessageTooLarge = errors.New("message too large for a 32-bit guest")
+// errMessageTooLarge is returned for a message that cannot fit the task's
+// memory (its limit, or a 32-bit guest); not fatal.
+var errMessageTooLarge = errors.New("message too large for the task")
 
 // IsFatal reports whether err ended the instance that returned it: anything
 // but nil, a *HandlerError, ErrNoHandler or an oversized message. A

@@ -214,3 +214,19 @@ func TestEmptyLogLinesAreBounded(t *testing.T) {
 		t.Fatal("no line dropped")
 	}
 }
+
+// TestMessageLargerThanMemoryRefused: a message that cannot fit the task's
+// memory limit is refused without calling the task (not fatal): any MQTT
+// client could otherwise stop a task by sending it one big message.
+func TestMessageLargerThanMemoryRefused(t *testing.T) {
+	h := newHost(t)
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{Memory: kernel.MiB}})
+	ctx := context.Background()
+	err := i.OnMessage(ctx, "noop", make([]byte, 2*kernel.MiB))
+	if err == nil || IsFatal(err) || !strings.Contains(err.Error(), "memory limit 1MiB") {
+		t.Fatalf("2MiB message with a 1MiB memory limit: %v, want a non-fatal error naming the limit", err)
+	}
+	if err := i.OnMessage(ctx, "noop", []byte("small")); err != nil {
+		t.Fatalf("after the big message: %v", err)
+	}
+}
