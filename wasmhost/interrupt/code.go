@@ -45,41 +45,54 @@ func (m *module) code(r reader) error {
 // bodyInfo is what the instrumenter needs to know about a function body
 // before rewriting it.
 type bodyInfo struct {
-	loops bool // has a loop instruction
-	calls bool // has a call, call_indirect or tail call
+	loops bool     // has a loop instruction
+	calls bool     // has a call, call_indirect or tail call
+	loopW []uint32 // weight of each loop, in the order of the loop instructions
+}
+
+// openBlock is a block, loop or if that scan has entered and not left.
+type openBlock struct {
+	start int // offset of a loop instruction; -1 for a block or if
+	loop  int // the loop's index in bodyInfo.loopW
 }
 
 // scan walks the instructions of a body (after its locals) to its final end.
-func scan(r reader) (bodyInfo, error) {
-	var info bodyInfo
-	depth := 0
+// open and loopW are scratch space reused across calls.
+func scan(r reader, open []openBlock, loopW []uint32) (bodyInfo, []openBlock, error) {
+	info := bodyInfo{loopW: loopW[:0]}
+	open = open[:0]
 	for !r.done() {
+		at := r.pos
 		op, err := skipInstr(&r)
 		if err != nil {
 			if errors.Is(err, errTruncated) {
-				return info, fmt.Errorf("instruction runs past the end of the body: %w", err)
+				return info, open, fmt.Errorf("instruction runs past the end of the body: %w", err)
 			}
-			return info, err
+			return info, open, err
 		}
 		switch op {
 		case opBlock, opIf:
-			depth++
+			open = append(open, openBlock{start: -1})
 		case opLoop:
-			depth++
+			open = append(open, openBlock{start: at, loop: len(info.loopW)})
 			info.loops = true
+			info.loopW = append(info.loopW, 0) // set at its end
 		case 0x10, 0x11, 0x12, 0x13:
 			info.calls = true
 		case opEnd:
-			depth--
-			if depth < 0 {
+			if len(open) == 0 {
 				if !r.done() {
-					return info, fmt.Errorf("%d bytes after the body's final end at offset %#x", r.end-r.pos, r.pos)
+					return info, open, fmt.Errorf("%d bytes after the body's final end at offset %#x", r.end-r.pos, r.pos)
 				}
-				return info, nil
+				return info, open, nil
 			}
+			if b := open[len(open)-1]; b.start >= 0 {
+				info.loopW[b.loop] = weight(r.pos - b.start)
+			}
+			open = open[:len(open)-1]
 		}
 	}
-	return info, fmt.Errorf("body ends at offset %#x without its final end: %w", r.end, errTruncated)
+	return info, open, fmt.Errorf("body ends at offset %#x without its final end: %w", r.end, errTruncated)
 }
 
 // function appends the instrumented body read from r to dst; t is the
@@ -110,11 +123,13 @@ func (m *module) function(dst []byte, r reader, t uint32) ([]byte, error) {
 	if locals > maxLocals {
 		return nil, fmt.Errorf("%d locals, more than %d: %w", locals, maxLocals, ErrLimit)
 	}
-	info, err := scan(r)
+	info, open, err := scan(r, m.open, m.loopW)
+	m.open, m.loopW = open, info.loopW
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{loops: info.loops, calls: info.calls, counter: uint32(locals)}
+	p := &plan{loops: info.loops, calls: info.calls, counter: uint32(locals),
+		weight: weight(r.end - r.pos), loopW: info.loopW}
 	if m.form.yield && p.loops {
 		// One more local: the loop iteration counter.
 		if locals >= 1<<31 || groups == ^uint32(0) {
@@ -144,6 +159,7 @@ func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 	stack := append(m.stack[:0], frame{}) // the function body's own label
 	defer func() { m.stack = stack[:0] }()
 	copied := r.pos
+	loops := 0 // loop instructions seen
 	for !r.done() {
 		at := r.pos
 		switch r.b[at] {
@@ -177,16 +193,18 @@ func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 				}
 				wrap = params == 0
 			}
+			w := p.loopW[loops]
+			loops++
 			dst = append(dst, r.b[copied:at]...)
 			if wrap {
-				dst = m.loopPrologue(dst, r.b[at:r.pos], p.counter)
+				dst = m.loopPrologue(dst, r.b[at:r.pos], p.counter, w)
 			} else {
 				dst = append(dst, r.b[at:r.pos]...)
 				if m.form.eagerFlag {
 					dst = flagCheck(dst, m.flagIndex(), m.form)
 				}
 				if yields {
-					dst = m.yieldSequence(dst, true, p.counter)
+					dst = m.yieldSequence(dst, true, p.counter, w)
 				}
 			}
 			copied = r.pos
@@ -200,7 +218,7 @@ func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 			stack = stack[:len(stack)-1]
 			if f.wrapped {
 				dst = append(dst, r.b[copied:r.pos]...)
-				dst = m.loopEpilogue(dst)
+				dst = m.loopEpilogue(dst, p.counter)
 				copied = r.pos
 			}
 			if len(stack) == 0 {

@@ -5,18 +5,21 @@
 // Instrument rewrites a WebAssembly core module once, at load time, before it
 // is compiled. It adds a mutable i32 global, the flag, exported as
 // ExportName, and makes the code check it regularly: every loop iteration
-// and every entry of a function that makes calls bumps a counter, and every
-// 4096 counts the code yields to Go and checks the flag. Every path that can
-// run for long passes through those places: a loop iterates, and recursion
-// without loops enters functions. The counter is shared by all activations,
-// so a loop that calls a function with a short loop counts as fast as one
-// long loop. A loop that grows memory is a loop.
+// and every entry of a function that makes calls adds to a counter (1, plus
+// 1 for every 64 bytes of the loop's or function's code), and when the
+// counter reaches 16,384 the code yields to Go and checks the flag. Every
+// path that can run for long passes through those places: a loop iterates,
+// and recursion without loops enters functions. The counter is shared by all
+// activations, so a loop that calls a function with a short loop counts as
+// fast as one long loop; weighing by code size bounds the work between two
+// checks even for loops with huge bodies. A loop that grows memory is a loop.
 //
 // The host stops a call by raising the flag (Flag.Raise) from another
 // goroutine, typically a per-call timer. The running code sees it at its
-// next check, within 4096 loop iterations or calls (microseconds for tight
-// code), and traps with "unreachable"; Flag.Interrupted tells that trap apart
-// from a genuine one.
+// next check, after at most about 16,384 small loop iterations or calls, or
+// about 1 MB of code run (tens of microseconds for tight code), and traps
+// with "unreachable"; Flag.Interrupted tells that trap apart from a genuine
+// one.
 //
 // Why yield at all: Go cannot preempt a goroutine while it runs wazero's
 // compiled code. When the garbage collector stops the world it waits for

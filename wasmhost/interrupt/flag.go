@@ -13,7 +13,7 @@ import (
 // Flag is the interrupt flag of one instantiated module that Instrument
 // rewrote. Raise may be called from any goroutine, typically a timer, while
 // another goroutine is inside a call into the module: the call traps at its
-// next check, within 4096 loop iterations or function calls. All methods are
+// next check (see the package documentation for how soon). All methods are
 // safe for concurrent use.
 //
 // The flag stays raised until Reset: later calls into the module trap at

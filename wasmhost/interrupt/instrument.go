@@ -15,7 +15,7 @@ const ExportName = "canopy_interrupt"
 // for the same input changes. A cache of instrumented modules must include it
 // in its key, or a module rewritten by an older version (one that, say, did
 // not yet yield to Go) would be run after an upgrade.
-const Version = "4"
+const Version = "5"
 
 // StartExportName is the export under which Instrument publishes the
 // module's start function, if it has one: the start section is removed, and
@@ -112,7 +112,9 @@ type module struct {
 	form            form
 	startFunc       uint32 // the start section's function, if hasStart
 	hasStart        bool
-	stack           []frame // reused by instructions
+	stack           []frame     // reused by instructions
+	open            []openBlock // reused by scan
+	loopW           []uint32    // reused by scan
 }
 
 func instrument(in []byte) ([]byte, error) { return instrumentForm(in, formDefault) }

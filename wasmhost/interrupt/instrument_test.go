@@ -55,15 +55,15 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 	m := &module{form: formDefault} // no imported or defined globals: flag 0, ticks 1
 	spin := &plan{loops: true, counter: 0, bt: []byte{0x40}, bodyBlock: true}
 	second := &plan{loops: true, counter: 2, bt: []byte{0x40}, bodyBlock: true}
-	caller := &plan{calls: true, bt: []byte{0x40}, entryLoop: true, bodyBlock: true}
+	caller := &plan{calls: true, bt: []byte{0x40}, entryLoop: true, bodyBlock: true, weight: 1}
 	want := [][]byte{
 		// spin has no parameters and no locals: its loop counter is local 0.
-		cat([]byte{0x01, 0x01, tI32}, m.bodyPrologue(nil, spin), m.loopPrologue(nil, []byte{0x03, 0x40}, 0),
-			[]byte{0x0c, 0x00, 0x0b}, m.loopEpilogue(nil), m.bodyEpilogue(nil, spin), []byte{0x0b}),
+		cat([]byte{0x01, 0x01, tI32}, m.bodyPrologue(nil, spin), m.loopPrologue(nil, []byte{0x03, 0x40}, 0, 1),
+			[]byte{0x0c, 0x00, 0x0b}, m.loopEpilogue(nil, 0), m.bodyEpilogue(nil, spin), []byte{0x0b}),
 		// The second function has two i32 locals: its counter is local 2. The
 		// br 1 out of the loop now crosses the three wrapper labels.
 		cat([]byte{2, 2, tI32, 1, tI32}, m.bodyPrologue(nil, second), []byte{0x02, 0x40},
-			m.loopPrologue(nil, []byte{0x03, tI32}, 2), []byte{0x41, 0x01, 0x0c, 0x04, 0x0b}, m.loopEpilogue(nil),
+			m.loopPrologue(nil, []byte{0x03, tI32}, 2, 1), []byte{0x41, 0x01, 0x0c, 0x04, 0x0b}, m.loopEpilogue(nil, 2),
 			[]byte{0x1a, 0x0b}, m.bodyEpilogue(nil, second), []byte{0x0b}),
 		// The third calls but has no loop: its entries are counted in global 1.
 		cat([]byte{0}, m.bodyPrologue(nil, caller), []byte{0x10, 0x00}, m.bodyEpilogue(nil, caller), []byte{0x0b}),
@@ -330,5 +330,25 @@ func TestResultBlockType(t *testing.T) {
 		if got := m.resultBlockType(c.t); !bytes.Equal(got, c.want) {
 			t.Errorf("resultBlockType(%d) = % x; want % x", c.t, got, c.want)
 		}
+	}
+}
+
+func TestScanWeighsLoopsBySize(t *testing.T) {
+	nops := make([]byte, 200)
+	for i := range nops {
+		nops[i] = 0x01
+	}
+	// loop (200 nops; loop (end)) end; then the function's end.
+	body := cat([]byte{0x03, 0x40}, nops, []byte{0x03, 0x40, 0x0b, 0x0b, 0x0b})
+	info, _, err := scan(reader{b: body, end: len(body)}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The outer loop spans 2+200+3+1 bytes: 1 + 206/64 = 4; the inner 3 bytes: 1.
+	if len(info.loopW) != 2 || info.loopW[0] != 4 || info.loopW[1] != 1 {
+		t.Fatalf("loop weights = %v; want [4 1]", info.loopW)
+	}
+	if w := weight(1 << 30); w != yieldThreshold {
+		t.Fatalf("weight of a huge body = %d; want the cap %d", w, yieldThreshold)
 	}
 }

@@ -1,7 +1,5 @@
 package interrupt
 
-import ()
-
 // flagCheck returns the interrupt check for the flag global at index g:
 //
 //	global.get g; i32.eqz; if; else; unreachable; end
@@ -20,41 +18,60 @@ func flagCheck(dst []byte, g uint32, f form) []byte {
 	return append(dst, 0x45, opIf, blockTypeEmpty, 0x05, 0x00, opEnd)
 }
 
-// yieldSequence counts with the local or global counter (get and set are
-// the opcodes, idx its index) and yields to Go when the counter's low bits
-// are all clear:
+// addCount appends "c += w" for the local (or global) counter c and leaves on
+// the stack whether c has reached yieldThreshold:
 //
-//	get idx; i32.const 1; i32.add; set idx (tee for a local)
-//	get idx (globals only); i32.const yieldMask; i32.and
-//	if; else; i32.const 0; memory.grow 0; drop; <flag check>; end
+//	get c; i32.const w; i32.add; local.tee c (global: global.set c; global.get c)
+//	i32.const yieldThreshold; i32.ge_u
+func addCount(dst []byte, local bool, c, w uint32) []byte {
+	get, set := byte(0x23), byte(0x24)
+	if local {
+		get = 0x20
+	}
+	dst = append(dst, get)
+	dst = appendU32(dst, c)
+	dst = append(dst, 0x41)
+	dst = appendS33(dst, int64(w))
+	dst = append(dst, 0x6a) // i32.add
+	if local {
+		dst = append(dst, 0x22) // local.tee
+		dst = appendU32(dst, c)
+	} else {
+		dst = append(dst, set)
+		dst = appendU32(dst, c)
+		dst = append(dst, get)
+		dst = appendU32(dst, c)
+	}
+	dst = append(dst, 0x41)
+	dst = appendS33(dst, yieldThreshold)
+	return append(dst, 0x4f) // i32.ge_u
+}
+
+// resetCount appends "c = 0" for the local (or global) counter c.
+func resetCount(dst []byte, local bool, c uint32) []byte {
+	dst = append(dst, 0x41, 0x00, 0x24)
+	if local {
+		dst[len(dst)-1] = 0x21
+	}
+	return appendU32(dst, c)
+}
+
+// yieldSequence counts w with the local (or global) counter c and yields to
+// Go when it reaches the threshold:
+//
+//	<count>; i32.eqz; if; else; c = 0; i32.const 0; memory.grow 0; drop; <flag check>; end
 //
 // The yield is needed because Go cannot preempt a goroutine while it runs
 // wazero's compiled code: a loop that never leaves it holds its thread, and
 // when the garbage collector stops the world it waits for that goroutine
 // forever, with every other goroutine (including the timer that would raise
 // the flag) stopped. memory.grow is the cheapest instruction that wazero
-// implements in Go; growing by 0 pages changes nothing.
-func (m *module) yieldSequence(dst []byte, local bool, idx uint32) []byte {
-	if local {
-		dst = append(dst, 0x20)
-	} else {
-		dst = append(dst, 0x23)
-	}
-	dst = appendU32(dst, idx)
-	dst = append(dst, 0x41, 0x01, 0x6a) // i32.const 1; i32.add
-	if local {
-		dst = append(dst, 0x22) // local.tee
-		dst = appendU32(dst, idx)
-	} else {
-		dst = append(dst, 0x24) // global.set
-		dst = appendU32(dst, idx)
-		dst = append(dst, 0x23) // global.get
-		dst = appendU32(dst, idx)
-	}
-	dst = append(dst, 0x41)
-	dst = appendU32(dst, yieldMask) // 4095: its unsigned LEB128 is also its signed one
-	dst = append(dst, 0x71)         // i32.and
-	dst = append(dst, opIf, blockTypeEmpty, 0x05)
+// implements in Go; growing by 0 pages changes nothing. This inline form is
+// used where the wrapped forms of loopPrologue and bodyPrologue cannot be.
+func (m *module) yieldSequence(dst []byte, local bool, c, w uint32) []byte {
+	dst = addCount(dst, local, c, w)
+	dst = append(dst, 0x45, opIf, blockTypeEmpty, 0x05)
+	dst = resetCount(dst, local, c)
 	dst = m.yield(dst)
 	return append(dst, opEnd)
 }
@@ -87,13 +104,12 @@ const wrapperLabels = 3
 //	    block           ;; $yield
 //	      loop bt       ;; the original loop
 //	        <flag check, if eager>
-//	        local.get c; i32.const 1; i32.add; local.tee c
-//	        i32.const yieldMask; i32.and; i32.eqz; br_if $yield
+//	        <count w with c>; br_if $yield
 //	        ...the loop body, branches that leave the loop renumbered...
 //	      end
 //	      br $done
 //	    end
-//	    i32.const 0; memory.grow 0; drop   ;; yield to Go
+//	    c = 0; i32.const 0; memory.grow 0; drop   ;; yield to Go
 //	    <flag check, if not eager>
 //	    br $again
 //	  end
@@ -106,7 +122,7 @@ const wrapperLabels = 3
 // registers (measured 1.1x). The loop's own state is in locals, so leaving
 // and re-entering it changes nothing. A loop with parameters cannot be left
 // and re-entered without its operands and uses yieldSequence inline instead.
-func (m *module) loopPrologue(dst, loop []byte, counter uint32) []byte {
+func (m *module) loopPrologue(dst, loop []byte, c, w uint32) []byte {
 	bt := loop[1:]
 	dst = append(dst, opBlock)
 	dst = append(dst, bt...)
@@ -115,18 +131,14 @@ func (m *module) loopPrologue(dst, loop []byte, counter uint32) []byte {
 	if m.form.eagerFlag {
 		dst = flagCheck(dst, m.flagIndex(), m.form)
 	}
-	dst = append(dst, 0x20)
-	dst = appendU32(dst, counter)
-	dst = append(dst, 0x41, 0x01, 0x6a, 0x22)
-	dst = appendU32(dst, counter)
-	dst = append(dst, 0x41)
-	dst = appendU32(dst, yieldMask)
-	return append(dst, 0x71, 0x45, 0x0d, 0x01) // i32.and; i32.eqz; br_if 1
+	dst = addCount(dst, true, c, w)
+	return append(dst, 0x0d, 0x01) // br_if $yield
 }
 
 // loopEpilogue follows the end of a loop that loopPrologue wrapped.
-func (m *module) loopEpilogue(dst []byte) []byte {
+func (m *module) loopEpilogue(dst []byte, c uint32) []byte {
 	dst = append(dst, 0x0c, 0x02, opEnd) // br $done; end $yield
+	dst = resetCount(dst, true, c)
 	dst = m.yield(dst)
 	return append(dst,
 		0x0c, 0x00, opEnd, // br $again; end $again
@@ -136,12 +148,14 @@ func (m *module) loopEpilogue(dst []byte) []byte {
 
 // plan is how one function body is instrumented.
 type plan struct {
-	loops     bool   // the body has loops: it gets a counter local
-	counter   uint32 // the counter's local index
-	calls     bool   // the body makes calls: its entries are counted
-	bt        []byte // block type of the function's results, nil if the module has none
-	entryLoop bool   // the entry yield is wrapped (calls and bt)
-	bodyBlock bool   // the original body is wrapped in a block (bt, and loops or calls)
+	loops     bool     // the body has loops: it gets a counter local
+	counter   uint32   // the counter's local index
+	calls     bool     // the body makes calls: its entries are counted
+	bt        []byte   // block type of the function's results, nil if the module has none
+	entryLoop bool     // the entry yield is wrapped (calls and bt)
+	bodyBlock bool     // the original body is wrapped in a block (bt, and loops or calls)
+	weight    uint32   // what an entry counts (see weight)
+	loopW     []uint32 // what an iteration of each loop counts, in the order of the loops
 }
 
 // bodyPrologue starts an instrumented body. For a function that makes calls
@@ -150,8 +164,7 @@ type plan struct {
 //	<flag check, if eager>
 //	loop                ;; $again
 //	  block             ;; $yield
-//	    global.get t; i32.const 1; i32.add; global.set t
-//	    global.get t; i32.const yieldMask; i32.and; i32.eqz; br_if $yield
+//	    <count w with t>; br_if $yield
 //	    global.get t; local.set c
 //	    block bt        ;; $body: a branch to the function's label now lands here
 //	      ...the original body; before each return: local.get c; global.set t...
@@ -159,16 +172,17 @@ type plan struct {
 //	    local.get c; global.set t
 //	    return
 //	  end
-//	  i32.const 0; memory.grow 0; drop; <flag check>
+//	  t = 0; i32.const 0; memory.grow 0; drop; <flag check>
 //	  br $again
 //	end
 //	unreachable
 //
 // The counter t counts function entries and, through the loop counters that
 // start from it and are stored back on the way out, loop iterations of all
-// activations, so the code yields every yieldMask+1 of those events wherever
-// they happen: a loop that calls a function with a short loop many times
-// still yields as often as one long loop. Like loopPrologue, the structure
+// activations, each weighted by the size of the code it may run (see
+// weight), so the code yields after about as much work wherever it happens:
+// a loop that calls a function with a short loop many times yields as often
+// as one long loop, and a loop with a huge body more often than a tight one. Like loopPrologue, the structure
 // keeps the yield off the path that runs: with the yield inline at the entry,
 // the common path jumps over it at every call (fib: 1.29x against 1.2x).
 func (m *module) bodyPrologue(dst []byte, p *plan) []byte {
@@ -181,17 +195,10 @@ func (m *module) bodyPrologue(dst []byte, p *plan) []byte {
 	g := m.ticksIndex()
 	if p.entryLoop {
 		dst = append(dst, opLoop, blockTypeEmpty, opBlock, blockTypeEmpty)
-		dst = append(dst, 0x23)
-		dst = appendU32(dst, g)
-		dst = append(dst, 0x41, 0x01, 0x6a, 0x24)
-		dst = appendU32(dst, g)
-		dst = append(dst, 0x23)
-		dst = appendU32(dst, g)
-		dst = append(dst, 0x41)
-		dst = appendU32(dst, yieldMask)
-		dst = append(dst, 0x71, 0x45, 0x0d, 0x00) // i32.and; i32.eqz; br_if $yield
+		dst = addCount(dst, false, g, p.weight)
+		dst = append(dst, 0x0d, 0x00) // br_if $yield
 	} else if p.calls {
-		dst = m.yieldSequence(dst, false, g)
+		dst = m.yieldSequence(dst, false, g, p.weight)
 	}
 	if p.loops {
 		dst = append(dst, 0x23)
@@ -228,6 +235,7 @@ func (m *module) bodyEpilogue(dst []byte, p *plan) []byte {
 	dst = m.storeCounter(dst, p)
 	if p.entryLoop {
 		dst = append(dst, 0x0f, opEnd) // return; end $yield
+		dst = resetCount(dst, false, m.ticksIndex())
 		dst = m.yield(dst)
 		dst = append(dst, 0x0c, 0x00, opEnd, 0x00) // br $again; end $again; unreachable
 	}
