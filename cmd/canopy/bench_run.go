@@ -172,6 +172,19 @@ func awaitEcho(ctx context.Context, url string, exited <-chan struct{}) error {
 	}
 }
 
+// echoPayload is the size of measureEcho's messages.
+const echoPayload = 64
+
+// echoLatency is the time since the timestamp in an echoed measureEcho
+// payload; false for anything else on echo/out (awaitEcho's 8-byte probes
+// may still be on their way back, and would count as answers decades old).
+func echoLatency(p []byte, now time.Time) (time.Duration, bool) {
+	if len(p) != echoPayload {
+		return 0, false
+	}
+	return time.Duration(now.UnixNano() - int64(binary.LittleEndian.Uint64(p))), true
+}
+
 type echoFigures struct {
 	rate     float64
 	p50, p99 time.Duration
@@ -189,10 +202,10 @@ func measureEcho(ctx context.Context, url string, n, inFlight int) (echoFigures,
 	lat := make([]time.Duration, 0, n)
 	window := make(chan struct{}, inFlight)
 	err = c.Subscribe(ctx, "echo/out", 1, func(_ string, p []byte) {
-		if len(p) < 8 {
+		d, ok := echoLatency(p, time.Now())
+		if !ok {
 			return
 		}
-		d := time.Duration(time.Now().UnixNano() - int64(binary.LittleEndian.Uint64(p)))
 		mu.Lock()
 		lat = append(lat, d)
 		mu.Unlock()
@@ -204,7 +217,7 @@ func measureEcho(ctx context.Context, url string, n, inFlight int) (echoFigures,
 	if err != nil {
 		return echoFigures{}, err
 	}
-	payload := make([]byte, 64)
+	payload := make([]byte, echoPayload)
 	start := time.Now()
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
