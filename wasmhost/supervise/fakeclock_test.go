@@ -12,7 +12,6 @@ type fakeClock struct {
 	now     time.Time
 	waiters []waiter
 	asked   []time.Duration
-	changed chan struct{}
 }
 
 type waiter struct {
@@ -21,7 +20,7 @@ type waiter struct {
 }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1_700_000_000, 0), changed: make(chan struct{}, 1000)}
+	return &fakeClock{now: time.Unix(1_700_000_000, 0)}
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -36,7 +35,6 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
 	c.asked = append(c.asked, d)
-	c.changed <- struct{}{}
 	return ch
 }
 
