@@ -75,7 +75,8 @@ func (i *Instance) OnMessage(ctx context.Context, topic string, payload []byte) 
 }
 
 // grow asks the guest for a region of at least need bytes (rounded up to a
-// power of two, at least 256).
+// power of two, at least 256, unless that would take more than a quarter of
+// the memory limit: a message that fits must not fail for the rounding).
 func (i *Instance) grow(need uint32) error {
 	alloc := i.fn(&i.allocFn, lookedAlloc, ExportAlloc)
 	if alloc == nil {
@@ -83,7 +84,9 @@ func (i *Instance) grow(need uint32) error {
 	}
 	size := max(uint32(256), need)
 	if size&(size-1) != 0 && size < 1<<30 {
-		size = 1 << (32 - bits.LeadingZeros32(size))
+		if up := uint32(1) << (32 - bits.LeadingZeros32(size)); uint64(up) <= uint64(i.limits.Memory)/4 {
+			size = up
+		}
 	}
 	s := i.stack[:1]
 	s[0] = uint64(size)

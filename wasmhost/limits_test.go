@@ -230,3 +230,15 @@ func TestMessageLargerThanMemoryRefused(t *testing.T) {
 		t.Fatalf("after the big message: %v", err)
 	}
 }
+
+// TestMessageOverHalfTheMemoryLimit: a message that fits the memory limit is
+// delivered even when its size rounded up to a power of two would not (the
+// region used to be rounded up regardless, so a 600KiB message asked a task
+// limited to 1MiB for 1MiB and ended it).
+func TestMessageOverHalfTheMemoryLimit(t *testing.T) {
+	h := newHost(t)
+	i := start(t, h, "guest", TaskConfig{Limits: kernel.Limits{Memory: kernel.MiB}})
+	if err := i.OnMessage(context.Background(), "noop", make([]byte, 600*kernel.KiB)); err != nil {
+		t.Fatalf("600KiB message with a 1MiB memory limit: %v", err)
+	}
+}
