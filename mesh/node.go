@@ -36,6 +36,7 @@ type Node struct {
 	lat      latencyGraph
 	parentUp chan struct{} // closed while a parent link is up; replaced when lost
 
+	work    chan func() // handoff to idle stream workers (workers.go)
 	blobs   blobState
 	outbox  outboxState
 	probes  map[kernel.NodeName]time.Duration // alternates' round trips, guarded by mu
@@ -69,6 +70,7 @@ func New(cfg Config) (*Node, error) {
 		routes:   map[kernel.NodeName]*peerLink{},
 		handlers: map[string]kernel.MessageHandler{},
 		parentUp: make(chan struct{}),
+		work:     make(chan func()),
 		probes:   map[kernel.NodeName]time.Duration{},
 		nonce:    hex.EncodeToString(b),
 	}

@@ -17,16 +17,14 @@ func (n *Node) serveLink(l *peerLink) {
 		if err != nil {
 			return
 		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.runStream(func() {
 			// Every exchange is bounded: a peer that stalls mid-frame or
 			// never reads its reply loses the stream after RequestTimeout.
 			// Handlers that legitimately take longer move the guard.
 			g := time.AfterFunc(n.cfg.RequestTimeout, s.Abort)
 			defer g.Stop()
 			n.handleStream(l, s, g)
-		}()
+		})
 	}
 }
 
