@@ -238,3 +238,16 @@ func TestDamagedInstrumentedCache(t *testing.T) {
 		h.Close(ctx)
 	}
 }
+
+// TestImportNamesQuoted: an import whose name holds a newline or other
+// control bytes is refused with a one-line error that still names it.
+func TestImportNamesQuoted(t *testing.T) {
+	h := newHost(t)
+	imp := []byte{0x01, 0x03, 'e', 'n', 'v', 0x04, 'a', '\n', 'b', 0x1b, 0x00, 0x00} // env."a\nb\x1b" (func type 0)
+	wasm := append([]byte("\x00asm\x01\x00\x00\x00"), wasmSection(1, 0x01, 0x60, 0x00, 0x00)...)
+	wasm = append(wasm, wasmSection(2, imp...)...)
+	_, err := h.Load(context.Background(), wasm)
+	if err == nil || strings.ContainsAny(err.Error(), "\n\x1b") || !strings.Contains(err.Error(), `env."a\nb\x1b"`) {
+		t.Fatalf("got %q, want one line naming env.\"a\\nb\\x1b\"", err)
+	}
+}

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -160,19 +163,35 @@ func (h *Host) instrumented(digest string, wasm []byte, useCache bool) (code []b
 // checkImports refuses imports the host does not provide, naming the first.
 func (h *Host) checkImports(imps []wasmImport) error {
 	for _, im := range imps {
+		name := printName(im.Module) + "." + printName(im.Name)
 		switch im.Module {
 		case "wasi_snapshot_preview1", abiModule:
 		default:
-			return fmt.Errorf("module imports %s.%s (%s): only wasi_snapshot_preview1 and %s may be imported", im.Module, im.Name, im.Kind, abiModule)
+			return fmt.Errorf("module imports %s (%s): only wasi_snapshot_preview1 and %s may be imported", name, im.Kind, abiModule)
 		}
 		if im.Kind != "function" {
-			return fmt.Errorf("module imports %s.%s (%s): only functions may be imported", im.Module, im.Name, im.Kind)
+			return fmt.Errorf("module imports %s (%s): only functions may be imported", name, im.Kind)
 		}
 		if _, ok := h.rt.Module(im.Module).ExportedFunctionDefinitions()[im.Name]; !ok {
-			return fmt.Errorf("module imports %s.%s: no such function in %s", im.Module, im.Name, im.Module)
+			return fmt.Errorf("module imports %s: no such function in %s", name, im.Module)
 		}
 	}
 	return nil
+}
+
+// printName is a name from a module as it may appear in a one-line error:
+// as it is if it is printable text without spaces, else quoted (a name may
+// hold any bytes, newlines and terminal escapes included).
+func printName(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 var (
