@@ -67,8 +67,16 @@ func (c TaskConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("type: %q is neither service nor job", c.Type))
 	}
 	l := c.Limits
-	if l.Memory < 0 || l.CallTimeout < 0 || l.KV < 0 || l.PublishRate < 0 || l.PublishSize < 0 || l.LogRate < 0 {
-		errs = append(errs, errors.New("limits: negative value"))
+	for _, f := range []struct {
+		name     string
+		negative bool
+	}{
+		{"memory", l.Memory < 0}, {"callTimeout", l.CallTimeout < 0}, {"kv", l.KV < 0},
+		{"publishRate", l.PublishRate < 0}, {"publishSize", l.PublishSize < 0}, {"logRate", l.LogRate < 0},
+	} {
+		if f.negative {
+			errs = append(errs, fmt.Errorf("limits.%s: negative", f.name))
+		}
 	}
 	if l.Memory > 4*kernel.GiB {
 		errs = append(errs, fmt.Errorf("limits.memory: %s is more than a 32-bit memory can hold (4GiB)", l.Memory))
