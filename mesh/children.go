@@ -54,6 +54,7 @@ func (n *Node) admitChild(c link.Conn) {
 	l := n.newLink(c, false)
 	name := l.peer.Name
 	l.lastBeat = n.cfg.Clock.Now()
+	l.listen = h.Listen
 	for _, f := range h.Interest {
 		l.interest[f] = true
 	}
@@ -84,6 +85,9 @@ func (n *Node) admitChild(c link.Conn) {
 	s.CloseWrite()
 	n.sendRoutesUp(added, nil)
 	n.interestChanged()
+	if l.listen != "" || (old != nil && old.listen != "") {
+		n.siblingsChanged()
+	}
 	n.emit(EventChildUp, name, "")
 	l.startControl()
 	// Serve on a fresh goroutine: this one's stack grew during the hello,
@@ -152,6 +156,9 @@ func (n *Node) dropChild(l *peerLink, reason string) {
 	l.conn.Close()
 	n.sendRoutesUp(nil, gone)
 	n.interestChanged()
+	if l.listen != "" {
+		n.siblingsChanged()
+	}
 	n.emit(EventChildLost, l.peer.Name, reason)
 }
 

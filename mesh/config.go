@@ -47,8 +47,9 @@ type Config struct {
 	// ReportInterval is how often a node reports its latencies up (5s).
 	ReportInterval time.Duration
 	// ProbeInterval is how often a node measures the round trip to its
-	// alternate parents, with a connection it closes at once (1m); the
-	// results join its latency reports. Negative disables probing.
+	// alternate parents and, when it listens, to its listening siblings,
+	// with a connection it closes at once (1m); the results join its
+	// latency reports. Negative disables probing.
 	ProbeInterval time.Duration
 	// RequestTimeout bounds a request whose context has no deadline (5s).
 	RequestTimeout time.Duration

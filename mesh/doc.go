@@ -7,8 +7,17 @@
 //     relayed by gateways in both directions;
 //   - heartbeats, with which a parent declares a child lost and a child
 //     declares its parent lost and fails over;
-//   - latency measurements (the transport's RTT and heartbeat probes),
-//     reported up to the root to build the latency graph;
+//   - latency measurements, reported up to the root to build the latency
+//     graph (Node.Latency): every link's RTT (the transport's, or the
+//     heartbeat round trip), and probes every ProbeInterval to alternate
+//     parents and to listening siblings. A node that listens (a gateway)
+//     advertises its address in its hello; its parent tells each listening
+//     child the others' addresses, so gateways under one parent measure
+//     each other directly. Leaves do not listen and are told nothing: a
+//     path between two leaves is their two links, already in the graph,
+//     and a leaf's useful alternatives are its alternate parents, which it
+//     probes. A listen address on an unspecified host (0.0.0.0) is not
+//     advertised;
 //   - content-addressed blobs, fetched from the nearest cache up the tree;
 //   - fleet-wide topics with interest propagated along the tree, so a
 //     publication travels only toward subtrees with subscribers;

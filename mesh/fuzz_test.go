@@ -24,6 +24,8 @@ func FuzzStream(f *testing.F) {
 		encode(tPublish, Message{ID: "1", Src: "fuzz", Topic: "a/b", QoS: 1}),
 		encode(tBlobGet, blobGet{Digest: "sha256:00", Offset: -1}),
 		encode(tHello, hello{Version: 1}),
+		encode(tHello, hello{Version: 1, Listen: "mem:fuzz"}),
+		encode(tSiblings, siblingsMsg{Peers: []siblingAddr{{Name: "x", Addr: "mem:x"}}}),
 		{byte(tRequest), 0xff, 0xff, 0xff, 0xff},
 		{},
 	} {

@@ -16,8 +16,9 @@ const kindReport = "mesh.report"
 type Report struct {
 	From   kernel.NodeName
 	Parent kernel.NodeName
-	// RTT holds the round trip to each linked node: the transport's
-	// smoothed RTT where it measures one, else the last heartbeat probe.
+	// RTT holds the round trip to each linked node (the transport's
+	// smoothed RTT where it measures one, else the last heartbeat probe)
+	// and to each probed alternate parent and listening sibling.
 	RTT map[kernel.NodeName]time.Duration
 }
 
@@ -94,13 +95,15 @@ func (n *Node) reportLoop() {
 	}
 }
 
-// probeLoop measures the alternate parents: a connection (the transport's
+// probeLoop measures the alternate parents and, on a node that listens,
+// its listening siblings (siblings.go): a connection (the transport's
 // handshake RTT, or the dial time where it measures none), closed at once
-// without a hello, so the alternate never counts it as a child.
+// without a hello, so the target never counts it as a child. A target
+// that does not answer loses its figure until it answers again.
 func (n *Node) probeLoop() {
 	for n.sleep(n.ctx, n.cfg.ProbeInterval) {
 		cur := n.Parent()
-		for _, p := range n.cfg.Parents {
+		for _, p := range n.probeTargets() {
 			if p.Name != "" && p.Name == cur {
 				continue
 			}
@@ -110,6 +113,11 @@ func (n *Node) probeLoop() {
 			cancel()
 			if err != nil {
 				n.log.Debug("probe failed", "addr", p.Addr, "err", err)
+				if p.Name != "" {
+					n.mu.Lock()
+					delete(n.probes, p.Name) // no stale figure for a node gone silent
+					n.mu.Unlock()
+				}
 				continue
 			}
 			d := c.RTT()
@@ -118,7 +126,7 @@ func (n *Node) probeLoop() {
 			}
 			name := c.Peer().Name
 			c.Close()
-			if name == cur {
+			if name == cur || name == n.cfg.Name {
 				continue
 			}
 			n.mu.Lock()

@@ -27,6 +27,7 @@ const (
 	tPublish   frame.Type = 11 // either way: publication; reply tOK when QoS 1
 	tBlobGet   frame.Type = 12 // child→parent: blobGet; reply tBlobInfo then raw bytes
 	tBlobInfo  frame.Type = 13 //
+	tSiblings  frame.Type = 14 // parent→listening child: siblingsMsg; reply tOK
 	maxHops               = 32
 )
 
@@ -63,6 +64,9 @@ type hello struct {
 	Version  uint16
 	Routes   []kernel.NodeName // the child's subtree, without the child
 	Interest []string
+	// Listen is the address the child listens on, for its siblings to
+	// probe; empty when it does not listen (leaves).
+	Listen string `cbor:",omitempty"`
 }
 
 type helloAck struct {

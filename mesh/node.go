@@ -36,13 +36,14 @@ type Node struct {
 	lat      latencyGraph
 	parentUp chan struct{} // closed while a parent link is up; replaced when lost
 
-	work    chan func() // handoff to idle stream workers (workers.go)
-	blobs   blobState
-	outbox  outboxState
-	probes  map[kernel.NodeName]time.Duration // alternates' round trips, guarded by mu
-	nonce   string
-	seq     atomic.Uint64
-	counter Counters
+	work     chan func() // handoff to idle stream workers (workers.go)
+	blobs    blobState
+	outbox   outboxState
+	probes   map[kernel.NodeName]time.Duration // alternates' and siblings' round trips, guarded by mu
+	siblings map[kernel.NodeName]string        // listening siblings' addresses (siblings.go), guarded by mu
+	nonce    string
+	seq      atomic.Uint64
+	counter  Counters
 }
 
 // Counters are totals a node keeps about its work, for tests and metrics.
@@ -108,7 +109,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.IsRoot() {
 		n.goRun(n.parentLoop)
 		n.goRun(n.reportLoop)
-		if len(n.cfg.Parents) > 1 && n.cfg.ProbeInterval > 0 {
+		if (len(n.cfg.Parents) > 1 || n.ln != nil) && n.cfg.ProbeInterval > 0 {
 			n.goRun(n.probeLoop)
 		}
 		if n.cfg.Outbox != nil {

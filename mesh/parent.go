@@ -49,7 +49,7 @@ func (n *Node) dialParent(idx int) (*peerLink, error) {
 	}
 	l := n.newLink(c, true)
 	n.mu.Lock()
-	h := hello{Version: ProtocolVersion, Routes: n.subtreeLocked(), Interest: n.interestForLocked(l)}
+	h := hello{Version: ProtocolVersion, Routes: n.subtreeLocked(), Interest: n.interestForLocked(l), Listen: n.advertiseAddr()}
 	n.pending = l
 	n.mu.Unlock()
 	ok := false
@@ -98,6 +98,7 @@ func (n *Node) runParent(l *peerLink) string {
 	l.conn.Close()
 	n.mu.Lock()
 	n.parent = nil
+	n.setSiblingsLocked(nil) // the next parent sends its own list
 	n.parentUp = make(chan struct{})
 	n.mu.Unlock()
 	n.interestChanged()

@@ -27,6 +27,7 @@ type peerLink struct {
 	lastBeat time.Time
 	ready    bool
 	probe    time.Duration // last heartbeat round trip
+	listen   string        // a child's advertised listen address (siblings.go)
 
 	ctrlMu      sync.Mutex
 	ctrlQ       []ctrlMsg

@@ -55,6 +55,8 @@ func (n *Node) handleStream(l *peerLink, s link.Stream, guard *time.Timer) {
 		n.onInterest(l, p, s)
 	case tPublish:
 		n.onPublish(l, p, s, guard)
+	case tSiblings:
+		n.onSiblings(l, p, s)
 	case tBlobGet:
 		n.onBlobGet(l, p, s, guard)
 	default:
