@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/canopy-fleet/canopy/devices/broker"
@@ -81,7 +82,15 @@ type asyncPublisher struct {
 	// flush bounds Close: what is not sent by then is dropped (with the
 	// broker unreachable each QoS 1 publish would wait its whole timeout).
 	flush time.Duration
+	// maxBytes bounds the payload bytes waiting: the backlog's length alone
+	// would let a task hold 4096 payloads of 256KiB (1GiB) while the broker
+	// is away.
+	maxBytes int64
+	queued   atomic.Int64
 }
+
+// maxBacklogBytes is the default bound of asyncPublisher.maxBytes.
+const maxBacklogBytes = 32 << 20
 
 type pubMsg struct {
 	topic   string
@@ -99,13 +108,14 @@ const publishTimeout = 5 * time.Second
 func newAsyncPublisher(ctx context.Context, c publishClient, qos byte, backlog int, log *slog.Logger) *asyncPublisher {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &asyncPublisher{ch: make(chan pubMsg, backlog), done: make(chan struct{}), ctx: ctx, cancel: cancel,
-		log: log, flush: publishTimeout}
+		log: log, flush: publishTimeout, maxBytes: maxBacklogBytes}
 	go func() {
 		defer close(p.done)
 		dropped := 0
 		for m := range p.ch {
 			if ctx.Err() != nil {
 				dropped++
+				p.queued.Add(-int64(len(m.payload)))
 				continue
 			}
 			pctx, cancel := context.WithTimeout(ctx, publishTimeout)
@@ -113,6 +123,7 @@ func newAsyncPublisher(ctx context.Context, c publishClient, qos byte, backlog i
 				log.Warn("publish failed", "topic", m.topic, "err", err)
 			}
 			cancel()
+			p.queued.Add(-int64(len(m.payload)))
 		}
 		if dropped > 0 {
 			log.Warn("publishes dropped at exit: the broker did not take them in time", "dropped", dropped)
@@ -123,10 +134,16 @@ func newAsyncPublisher(ctx context.Context, c publishClient, qos byte, backlog i
 
 // Publish implements wasmhost.Publisher.
 func (p *asyncPublisher) Publish(_ context.Context, topic string, payload []byte) error {
+	n := int64(len(payload))
+	if p.queued.Add(n) > p.maxBytes && n > 0 {
+		p.queued.Add(-n)
+		return errPublishBacklog
+	}
 	select {
 	case p.ch <- pubMsg{topic, payload}:
 		return nil
 	default:
+		p.queued.Add(-n)
 		return errPublishBacklog
 	}
 }

@@ -43,3 +43,22 @@ func TestPublisherCloseBounded(t *testing.T) {
 		t.Fatalf("the broker was asked for %d publishes, want at most 1 (the rest dropped at the flush bound)", b.calls)
 	}
 }
+
+// TestPublisherBacklogBoundedInBytes: while the broker does not take them,
+// the payloads waiting are bounded in bytes, not only in number.
+func TestPublisherBacklogBoundedInBytes(t *testing.T) {
+	b := &stuckBroker{}
+	p := newAsyncPublisher(context.Background(), b, 1, 4096, slog.New(slog.DiscardHandler))
+	p.maxBytes = 1 << 20
+	p.flush = time.Millisecond
+	defer p.Close()
+	accepted := 0
+	for range 100 {
+		if p.Publish(context.Background(), "a", make([]byte, 64<<10)) == nil {
+			accepted++
+		}
+	}
+	if accepted != 16 {
+		t.Fatalf("accepted %d payloads of 64KiB, want 16 (1MiB)", accepted)
+	}
+}
