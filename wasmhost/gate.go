@@ -137,7 +137,14 @@ func (g *callGuard) stopIfBegun(reason int, b uint64) {
 	}
 	g.pending.Store(true)
 	if g.begun.Load() != b {
-		return // a newer call began; it clears pending
+		// A newer call began. If it saw pending it waits for mu and
+		// clears it; if not, it is running and a pending left set would
+		// cut every sleep of that call short (sleep returns once pending
+		// is set). Nothing else is pending unless Stop was called.
+		if !g.stopping.Load() {
+			g.pending.Store(false)
+		}
+		return
 	}
 	g.raised, g.reason = true, reason
 	g.flag.Raise()

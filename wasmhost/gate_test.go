@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,5 +58,30 @@ func TestStopFromAnotherGoroutine(t *testing.T) {
 	}
 	if err := i.OnMessage(context.Background(), "noop", nil); err != ErrStopped {
 		t.Fatalf("call after Stop: %v", err)
+	}
+}
+
+type nopFlag struct{ raised int }
+
+func (f *nopFlag) Raise() { f.raised++ }
+func (f *nopFlag) Reset() {}
+
+// TestWatchdogMissLeavesNothingPending: when the watchdog aims at a call
+// that has since been replaced by a newer one, it neither raises nor leaves
+// pending set (a running call with pending set has every sleep cut short).
+func TestWatchdogMissLeavesNothingPending(t *testing.T) {
+	var epoch atomic.Uint64
+	g := newCallGuard(&epoch, time.Second)
+	f := &nopFlag{}
+	g.flag = f
+	g.begun.Store(5) // a call began in epoch 5
+	g.stopIfBegun(stopTimeout, 4)
+	if f.raised != 0 || g.pending.Load() {
+		t.Fatalf("raised %d, pending %v: want neither", f.raised, g.pending.Load())
+	}
+	g.stopAll() // Stop's pending stays
+	g.stopIfBegun(stopTimeout, 4)
+	if !g.pending.Load() {
+		t.Fatal("Stop's pending was cleared")
 	}
 }
