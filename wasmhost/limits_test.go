@@ -26,7 +26,7 @@ func TestBadHandlers(t *testing.T) {
 	}{
 		{"trap", "trap: unreachable", isTrap, 0},
 		{"loop", "call timeout 50ms exceeded", isLimit(LimitCallTimeout), 0},
-		{"recurse", "trap: out of bounds memory access", isTrap, 0},          // C's shadow stack runs out first
+		{"recurse", "trap: out of bounds memory access", isTrap, 0}, // C's shadow stack runs out first
 		// Recursion without loops is stopped in time, or overflows wazero's
 		// stack: after ~100ms on a fast machine (wazero grows it to 400MB),
 		// so the timeout here is well below that.
