@@ -18,15 +18,15 @@ import (
 
 // runCommand runs a WASI command module's _start with args and returns its
 // stdout and exit code.
-func runCommand(t *testing.T, wasm []byte, args ...string) (string, uint32) {
+func runCommand(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, args ...string) (string, uint32) {
 	t.Helper()
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, realModuleConfig())
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	var stdout bytes.Buffer
-	cfg := wazero.NewModuleConfig().WithStdout(&stdout).WithArgs(append([]string{"prog"}, args...)...)
-	_, err := rt.InstantiateWithConfig(ctx, wasm, cfg)
+	mcfg := wazero.NewModuleConfig().WithStdout(&stdout).WithArgs(append([]string{"prog"}, args...)...)
+	_, err := rt.InstantiateWithConfig(ctx, wasm, mcfg)
 	var exit *sys.ExitError
 	switch {
 	case err == nil:
@@ -40,15 +40,17 @@ func runCommand(t *testing.T, wasm []byte, args ...string) (string, uint32) {
 
 func TestDifferentialCommands(t *testing.T) {
 	cases := []struct {
-		name string
-		wasm func(t *testing.T) []byte
+		name   string
+		wasm   func(t *testing.T) []byte
+		interp bool // run on the interpreter instead of the compiler
 	}{
-		{"c -O2", func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O2") }},
-		{"c -O0 -g (DWARF)", func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O0", "-g") }},
-		{"c -O2 post-MVP", func(t *testing.T) []byte {
+		{name: "c -O2", wasm: func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O2") }},
+		{name: "c -O2 interpreter", wasm: func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O2") }, interp: true},
+		{name: "c -O0 -g (DWARF)", wasm: func(t *testing.T) []byte { return clangWasm(t, "mix.c", "-O0", "-g") }},
+		{name: "c -O2 post-MVP", wasm: func(t *testing.T) []byte {
 			return clangWasm(t, "mix.c", "-O2", "-msimd128", "-mbulk-memory", "-msign-ext", "-mnontrapping-fptoint")
 		}},
-		{"go wasip1", func(t *testing.T) []byte { return goProgram(t) }},
+		{name: "go wasip1", wasm: func(t *testing.T) []byte { return goProgram(t) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -57,8 +59,12 @@ func TestDifferentialCommands(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Instrument: %v", err)
 			}
-			wantOut, wantCode := runCommand(t, wasm)
-			gotOut, gotCode := runCommand(t, out)
+			cfg := realModuleConfig()
+			if c.interp {
+				cfg = wazero.NewRuntimeConfigInterpreter()
+			}
+			wantOut, wantCode := runCommand(t, cfg, wasm)
+			gotOut, gotCode := runCommand(t, cfg, out)
 			if wantOut == "" {
 				t.Fatalf("original module printed nothing (exit %d)", wantCode)
 			}
