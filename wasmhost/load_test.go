@@ -2,6 +2,8 @@ package wasmhost
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/wasmhost/interrupt"
 )
 
 func TestLoadRefusesBadModules(t *testing.T) {
@@ -227,7 +230,11 @@ func TestDamagedInstrumentedCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		path := filepath.Join(dir, "instrumented", m.Digest()+".wasm")
+		paths, _ := filepath.Glob(filepath.Join(dir, "instrumented", m.Digest()+"*.wasm"))
+		if len(paths) != 1 {
+			t.Fatalf("cache files %q, want one", paths)
+		}
+		path := paths[0]
 		if round == 0 {
 			if err := os.WriteFile(path, []byte("\x00asm\x01\x00\x00\x00garbage"), 0o644); err != nil {
 				t.Fatal(err)
@@ -249,5 +256,42 @@ func TestImportNamesQuoted(t *testing.T) {
 	_, err := h.Load(context.Background(), wasm)
 	if err == nil || strings.ContainsAny(err.Error(), "\n\x1b") || !strings.Contains(err.Error(), `env."a\nb\x1b"`) {
 		t.Fatalf("got %q, want one line naming env.\"a\\nb\\x1b\"", err)
+	}
+}
+
+// TestInstrumentedCacheKeyedByVersion: a module rewritten by another
+// version of the instrumentation (an older canopy on the same CacheDir) is
+// not used: the cache key includes interrupt.Version.
+func TestInstrumentedCacheKeyedByVersion(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	h, err := New(ctx, Config{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	guest := module(t, "guest")
+	// What an older version left under the guest's digest: a valid
+	// instrumented module, but not this one's rewrite (here: another module).
+	other, err := interrupt.Instrument(module(t, "bench"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(guest)
+	if err := os.WriteFile(filepath.Join(dir, "instrumented", hex.EncodeToString(sum[:])+".wasm"), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.Load(ctx, guest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &published{}
+	i, err := h.Instantiate(ctx, m, TaskConfig{ID: "versioned", Publish: []string{"echo/#"}, Publisher: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close(ctx)
+	if err := i.OnMessage(ctx, "echo", []byte("x")); err != nil || len(pub.all()) != 1 {
+		t.Fatalf("OnMessage = %v, published %q: the guest's own code did not run", err, pub.all())
 	}
 }

@@ -131,7 +131,9 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 func (h *Host) instrumented(digest string, wasm []byte, useCache bool) (code []byte, cached bool, err error) {
 	var path string
 	if h.cfg.CacheDir != "" {
-		path = filepath.Join(h.cfg.CacheDir, "instrumented", digest+".wasm")
+		// Keyed by the instrumentation's version too: a rewrite by another
+		// version (an older canopy on the same CacheDir) must not be run.
+		path = filepath.Join(h.cfg.CacheDir, "instrumented", digest+".v"+interrupt.Version+".wasm")
 		if b, err := os.ReadFile(path); err == nil && useCache {
 			return b, true, nil
 		}
