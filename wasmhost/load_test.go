@@ -295,3 +295,26 @@ func TestInstrumentedCacheKeyedByVersion(t *testing.T) {
 		t.Fatalf("OnMessage = %v, published %q: the guest's own code did not run", err, pub.all())
 	}
 }
+
+// TestReservedExportNamed: a module that exports a name the instrumentation
+// adds is refused with an error naming that export.
+func TestReservedExportNamed(t *testing.T) {
+	h := newHost(t)
+	for _, name := range []string{interrupt.ExportName, interrupt.StartExportName} {
+		exp := []byte{0x03, 0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00, 0x12}
+		exp = append(exp, ExportABIVersion...)
+		exp = append(exp, 0x00, 0x00, byte(len(name)))
+		exp = append(exp, name...)
+		exp = append(exp, 0x00, 0x00)
+		wasm := []byte("\x00asm\x01\x00\x00\x00")
+		wasm = append(wasm, wasmSection(1, 0x01, 0x60, 0x00, 0x01, 0x7f)...)
+		wasm = append(wasm, wasmSection(3, 0x01, 0x00)...)
+		wasm = append(wasm, wasmSection(5, 0x01, 0x00, 0x01)...)
+		wasm = append(wasm, wasmSection(7, exp...)...)
+		wasm = append(wasm, wasmSection(10, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0b)...)
+		_, err := h.Load(context.Background(), wasm)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("module exporting %s: %v, want an error naming it", name, err)
+		}
+	}
+}
