@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -159,12 +158,10 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 		pub.Close()
 		return err
 	}
-	var dropped atomic.Int64
 	for _, s := range d.Subscribe {
+		// Deliver counts what it drops (Status().Usage.Dropped).
 		err := client.Subscribe(ctx, s.Topic, byte(o.qos), func(topic string, payload []byte) {
-			if !sup.Deliver(topic, payload) {
-				dropped.Add(1)
-			}
+			sup.Deliver(topic, payload)
 		})
 		if err != nil {
 			sup.Stop()
@@ -196,7 +193,7 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 	pub.Close()
 	st := sup.Status()
 	log.Info("task ended", "task", d.Name, "state", st.State, "messages", st.Usage.Messages,
-		"handlerErrors", st.Usage.HandlerErrors, "dropped", st.Usage.Dropped+uint64(dropped.Load()), "restarts", st.Restarts)
+		"handlerErrors", st.Usage.HandlerErrors, "dropped", st.Usage.Dropped, "restarts", st.Restarts)
 	if runErr != nil {
 		return fmt.Errorf("task %s stopped: %w", d.Name, runErr)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -306,5 +307,64 @@ func TestRunWithMosquittoClients(t *testing.T) {
 	stopRun()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunReportsDropsOnce: messages dropped because the task is busy are
+// counted once in the final report (they were counted by the supervisor and
+// again by canopy run).
+func TestRunReportsDropsOnce(t *testing.T) {
+	url := startBroker(t)
+	mod := writeModule(t, "guest")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub, err := mqttclient.Dial(ctx, mqttclient.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	type result struct {
+		err    error
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The first "loop" keeps the task busy until its 2s call timeout;
+		// one more waits in the queue, the rest are dropped.
+		err, _, stderr := canopyRun(ctx, "run", mod, "--mqtt", url, "--subscribe", "loop", "--queue", "1",
+			"--call-timeout", "2s", "--cache", "")
+		done <- result{err, stderr}
+	}()
+	sent := 0
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			if r.err == nil || !strings.Contains(r.err.Error(), "call timeout 2s exceeded") {
+				t.Fatalf("canopy run: %v", r.err)
+			}
+			var dropped int
+			for _, line := range strings.Split(r.stderr, "\n") {
+				if strings.Contains(line, "task ended") {
+					for _, f := range strings.Fields(line) {
+						if v, ok := strings.CutPrefix(f, "dropped="); ok {
+							dropped, _ = strconv.Atoi(v)
+						}
+					}
+				}
+			}
+			if dropped == 0 || dropped > sent {
+				t.Fatalf("reported %d dropped of %d sent", dropped, sent)
+			}
+			return
+		case <-tick.C:
+			if err := pub.Publish(ctx, "loop", []byte("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+		case <-ctx.Done():
+			t.Fatal("canopy run did not end")
+		}
 	}
 }
