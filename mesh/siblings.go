@@ -36,8 +36,9 @@ type siblingAddr struct {
 // advertiseAddr is the listen address this node gives its parent for its
 // siblings to dial: "" when it does not listen or listens on an
 // unspecified host (0.0.0.0, ::), which a sibling cannot dial.
-func (n *Node) advertiseAddr() string {
-	a := n.Addr()
+func (n *Node) advertiseAddr() string { return advertisable(n.Addr()) }
+
+func advertisable(a string) string {
 	if host, _, err := net.SplitHostPort(a); err == nil {
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 			return ""

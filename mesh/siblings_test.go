@@ -14,11 +14,21 @@ import (
 func TestSiblingProbesReachTheRoot(t *testing.T) {
 	base := fastTimers
 	base.ProbeInterval = 50 * time.Millisecond
-	tr, _ := memTree(t, base)
-	ctl := tr.start("ctl", kernel.RoleController, "mem:ctl")
+	t.Run("memnet", func(t *testing.T) {
+		tr, _ := memTree(t, base)
+		siblingProbes(t, tr, memListen)
+	})
+	t.Run("quic", func(t *testing.T) {
+		tr, _ := quicTree(t, base)
+		siblingProbes(t, tr, quicListen)
+	})
+}
+
+func siblingProbes(t *testing.T, tr *tree, listen func(kernel.NodeName) string) {
+	ctl := tr.start("ctl", kernel.RoleController, listen("ctl"))
 	gws := []kernel.NodeName{"gw-1", "gw-2", "gw-3"}
 	for _, g := range gws {
-		tr.start(g, kernel.RoleGateway, memListen(g), "ctl")
+		tr.start(g, kernel.RoleGateway, listen(g), "ctl")
 	}
 	tr.start("leaf-a", kernel.RoleLeaf, "", "gw-1")
 	tr.start("leaf-b", kernel.RoleLeaf, "", "gw-1")
@@ -85,5 +95,23 @@ func TestSiblingsFromAChildRefused(t *testing.T) {
 	ctl.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("the root took a sibling list from its child: %d siblings", n)
+	}
+}
+
+// Only a listen address a sibling can dial is advertised.
+func TestAdvertisable(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                "",
+		"127.0.0.1:7443":  "127.0.0.1:7443",
+		"[::1]:7443":      "[::1]:7443",
+		"0.0.0.0:7443":    "",
+		"[::]:7443":       "",
+		":7443":           "",
+		"gateway-1:7443":  "gateway-1:7443",
+		"mem:gw-1":        "mem:gw-1",
+	} {
+		if got := advertisable(in); got != want {
+			t.Errorf("advertisable(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
