@@ -101,14 +101,14 @@ func TestSiblingsFromAChildRefused(t *testing.T) {
 // Only a listen address a sibling can dial is advertised.
 func TestAdvertisable(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                "",
-		"127.0.0.1:7443":  "127.0.0.1:7443",
-		"[::1]:7443":      "[::1]:7443",
-		"0.0.0.0:7443":    "",
-		"[::]:7443":       "",
-		":7443":           "",
-		"gateway-1:7443":  "gateway-1:7443",
-		"mem:gw-1":        "mem:gw-1",
+		"":               "",
+		"127.0.0.1:7443": "127.0.0.1:7443",
+		"[::1]:7443":     "[::1]:7443",
+		"0.0.0.0:7443":   "",
+		"[::]:7443":      "",
+		":7443":          "",
+		"gateway-1:7443": "gateway-1:7443",
+		"mem:gw-1":       "mem:gw-1",
 	} {
 		if got := advertisable(in); got != want {
 			t.Errorf("advertisable(%q) = %q, want %q", in, got, want)
