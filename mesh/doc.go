@@ -29,7 +29,9 @@
 // stream carrying one frame each way (mesh/frame: type, length, CBOR): the
 // request, then the reply; a one-way message's reply is a receipt sent
 // before it is handled. A stream is bounded by the transport's limit on
-// open streams per link (back-pressure) and by a timeout. The protocol
+// open streams per link (back-pressure) and by a timeout, and handled on a
+// worker goroutine that stays warm for a second between streams (a fresh
+// goroutine per stream regrew its stack on every request). The protocol
 // version is checked in the hello that opens every link.
 //
 // Identity (mesh/identity) and joining (quicnet.Join, Node.RelayJoin,
