@@ -30,8 +30,8 @@ func FuzzLoad(f *testing.F) {
 			m.Close(context.Background())
 			return
 		}
-		if err.Error() == "" {
-			t.Fatal("empty error")
+		if err.Error() == "" || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error %q: want one line", err)
 		}
 	})
 }

@@ -171,10 +171,10 @@ func (r *byteReader) imports() ([]wasmImport, error) {
 				_, err = r.u32()
 			}
 		default:
-			return nil, fmt.Errorf("import %d (%s.%s): unknown kind %#x", i, im.Module, im.Name, kind)
+			return nil, fmt.Errorf("import %d (%s.%s): unknown kind %#x", i, printName(im.Module), printName(im.Name), kind)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("import %d (%s.%s): %w", i, im.Module, im.Name, err)
+			return nil, fmt.Errorf("import %d (%s.%s): %w", i, printName(im.Module), printName(im.Name), err)
 		}
 		out = append(out, im)
 		if len(out) > 100_000 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
@@ -115,7 +116,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Module, error) {
 		compiled, err = h.rt.CompileModule(ctx, code)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("invalid wasm module: %w", err)
+		return nil, fmt.Errorf("invalid wasm module: %w", oneLine(err))
 	}
 	m := &Module{host: h, digest: digest, compiled: compiled, exports: compiled.ExportedFunctions()}
 	if err := m.checkExports(); err != nil {
@@ -143,7 +144,7 @@ func (h *Host) instrumented(digest string, wasm []byte, useCache bool) (code []b
 		if errors.Is(err, interrupt.ErrAlreadyInstrumented) {
 			return nil, false, fmt.Errorf("invalid task module: exports %s or %s, names the host reserves", interrupt.ExportName, interrupt.StartExportName)
 		}
-		return nil, false, fmt.Errorf("invalid wasm module: %w", err)
+		return nil, false, fmt.Errorf("invalid wasm module: %w", oneLine(err))
 	}
 	if path != "" {
 		tmp, err := os.CreateTemp(filepath.Dir(path), digest+".*.tmp")
@@ -264,3 +265,25 @@ func (m *Module) checkExports() error {
 	}
 	return nil
 }
+
+// oneLine wraps err so that its message is one line: wazero's validation
+// errors put details on indented lines ("not enough results\n\thave
+// ()\n\twant (i32)"), and an error of canopy's is one line first.
+func oneLine(err error) error {
+	msg := err.Error()
+	if !strings.ContainsAny(msg, "\r\n") {
+		return err
+	}
+	msg = strings.ReplaceAll(msg, "\r", "")
+	msg = strings.ReplaceAll(msg, "\n\t", ", ")
+	msg = strings.ReplaceAll(msg, "\n", "; ")
+	return &oneLineError{msg: msg, err: err}
+}
+
+type oneLineError struct {
+	msg string
+	err error
+}
+
+func (e *oneLineError) Error() string { return e.msg }
+func (e *oneLineError) Unwrap() error { return e.err }
