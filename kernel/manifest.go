@@ -20,11 +20,13 @@ type FieldError struct {
 	Msg   string
 }
 
+// Error prints the field and what is wrong with it.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // FieldErrors is every problem found in one validation, in field order.
 type FieldErrors []*FieldError
 
+// Error joins every problem on one line.
 func (es FieldErrors) Error() string {
 	parts := make([]string, len(es))
 	for i, e := range es {
