@@ -42,7 +42,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.config, "config", nil, "config value k=v the task reads with config_get (repeatable)")
 	fs.DurationVar(&f.tick, "tick", 0, "call canopy_on_tick this often (service only)")
 	fs.StringVar(&f.taskType, "type", "", "service or job (default: job if the module exports _start, else service)")
-	fs.StringVar(&f.restart, "restart", "never", "restart policy after a failure: never, on-failure or always")
+	fs.StringVar(&f.restart, "restart", "never", "restart policy after a failure: never, on-failure or always (with -f: the manifest's, unless this flag is given)")
 }
 
 // flagForField maps manifest fields to the flags that set them, so that a
