@@ -20,7 +20,7 @@ examples:
 # demo is the main job until `canopy up` exists: the temperature-alert
 # example under `canopy run`, fed by the sensor simulator, on the embedded broker.
 demo: build examples
-	./$(BIN) run -f examples/temp-alert/manifest.yaml --simulate 4
+	./$(BIN) run -f examples/temp-alert/manifest.yaml --simulate 8 --config threshold=24
 
 deps:
 	bash .ci/deps
