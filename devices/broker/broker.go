@@ -58,7 +58,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
-		Logger:                 log,
+		Logger:                 slog.New(closedConnFilter{log.Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: 60,
 	})
