@@ -13,13 +13,16 @@ const (
 	LimitMemory      = "memory"
 	LimitCallTimeout = "callTimeout"
 	LimitPublishRate = "publishRate"
+	// LimitCallDepth is the nesting of calls (interrupt.MaxDepth): it keeps
+	// unbounded recursion from growing the host's call stack.
+	LimitCallDepth = "callDepth"
 )
 
 // LimitError says that a task exceeded one of its limits and was stopped.
 // Error() is the wording of CONTRACT.md, e.g. "memory limit 16MiB exceeded",
 // "call timeout 100ms exceeded", "publish rate limit 100/s exceeded".
 type LimitError struct {
-	Limit string // LimitMemory, LimitCallTimeout, LimitPublishRate
+	Limit string // LimitMemory, LimitCallTimeout, LimitPublishRate, LimitCallDepth
 	Value string // the limit as configured, e.g. "16MiB", "100ms", "100/s"
 }
 
@@ -29,6 +32,8 @@ func (e *LimitError) Error() string {
 		return "call timeout " + e.Value + " exceeded"
 	case LimitPublishRate:
 		return "publish rate limit " + e.Value + " exceeded"
+	case LimitCallDepth:
+		return "call depth limit " + e.Value + " exceeded"
 	default:
 		return e.Limit + " limit " + e.Value + " exceeded"
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,7 @@ type Instance struct {
 	wmod  api.Module
 	mem   api.Memory
 	guard *callGuard
+	iflag *interrupt.Flag // the module's interrupt flag and call depth
 	lmem  *limitedMemory
 	tlog  *taskLog
 	slot  *sysSlot // stdout, stderr, sleep
@@ -125,6 +127,7 @@ func (h *Host) Instantiate(ctx context.Context, m *Module, cfg TaskConfig) (*Ins
 		return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
 	}
 	i.guard.flag = flag
+	i.iflag = flag
 	i.mem = i.wmod.Memory()
 	// Handler functions are looked up on first use: each lookup makes a
 	// wazero call engine (~2µs, a quarter of a start).
@@ -211,6 +214,9 @@ func (i *Instance) classify(err error, reason int) error {
 	}
 	if code, ok := exitCode(err); ok {
 		return &ExitError{Code: code}
+	}
+	if interrupt.IsUnreachableTrap(err) && i.iflag.DepthExceeded() {
+		return &LimitError{Limit: LimitCallDepth, Value: strconv.Itoa(interrupt.MaxDepth)}
 	}
 	return &TrapError{Cause: trapCause(err)}
 }

@@ -300,7 +300,7 @@ func TestInstrumentedCacheKeyedByVersion(t *testing.T) {
 // adds is refused with an error naming that export.
 func TestReservedExportNamed(t *testing.T) {
 	h := newHost(t)
-	for _, name := range []string{interrupt.ExportName, interrupt.StartExportName} {
+	for _, name := range []string{interrupt.ExportName, interrupt.StartExportName, interrupt.DepthExportName} {
 		exp := []byte{0x03, 0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00, 0x12}
 		exp = append(exp, ExportABIVersion...)
 		exp = append(exp, 0x00, 0x00, byte(len(name)))

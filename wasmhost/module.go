@@ -142,7 +142,7 @@ func (h *Host) instrumented(digest string, wasm []byte, useCache bool) (code []b
 	code, err = interrupt.Instrument(wasm)
 	if err != nil {
 		if errors.Is(err, interrupt.ErrAlreadyInstrumented) {
-			return nil, false, fmt.Errorf("invalid task module: exports %s or %s, names the host reserves", interrupt.ExportName, interrupt.StartExportName)
+			return nil, false, fmt.Errorf("invalid task module: exports %s, %s or %s, names the host reserves", interrupt.ExportName, interrupt.StartExportName, interrupt.DepthExportName)
 		}
 		return nil, false, fmt.Errorf("invalid wasm module: %w", oneLine(err))
 	}

@@ -146,6 +146,7 @@ func (m *module) function(dst []byte, r reader, t uint32) ([]byte, error) {
 		p.bt = m.resultBlockType(t)
 		p.entryLoop = p.calls && p.bt != nil
 		p.bodyBlock = p.bt != nil
+		p.depth = p.calls && p.bodyBlock
 	}
 	dst = m.bodyPrologue(dst, p)
 	return m.instructions(dst, r, p)
@@ -171,9 +172,9 @@ func (m *module) instructions(dst []byte, r reader, p *plan) ([]byte, error) {
 			copied = r.pos
 			continue
 		case 0x0f, 0x12, 0x13: // return, return_call, return_call_indirect
-			if yields && p.loops {
+			if yields && (p.loops || p.depth) {
 				dst = append(dst, r.b[copied:at]...)
-				dst = m.storeCounter(dst, p)
+				dst = m.leave(dst, p)
 				copied = at
 			}
 		}

@@ -29,8 +29,9 @@ import (
 // in Go's memory model: it stops the call on the hardware Go supports, but
 // -race reports it. A flag raised between calls is fine on both.
 type Flag struct {
-	mu sync.Mutex
-	g  api.MutableGlobal
+	mu    sync.Mutex
+	g     api.MutableGlobal
+	depth api.Global // the call depth (DepthExportName)
 }
 
 // NewFlag finds the flag exported by an instantiated, instrumented module. It
@@ -45,7 +46,19 @@ func NewFlag(mod api.Module) (*Flag, error) {
 	if !ok || g.Type() != api.ValueTypeI32 {
 		return nil, fmt.Errorf("module %q export %s is not a mutable i32 global", mod.Name(), ExportName)
 	}
-	return &Flag{g: mg}, nil
+	depth := mod.ExportedGlobal(DepthExportName)
+	if depth == nil || depth.Type() != api.ValueTypeI32 {
+		return nil, fmt.Errorf("module %q has no i32 %s export: not instrumented by this version", mod.Name(), DepthExportName)
+	}
+	return &Flag{g: mg, depth: depth}, nil
+}
+
+// DepthExceeded reports whether the module's calls nested deeper than
+// MaxDepth: after a call that trapped with "unreachable", it tells the depth
+// limit from an interrupt or a genuine trap. Call it from the goroutine that
+// made the call, after the call returned.
+func (f *Flag) DepthExceeded() bool {
+	return uint32(f.depth.Get()) > MaxDepth
 }
 
 // Raise asks the running code to stop. It returns at once; the call into the

@@ -15,7 +15,7 @@ const ExportName = "canopy_interrupt"
 // for the same input changes. A cache of instrumented modules must include it
 // in its key, or a module rewritten by an older version (one that, say, did
 // not yet yield to Go) would be run after an upgrade.
-const Version = "5"
+const Version = "6"
 
 // StartExportName is the export under which Instrument publishes the
 // module's start function, if it has one: the start section is removed, and
@@ -27,7 +27,23 @@ const StartExportName = "canopy_start"
 
 // ErrAlreadyInstrumented is returned (wrapped) by Instrument for a module that
 // already exports ExportName or StartExportName.
-var ErrAlreadyInstrumented = errors.New("module already exports a name Instrument adds (" + ExportName + ", " + StartExportName + ")")
+var ErrAlreadyInstrumented = errors.New("module already exports a name Instrument adds (" + ExportName + ", " + StartExportName + ", " + DepthExportName + ")")
+
+// DepthExportName is the export under which Instrument publishes the call
+// depth: a mutable i32 global that every function making calls increments on
+// entry and decrements on its way out. An entry that takes it past MaxDepth
+// traps with "unreachable" (Flag.DepthExceeded tells this apart). Without it,
+// unbounded recursion would grow wazero's call stack to its ceiling of about
+// 400 MB of host memory before "stack overflow", whatever the task's memory
+// limit: enough to take down a small device.
+const DepthExportName = "canopy_depth"
+
+// MaxDepth is the deepest nesting of calls into functions that make calls.
+// It bounds the host memory a task's call stack may take to a few MiB (a
+// frame of wazero's compiled code is tens to hundreds of bytes). Real
+// programs stay far below it: C code runs out of its 64 KiB shadow stack
+// long before, and Go code keeps its stack in linear memory.
+const MaxDepth = 50_000
 
 var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 

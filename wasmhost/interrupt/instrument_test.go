@@ -55,7 +55,7 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 	m := &module{form: formDefault} // no imported or defined globals: flag 0, ticks 1
 	spin := &plan{loops: true, counter: 0, bt: []byte{0x40}, bodyBlock: true}
 	second := &plan{loops: true, counter: 2, bt: []byte{0x40}, bodyBlock: true}
-	caller := &plan{calls: true, bt: []byte{0x40}, entryLoop: true, bodyBlock: true, weight: 1}
+	caller := &plan{calls: true, bt: []byte{0x40}, entryLoop: true, bodyBlock: true, weight: 1, depth: true}
 	want := [][]byte{
 		// spin has no parameters and no locals: its loop counter is local 0.
 		cat([]byte{0x01, 0x01, tI32}, m.bodyPrologue(nil, spin), m.loopPrologue(nil, []byte{0x03, 0x40}, 0, 1),
@@ -65,7 +65,8 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 		cat([]byte{2, 2, tI32, 1, tI32}, m.bodyPrologue(nil, second), []byte{0x02, 0x40},
 			m.loopPrologue(nil, []byte{0x03, tI32}, 2, 1), []byte{0x41, 0x01, 0x0c, 0x04, 0x0b}, m.loopEpilogue(nil, 2),
 			[]byte{0x1a, 0x0b}, m.bodyEpilogue(nil, second), []byte{0x0b}),
-		// The third calls but has no loop: its entries are counted in global 1.
+		// The third calls but has no loop: its entries are counted in global 1
+		// and move the call depth, global 2.
 		cat([]byte{0}, m.bodyPrologue(nil, caller), []byte{0x10, 0x00}, m.bodyEpilogue(nil, caller), []byte{0x0b}),
 	}
 	// Spot-check the helpers against the documented sequences.
@@ -74,6 +75,12 @@ func TestInstrumentCheckPlacement(t *testing.T) {
 	}
 	if got := m.bodyEpilogue(nil, spin); !bytes.Equal(got, []byte{0x0b, 0x20, 0x00, 0x24, 0x01}) {
 		t.Errorf("epilogue of a loop-only body = % x", got)
+	}
+	if got := m.depthEnter(nil); !bytes.Equal(got, []byte{0x23, 0x02, 0x41, 0x01, 0x6a, 0x24, 0x02, 0x23, 0x02, 0x41, 0xd0, 0x86, 0x03, 0x4b, 0x04, 0x40, 0x00, 0x0b}) {
+		t.Errorf("depth entry = % x", got)
+	}
+	if got := m.depthLeave(nil); !bytes.Equal(got, []byte{0x23, 0x02, 0x41, 0x01, 0x6b, 0x24, 0x02}) {
+		t.Errorf("depth exit = % x", got)
 	}
 	for i, body := range want {
 		entry := append(appendU32(nil, uint32(len(body))), body...)

@@ -5,9 +5,9 @@ import (
 	"fmt"
 )
 
-// newGlobals is the number of globals Instrument adds: the flag, then the
-// tick counter of the function-entry yields.
-const newGlobals = 2
+// newGlobals is the number of globals Instrument adds: the flag, the tick
+// counter of the function-entry yields, and the call depth.
+const newGlobals = 3
 
 // flagIndex is the index of the flag global.
 func (m *module) flagIndex() uint32 { return m.importedGlobals + m.definedGlobals }
@@ -15,9 +15,12 @@ func (m *module) flagIndex() uint32 { return m.importedGlobals + m.definedGlobal
 // ticksIndex is the index of the counter of function entries.
 func (m *module) ticksIndex() uint32 { return m.flagIndex() + 1 }
 
-// appendGlobals appends the new globals: two mutable i32 initialised to 0.
+// depthIndex is the index of the call depth global.
+func (m *module) depthIndex() uint32 { return m.flagIndex() + 2 }
+
+// appendGlobals appends the new globals: three mutable i32 initialised to 0.
 func (m *module) appendGlobals(dst []byte) []byte {
-	return append(dst, 0x7f, 0x01, 0x41, 0x00, opEnd, 0x7f, 0x01, 0x41, 0x00, opEnd)
+	return append(dst, 0x7f, 0x01, 0x41, 0x00, opEnd, 0x7f, 0x01, 0x41, 0x00, opEnd, 0x7f, 0x01, 0x41, 0x00, opEnd)
 }
 
 func (m *module) appendExport(dst []byte) []byte {
@@ -25,6 +28,10 @@ func (m *module) appendExport(dst []byte) []byte {
 	dst = append(dst, ExportName...)
 	dst = append(dst, 0x03) // global
 	dst = appendU32(dst, m.flagIndex())
+	dst = appendU32(dst, uint32(len(DepthExportName)))
+	dst = append(dst, DepthExportName...)
+	dst = append(dst, 0x03) // global
+	dst = appendU32(dst, m.depthIndex())
 	if m.hasStart {
 		dst = appendU32(dst, uint32(len(StartExportName)))
 		dst = append(dst, StartExportName...)
@@ -37,9 +44,9 @@ func (m *module) appendExport(dst []byte) []byte {
 // newExports is the number of exports Instrument adds.
 func (m *module) newExports() uint32 {
 	if m.hasStart {
-		return 2
+		return 3
 	}
-	return 1
+	return 2
 }
 
 // functions reads the function section: the type index of every defined
@@ -246,7 +253,7 @@ func (m *module) exports(r reader) error {
 		if err != nil {
 			return fmt.Errorf("export %d name: %w", i, err)
 		}
-		if string(name) == ExportName || string(name) == StartExportName {
+		if string(name) == ExportName || string(name) == StartExportName || string(name) == DepthExportName {
 			return fmt.Errorf("export %d at offset %#x (%s): %w", i, at, name, ErrAlreadyInstrumented)
 		}
 		kind, err := r.readByte()
@@ -263,8 +270,8 @@ func (m *module) exports(r reader) error {
 	if !r.done() {
 		return fmt.Errorf("%d bytes after the last export at offset %#x", r.end-r.pos, r.pos)
 	}
-	body := make([]byte, 0, r.end-entries+len(ExportName)+len(StartExportName)+32)
-	if n > ^uint32(0)-2 {
+	body := make([]byte, 0, r.end-entries+len(ExportName)+len(StartExportName)+len(DepthExportName)+32)
+	if n > ^uint32(0)-3 {
 		return errors.New("too many exports")
 	}
 	body = appendU32(body, n+m.newExports())

@@ -156,6 +156,7 @@ type plan struct {
 	bodyBlock bool     // the original body is wrapped in a block (bt, and loops or calls)
 	weight    uint32   // what an entry counts (see weight)
 	loopW     []uint32 // what an iteration of each loop counts, in the order of the loops
+	depth     bool     // entries and exits move the call depth (calls and a body block)
 }
 
 // bodyPrologue starts an instrumented body. For a function that makes calls
@@ -196,6 +197,9 @@ func (m *module) bodyPrologue(dst []byte, p *plan) []byte {
 	if !m.form.yield {
 		return dst
 	}
+	if p.depth {
+		dst = m.depthEnter(dst)
+	}
 	g := m.ticksIndex()
 	if p.entryLoop {
 		dst = append(dst, opLoop, blockTypeEmpty, opBlock, blockTypeEmpty)
@@ -228,6 +232,39 @@ func (m *module) storeCounter(dst []byte, p *plan) []byte {
 	return appendU32(dst, m.ticksIndex())
 }
 
+// leave appends what every way out of an instrumented body runs: the loop
+// counter stored back and the call depth decremented.
+func (m *module) leave(dst []byte, p *plan) []byte {
+	dst = m.storeCounter(dst, p)
+	if p.depth {
+		dst = m.depthLeave(dst)
+	}
+	return dst
+}
+
+// depthEnter appends "depth += 1; if depth > MaxDepth { unreachable }".
+func (m *module) depthEnter(dst []byte) []byte {
+	d := m.depthIndex()
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, d)
+	dst = append(dst, 0x41, 0x01, 0x6a, 0x24) // i32.const 1; i32.add; global.set
+	dst = appendU32(dst, d)
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, d)
+	dst = append(dst, 0x41)
+	dst = appendS33(dst, MaxDepth)
+	return append(dst, 0x4b, opIf, blockTypeEmpty, 0x00, opEnd) // i32.gt_u; if; unreachable; end
+}
+
+// depthLeave appends "depth -= 1".
+func (m *module) depthLeave(dst []byte) []byte {
+	d := m.depthIndex()
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, d)
+	dst = append(dst, 0x41, 0x01, 0x6b, 0x24) // i32.const 1; i32.sub; global.set
+	return appendU32(dst, d)
+}
+
 // bodyEpilogue ends what bodyPrologue started, before the function's end.
 func (m *module) bodyEpilogue(dst []byte, p *plan) []byte {
 	if !m.form.yield {
@@ -236,7 +273,7 @@ func (m *module) bodyEpilogue(dst []byte, p *plan) []byte {
 	if p.bodyBlock {
 		dst = append(dst, opEnd)
 	}
-	dst = m.storeCounter(dst, p)
+	dst = m.leave(dst, p)
 	if p.entryLoop {
 		dst = append(dst, 0x0f, opEnd) // return; end $yield
 		dst = resetCount(dst, false, m.ticksIndex())
