@@ -55,6 +55,13 @@ func (m *Module) Digest() string { return m.digest }
 // it can run as a job. Otherwise it is a reactor and can run as a service.
 func (m *Module) IsCommand() bool { return m.command }
 
+// Exports reports whether the module exports a function named name, e.g.
+// ExportOnMessage: a runner can refuse subscriptions a module cannot serve.
+func (m *Module) Exports(name string) bool {
+	_, ok := m.compiled.ExportedFunctions()[name]
+	return ok
+}
+
 // MinMemory is the linear memory the module needs at instantiation.
 func (m *Module) MinMemory() uint64 { return uint64(m.minPages) << 16 }
 

@@ -128,6 +128,12 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 			return err
 		}
 	}
+	if len(d.Subscribe) > 0 && !mod.Exports(wasmhost.ExportOnMessage) {
+		return fmt.Errorf("%s subscribes to %s but does not export %s", modulePath, d.Subscribe[0].Topic, wasmhost.ExportOnMessage)
+	}
+	if d.Tick > 0 && !mod.Exports(wasmhost.ExportOnTick) {
+		return fmt.Errorf("%s has a tick of %s but does not export %s", modulePath, d.Tick, wasmhost.ExportOnTick)
+	}
 
 	client, stopMQTT, err := connectMQTT(ctx, o.mqtt, log)
 	if err != nil {

@@ -219,6 +219,7 @@ func TestRunBadInput(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.wasm")
 	os.WriteFile(garbage, []byte("\x00asm\x01\x00\x00\x00\x01\xff"), 0o644)
 	mod := writeModule(t, "guest")
+	job := writeModule(t, "job")
 	cases := []struct {
 		name string
 		args []string
@@ -235,6 +236,8 @@ func TestRunBadInput(t *testing.T) {
 		{"bad qos", []string{"run", mod, "--qos", "2"}, 2, "--qos"},
 		{"bad mqtt url", []string{"run", mod, "--mqtt", "::nope", "--cache", ""}, 2, "--mqtt"},
 		{"two modules", []string{"run", mod, mod}, 2, "arg"},
+		{"no message handler", []string{"run", job, "--subscribe", "a/b", "--type", "service", "--cache", ""}, 1, "does not export canopy_on_message"},
+		{"no tick handler", []string{"run", job, "--tick", "1s", "--type", "service", "--cache", ""}, 1, "does not export canopy_on_tick"},
 		{"negative tick", []string{"run", mod, "--tick", "-1s", "--mqtt", "tcp://127.0.0.1:1", "--cache", ""}, 2, "--tick"},
 	}
 	for _, c := range cases {
