@@ -200,7 +200,10 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 	st := sup.Status()
 	log.Info("task ended", "task", d.Name, "state", st.State, "messages", st.Usage.Messages,
 		"handlerErrors", st.Usage.HandlerErrors, "dropped", st.Usage.Dropped, "restarts", st.Restarts)
-	if runErr != nil {
+	switch {
+	case errors.Is(runErr, wasmhost.ErrInvalidTask): // already names the task
+		return runErr
+	case runErr != nil:
 		return fmt.Errorf("task %s stopped: %w", d.Name, runErr)
 	}
 	return nil

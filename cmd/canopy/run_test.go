@@ -220,6 +220,7 @@ func TestRunBadInput(t *testing.T) {
 	os.WriteFile(garbage, []byte("\x00asm\x01\x00\x00\x00\x01\xff"), 0o644)
 	mod := writeModule(t, "guest")
 	job := writeModule(t, "job")
+	url := startBroker(t)
 	cases := []struct {
 		name string
 		args []string
@@ -236,6 +237,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad qos", []string{"run", mod, "--qos", "2"}, 2, "--qos"},
 		{"bad mqtt url", []string{"run", mod, "--mqtt", "::nope", "--cache", ""}, 2, "--mqtt"},
 		{"two modules", []string{"run", mod, mod}, 2, "arg"},
+		{"memory below the module's start", []string{"run", mod, "--memory", "64KiB", "--mqtt", url, "--cache", ""}, 1, "invalid task guest: module needs"},
 		{"no message handler", []string{"run", job, "--subscribe", "a/b", "--type", "service", "--cache", ""}, 1, "does not export canopy_on_message"},
 		{"no tick handler", []string{"run", job, "--tick", "1s", "--type", "service", "--cache", ""}, 1, "does not export canopy_on_tick"},
 		{"negative tick", []string{"run", mod, "--tick", "-1s", "--mqtt", "tcp://127.0.0.1:1", "--cache", ""}, 2, "--tick"},
