@@ -228,14 +228,15 @@ func TestHostKV(t *testing.T) {
 	if r := set(strings.Repeat("k", maxKeyLen+1), "x"); r != CodeTooLarge {
 		t.Fatalf("set long key = %d", r)
 	}
-	// Quota 100 bytes of keys+values: "a"+"hello" = 6 used.
-	if r := set("b", strings.Repeat("x", 93)); r != 0 { // 6+94 = 100
+	// Quota 100 bytes of keys+values plus kvEntryCost (32) an entry:
+	// "a"+"hello" = 6+32 = 38 used.
+	if r := set("b", strings.Repeat("x", 29)); r != 0 { // 38+1+29+32 = 100
 		t.Fatalf("set up to the quota = %d", r)
 	}
-	if r := set("c", ""); r != CodeQuotaExceeded { // 101
+	if r := set("c", ""); r != CodeQuotaExceeded { // 133
 		t.Fatalf("set past the quota = %d", r)
 	}
-	if r := set("b", strings.Repeat("y", 93)); r != 0 { // replacing frees the old value
+	if r := set("b", strings.Repeat("y", 29)); r != 0 { // replacing frees the old value
 		t.Fatalf("overwrite at the quota = %d", r)
 	}
 	if r := del("b"); r != 0 {
@@ -244,7 +245,7 @@ func TestHostKV(t *testing.T) {
 	if r := del("b"); r != CodeNotFound {
 		t.Fatalf("delete again = %d", r)
 	}
-	if r := set("c", strings.Repeat("z", 50)); r != 0 {
+	if r := set("c", strings.Repeat("z", 20)); r != 0 { // 38+1+20+32 = 91
 		t.Fatalf("set after delete = %d", r)
 	}
 	// Another task has its own namespace.
@@ -255,11 +256,11 @@ func TestHostKV(t *testing.T) {
 	// A new instance of the same task sees the data and counts it in the quota.
 	i.Close(context.Background())
 	again := newGuest(t, start(t, h, "guest", TaskConfig{ID: "kv-a", Limits: kernel.Limits{KV: 100}}))
-	if r, buf := get(again, "c", 64); r != 50 || buf != "zzzzzzzzzz" {
+	if r, buf := get(again, "c", 64); r != 20 || buf != "zzzzzzzzzz" {
 		t.Fatalf("after restart get = %d %q", r, buf)
 	}
 	g = again
-	if r := set("d", strings.Repeat("w", 50)); r != CodeQuotaExceeded { // 6+51+51 > 100
+	if r := set("d", ""); r != CodeQuotaExceeded { // 91+1+32 > 100
 		t.Fatalf("quota not counted after restart: %d", r)
 	}
 }

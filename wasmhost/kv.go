@@ -10,9 +10,15 @@ import (
 // maxKeyLen is the longest KV key a task may use; longer keys get -3.
 const maxKeyLen = 1024
 
+// kvEntryCost is what each entry counts against the quota besides its key
+// and value: badger stores a header, the namespace prefix and a version with
+// every entry, so a quota counted in key and value bytes alone would let
+// many tiny entries take many times their quota on disk.
+const kvEntryCost = 32
+
 // kvSpace is one task's KV namespace in badger: keys are prefixed with
-// "kv/", the task id and a NUL byte, and the sum of key and value bytes is
-// bounded by the task's kv quota. The usage is counted on the first write
+// "kv/", the task id and a NUL byte, and the sum of key and value bytes plus
+// kvEntryCost per entry is bounded by the task's kv quota. The usage is counted on the first write
 // (not at start: a start costs tens of µs, a scan a few) and kept up to date
 // by set and delete; one instance of a task writes its namespace at a time.
 type kvSpace struct {
@@ -45,7 +51,7 @@ func (s *kvSpace) count() error {
 			if err != nil {
 				return err
 			}
-			s.used += int64(len(item.Key())-len(s.prefix)) + n
+			s.used += int64(len(item.Key())-len(s.prefix)) + n + kvEntryCost
 		}
 		return nil
 	})
@@ -92,11 +98,11 @@ func (s *kvSpace) set(k, v []byte) error {
 			if err != nil {
 				return err
 			}
-			old = int64(len(k)) + n
+			old = int64(len(k)) + n + kvEntryCost
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		delta = int64(len(k)+len(v)) - old
+		delta = int64(len(k)+len(v)) + kvEntryCost - old
 		if s.used+delta > s.quota {
 			return errQuota
 		}
@@ -126,7 +132,7 @@ func (s *kvSpace) delete(k []byte) error {
 		if err != nil {
 			return err
 		}
-		freed = int64(len(k)) + n
+		freed = int64(len(k)) + n + kvEntryCost
 		return txn.Delete(full)
 	})
 	if err == nil {
