@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -28,21 +27,11 @@ func newTestCA(t *testing.T) *testCA {
 
 func (c *testCA) identity(t *testing.T, name kernel.NodeName, role kernel.Role) *identity.Node {
 	t.Helper()
-	key, err := identity.LoadOrCreateKey(filepath.Join(t.TempDir(), "node.key"))
+	n, err := c.auth.Issue(t.TempDir(), name, role)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := c.auth.Tokens.Create(role, time.Minute)
-	csr, _ := identity.NewCSR(key, name)
-	cert, ca, err := c.auth.Join(tok, csr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.NewNode(key, cert, ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return n
 }
 
 func (c *testCA) network(t *testing.T, name kernel.NodeName, role kernel.Role) link.Network {

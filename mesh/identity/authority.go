@@ -50,6 +50,14 @@ func (a *Authority) Renew(peer kernel.NodeName, role kernel.Role, csrDER []byte)
 // Bootstrap returns the controller's own identity kept in dir, issuing it
 // from the CA on the first start (the controller cannot join anyone).
 func (a *Authority) Bootstrap(dir string, name kernel.NodeName) (*Node, error) {
+	return a.Issue(dir, name, kernel.RoleController)
+}
+
+// Issue returns the identity kept in dir, or on first use makes a key pair
+// there and signs a certificate for name and role directly from the CA, with
+// no token: for nodes the authority's own process runs (the controller, the
+// simulated nodes of an in-process cluster). Devices join with a token.
+func (a *Authority) Issue(dir string, name kernel.NodeName, role kernel.Role) (*Node, error) {
 	if n, err := LoadNode(dir); err == nil {
 		return n, nil
 	}
@@ -61,7 +69,7 @@ func (a *Authority) Bootstrap(dir string, name kernel.NodeName) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := a.CA.Sign(csr, kernel.RoleController, a.CertTTL)
+	cert, err := a.CA.Sign(csr, role, a.CertTTL)
 	if err != nil {
 		return nil, err
 	}

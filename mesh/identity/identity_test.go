@@ -209,3 +209,28 @@ func TestSignRejectsBadCSR(t *testing.T) {
 		t.Fatal("bad role signed")
 	}
 }
+
+// TestIssue: an identity issued directly names its node and role, and a
+// second Issue on the same directory returns it instead of a new one.
+func TestIssue(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Authority{CA: ca, Tokens: NewTokens(nil)}
+	dir := t.TempDir()
+	n, err := a.Issue(dir, "sim-leaf-1", kernel.RoleLeaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Name != "sim-leaf-1" || n.Role != kernel.RoleLeaf {
+		t.Fatalf("issued %s/%s", n.Name, n.Role)
+	}
+	again, err := a.Issue(dir, "sim-leaf-1", kernel.RoleLeaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Cert.Equal(n.Cert) {
+		t.Fatal("second Issue made a new certificate")
+	}
+}

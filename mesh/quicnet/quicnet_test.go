@@ -28,17 +28,7 @@ func newCluster(t *testing.T) *cluster {
 
 func (c *cluster) node(t *testing.T, name kernel.NodeName, role kernel.Role) *identity.Node {
 	t.Helper()
-	key, err := identity.LoadOrCreateKey(filepath.Join(t.TempDir(), "node.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := c.auth.Tokens.Create(role, time.Minute)
-	csr, _ := identity.NewCSR(key, name)
-	cert, ca, err := c.auth.Join(tok, csr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := identity.NewNode(key, cert, ca)
+	n, err := c.auth.Issue(t.TempDir(), name, role)
 	if err != nil {
 		t.Fatal(err)
 	}
