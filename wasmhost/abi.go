@@ -205,14 +205,25 @@ func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	val, err := i.kv.get(k)
+	if err != nil {
+		ret(stack, i.kvCode("get", err))
+		return
+	}
+	ret(stack, copyOut(mod, stack[2], stack[3], val))
+}
+
+// kvCode maps a KV error to its ABI code, logging the unexpected ones.
+func (i *Instance) kvCode(op string, err error) int32 {
 	switch {
+	case err == nil:
+		return 0
 	case errors.Is(err, errNotFound):
-		ret(stack, CodeNotFound)
-	case err != nil:
-		i.hostLog().Warn("kv get failed", "err", err)
-		ret(stack, CodeUnavailable)
+		return CodeNotFound
+	case errors.Is(err, errQuota):
+		return CodeQuotaExceeded
 	default:
-		ret(stack, copyOut(mod, stack[2], stack[3], val))
+		i.hostLog().Warn("kv "+op+" failed", "err", err)
+		return CodeUnavailable
 	}
 }
 
@@ -232,16 +243,7 @@ func hostKVSet(ctx context.Context, mod api.Module, stack []uint64) {
 		ret(stack, CodeInvalidArgument)
 		return
 	}
-	err := i.kv.set(k, v)
-	switch {
-	case errors.Is(err, errQuota):
-		ret(stack, CodeQuotaExceeded)
-	case err != nil:
-		i.hostLog().Warn("kv set failed", "err", err)
-		ret(stack, CodeUnavailable)
-	default:
-		ret(stack, 0)
-	}
+	ret(stack, i.kvCode("set", i.kv.set(k, v)))
 }
 
 func hostKVDelete(ctx context.Context, mod api.Module, stack []uint64) {
@@ -255,16 +257,7 @@ func hostKVDelete(ctx context.Context, mod api.Module, stack []uint64) {
 		ret(stack, code)
 		return
 	}
-	err := i.kv.delete(k)
-	switch {
-	case errors.Is(err, errNotFound):
-		ret(stack, CodeNotFound)
-	case err != nil:
-		i.hostLog().Warn("kv delete failed", "err", err)
-		ret(stack, CodeUnavailable)
-	default:
-		ret(stack, 0)
-	}
+	ret(stack, i.kvCode("delete", i.kv.delete(k)))
 }
 
 func hostConfigGet(ctx context.Context, mod api.Module, stack []uint64) {
