@@ -93,6 +93,7 @@ func (o *Outbox) commit(batch []*op) {
 	lowDisk := o.lowDisk()
 	bt := &batchTxn{db: o.db, txn: o.db.NewTransaction(true)}
 	results := make([]error, len(batch))
+	o.stagedAppends, o.stagedAcks = 0, 0
 	err := o.stage(bt, batch, results, lowDisk)
 	if err == nil {
 		err = bt.txn.Commit()
@@ -112,6 +113,8 @@ func (o *Outbox) commit(batch []*op) {
 		}
 	} else {
 		o.commits.Add(1)
+		o.appended.Add(o.stagedAppends)
+		o.acked.Add(o.stagedAcks)
 	}
 	o.publishDests()
 	for i, p := range batch {
@@ -169,6 +172,7 @@ func (o *Outbox) stage(bt *batchTxn, batch []*op, results []error, lowDisk bool)
 				return err
 			}
 			o.index(&entry{seq: m.Seq, id: m.ID, dest: m.Dest, size: m.size()})
+			o.stagedAppends++
 		}
 	}
 	if lowDisk {
@@ -212,6 +216,7 @@ func (o *Outbox) ackOne(bt *batchTxn, id string) error {
 	if err := o.remove(bt, e); err != nil {
 		return err
 	}
+	o.stagedAcks++
 	return bt.set(badger.NewEntry(ackedKey(id), nil).WithTTL(o.cfg.DedupeWindow))
 }
 
@@ -253,7 +258,14 @@ func (o *Outbox) remove(bt *batchTxn, e *entry) error {
 	}
 	delete(o.pending, e.id)
 	delete(o.bySeq, e.seq)
-	o.dests[e.dest]--
+	d := o.dests[e.dest]
+	d.Messages--
+	d.Bytes -= e.size
+	if d.Messages == 0 {
+		delete(o.dests, e.dest)
+	} else {
+		o.dests[e.dest] = d
+	}
 	o.n.Add(-1)
 	o.bytes.Add(-e.size)
 	return nil
@@ -263,7 +275,10 @@ func (o *Outbox) index(e *entry) {
 	o.pending[e.id] = e
 	o.bySeq[e.seq] = e
 	o.queue = append(o.queue, e)
-	o.dests[e.dest]++
+	d := o.dests[e.dest]
+	d.Messages++
+	d.Bytes += e.size
+	o.dests[e.dest] = d
 	o.n.Add(1)
 	o.bytes.Add(e.size)
 }
@@ -288,7 +303,7 @@ func (o *Outbox) popOldest() *entry {
 func (o *Outbox) reset() {
 	o.pending = map[string]*entry{}
 	o.bySeq = map[uint64]*entry{}
-	o.dests = map[string]int{}
+	o.dests = map[string]Pending{}
 	o.queue, o.head = nil, 0
 	o.n.Store(0)
 	o.bytes.Store(0)

@@ -44,13 +44,17 @@ type Outbox struct {
 	savedSeq uint64
 	queue    []*entry // pending in seq order from head; acked ones linger until popped
 	head     int
-	dests    map[string]int // dest → pending count
+	// Counted while staging, added to appended and acked once committed.
+	stagedAppends, stagedAcks int64
+	dests                     map[string]Pending // dest → pending messages and bytes
 
 	// Read by anyone.
 	mu        sync.RWMutex // guards destsView
-	destsView map[string]int
+	destsView map[string]Pending
 	n         atomic.Int64
 	bytes     atomic.Int64
+	appended  atomic.Int64
+	acked     atomic.Int64
 	dropped   atomic.Int64
 	dupes     atomic.Int64
 	diskFull  atomic.Int64
@@ -62,6 +66,9 @@ type Outbox struct {
 type Stats struct {
 	Len        int64         // pending messages
 	Bytes      int64         // pending bytes, as counted against MaxBytes
+	MaxBytes   int64         // the bound on Bytes (Config.MaxBytes)
+	Appended   int64         // messages stored since Open (duplicates not counted)
+	Acked      int64         // messages removed by an acknowledgement since Open
 	Dropped    int64         // messages dropped by the bound or a full disk
 	Duplicates int64         // appends ignored because the id was known
 	DiskFull   int64         // appends refused with ErrDiskFull
@@ -103,7 +110,7 @@ func Open(cfg Config) (*Outbox, error) {
 		exited:  make(chan struct{}),
 		pending: map[string]*entry{},
 		bySeq:   map[uint64]*entry{},
-		dests:   map[string]int{},
+		dests:   map[string]Pending{},
 	}
 	start := time.Now()
 	if err := o.checkFormat(); err != nil {
@@ -241,17 +248,35 @@ func (o *Outbox) Destinations() map[string]int {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	out := make(map[string]int, len(o.destsView))
-	for d, n := range o.destsView {
-		out[d] = n
+	for d, p := range o.destsView {
+		out[d] = int(p.Messages)
+	}
+	return out
+}
+
+// Pending is what waits for one destination.
+type Pending struct {
+	Messages int64
+	Bytes    int64 // as counted against MaxBytes
+}
+
+// PendingByDestination lists the destinations with pending messages, with
+// their messages and bytes, as of the last commit.
+func (o *Outbox) PendingByDestination() map[string]Pending {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	out := make(map[string]Pending, len(o.destsView))
+	for d, p := range o.destsView {
+		out[d] = p
 	}
 	return out
 }
 
 func (o *Outbox) publishDests() {
-	view := make(map[string]int, len(o.dests))
-	for d, n := range o.dests {
-		if n > 0 {
-			view[d] = n
+	view := make(map[string]Pending, len(o.dests))
+	for d, p := range o.dests {
+		if p.Messages > 0 {
+			view[d] = p
 		}
 	}
 	o.mu.Lock()
@@ -268,7 +293,8 @@ func (o *Outbox) Bytes() int64 { return o.bytes.Load() }
 // Stats returns the counters.
 func (o *Outbox) Stats() Stats {
 	return Stats{
-		Len: o.n.Load(), Bytes: o.bytes.Load(), Dropped: o.dropped.Load(),
+		Len: o.n.Load(), Bytes: o.bytes.Load(), MaxBytes: o.cfg.MaxBytes,
+		Appended: o.appended.Load(), Acked: o.acked.Load(), Dropped: o.dropped.Load(),
 		Duplicates: o.dupes.Load(), DiskFull: o.diskFull.Load(), Commits: o.commits.Load(),
 		Recovery: o.recovered,
 	}
