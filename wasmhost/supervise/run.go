@@ -151,6 +151,37 @@ func (s *Supervisor) recordFailure(err error) {
 		f = append([]Failure(nil), f[len(f)-MaxFailures:]...)
 	}
 	s.status.Failures = f
+	if s.status.FailuresByCause == nil {
+		s.status.FailuresByCause = map[string]int{}
+	}
+	s.status.FailuresByCause[FailureCause(err)]++
+}
+
+// Causes of a failed run that FailureCause reports besides the limits'
+// names (wasmhost.LimitMemory, LimitCallTimeout, LimitPublishRate,
+// LimitCallDepth).
+const (
+	CauseTrap  = "trap"  // the guest trapped
+	CauseExit  = "exit"  // the guest exited with a nonzero code
+	CauseError = "error" // anything else, e.g. the instance could not start
+)
+
+// FailureCause names why a run failed: the limit's name for a
+// *wasmhost.LimitError, else CauseTrap, CauseExit or CauseError.
+func FailureCause(err error) string {
+	var le *wasmhost.LimitError
+	var te *wasmhost.TrapError
+	var ee *wasmhost.ExitError
+	switch {
+	case errors.As(err, &le):
+		return le.Limit
+	case errors.As(err, &te):
+		return CauseTrap
+	case errors.As(err, &ee):
+		return CauseExit
+	default:
+		return CauseError
+	}
 }
 
 func (s *Supervisor) finish(st kernel.TaskState, err error) {

@@ -103,6 +103,10 @@ type Status struct {
 	// Failures are the most recent failed runs, oldest first (at most
 	// MaxFailures): when and why each ended.
 	Failures []Failure
+	// FailuresByCause counts every failed run by its cause (FailureCause).
+	FailuresByCause map[string]int
+	// Queued is how many messages wait for the task now.
+	Queued int
 }
 
 // Failure is one failed run of a task.
@@ -183,6 +187,11 @@ func (s *Supervisor) Status() Status {
 	defer s.mu.Unlock()
 	st := s.status
 	st.Failures = append([]Failure(nil), s.status.Failures...)
+	st.FailuresByCause = make(map[string]int, len(s.status.FailuresByCause))
+	for c, n := range s.status.FailuresByCause {
+		st.FailuresByCause[c] = n
+	}
+	st.Queued = len(s.queue)
 	st.Usage = s.past
 	cur := s.cur
 	st.Usage.Messages += cur.Messages

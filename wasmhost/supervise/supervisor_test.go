@@ -114,6 +114,9 @@ func TestServiceRestartsAfterTrap(t *testing.T) {
 	if st := s.Status(); st.LastError != "call timeout 100ms exceeded" {
 		t.Fatalf("status %+v", st)
 	}
+	if got := s.Status().FailuresByCause; len(got) != 2 || got[CauseTrap] != 1 || got[wasmhost.LimitCallTimeout] != 1 {
+		t.Fatalf("failures by cause %v, want one trap and one call timeout", got)
+	}
 	eventually(t, "second wait asked", func() bool { return slices.Contains(clock.Asked(), 200*time.Millisecond) })
 	if got := clock.Asked(); !slices.Equal(got, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}) {
 		t.Fatalf("backoff waits %v", got)
