@@ -70,6 +70,10 @@ type Config struct {
 	// OnOutbox receives outbox messages at the root, in order per source,
 	// each once. nil publishes them on the fleet topic at QoS 1.
 	OnOutbox func(from kernel.NodeName, m kernel.OutboxMessage) error
+	// OutboxLedger is the root's record of what each source's outbox has
+	// delivered (see OutboxLedger); nil keeps it in memory, so a restarted
+	// root repeats each source's unacknowledged batch.
+	OutboxLedger OutboxLedger
 	// Identity, when set, is renewed through the root when less than a
 	// third of its lifetime remains; OnRenewed receives the new identity
 	// (to save it and hand it to the network, e.g. quicnet.SetIdentity).
@@ -149,6 +153,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.OutboxLedger == nil {
+		c.OutboxLedger = NewMemOutboxLedger()
 	}
 	return c
 }
