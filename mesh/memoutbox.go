@@ -60,3 +60,33 @@ func (o *MemOutbox) Len() int {
 	defer o.mu.Unlock()
 	return len(o.msgs)
 }
+
+// MemOutboxLedger is an OutboxLedger in memory, the default: a restarted
+// root forgets it, so a source's unacknowledged batch is delivered again
+// after a root restart. Safe for concurrent use.
+type MemOutboxLedger struct {
+	mu   sync.Mutex
+	last map[kernel.NodeName]uint64
+}
+
+// NewMemOutboxLedger returns an empty ledger.
+func NewMemOutboxLedger() *MemOutboxLedger {
+	return &MemOutboxLedger{last: map[kernel.NodeName]uint64{}}
+}
+
+// Load returns the highest ID recorded for source.
+func (l *MemOutboxLedger) Load(source kernel.NodeName) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last[source], nil
+}
+
+// Advance records upto for source if it is higher than what is held.
+func (l *MemOutboxLedger) Advance(source kernel.NodeName, upto uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if upto > l.last[source] {
+		l.last[source] = upto
+	}
+	return nil
+}

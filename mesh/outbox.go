@@ -15,6 +15,38 @@ const (
 	outboxBatch = 64
 )
 
+// OutboxLedger is the root's record, per source node, of the highest
+// outbox message ID it has handed to OnOutbox (or published) and that
+// OnOutbox accepted. The root dedupes redelivered messages against it, and
+// acknowledges to the source only what the ledger holds, so a ledger that
+// survives restarts (mesh/ledger keeps one in files) makes a restarted
+// root drop what its previous run already delivered.
+//
+// The root calls Load once per source per run, before the first batch from
+// that source, and Advance after OnOutbox accepted every message of a
+// batch up to and including upto, before it acknowledges the batch. Calls
+// for one source never overlap; calls for different sources may run
+// concurrently.
+//
+// Delivery is at least once with dedupe. The one window that repeats
+// messages is a crash between OnOutbox accepting a message and Advance
+// returning for it: the source never received the acknowledgement, so it
+// sends the message again and the restarted root, whose ledger does not
+// cover it, delivers it again. That repeats at most the batch in flight
+// per source (up to 64 messages), never loses one: the ledger never
+// claims an ID that OnOutbox did not accept, and the source drops a
+// message only once the root acknowledged it, after Advance.
+type OutboxLedger interface {
+	// Load returns the highest ID delivered from source, 0 if none.
+	Load(source kernel.NodeName) (uint64, error)
+	// Advance records that every message from source up to and including
+	// upto was delivered. It is durable when it returns; an implementation
+	// ignores an upto below what it holds. After an error the record holds
+	// the old value or upto, never anything else; the root then refuses
+	// the batch, and the source sends it again.
+	Advance(source kernel.NodeName, upto uint64) error
+}
+
 type outboxBatchMsg struct {
 	Msgs []kernel.OutboxMessage
 }
@@ -23,16 +55,38 @@ type outboxAck struct {
 	Upto uint64 // highest ID delivered (now or before)
 }
 
-// outboxState is the root's memory of the last ID delivered per source.
+// outboxState is the root's memory of each source's delivery, and the
+// sender's wake-up channel.
 type outboxState struct {
 	mu   sync.Mutex
-	last map[kernel.NodeName]uint64
+	src  map[kernel.NodeName]*outboxSource
 	kick chan struct{}
 }
 
+// outboxSource is what the root knows of one source. Its lock is held for
+// a whole batch, so one source's batches are delivered one at a time, in
+// order, while other sources' batches go on in parallel.
+type outboxSource struct {
+	mu      sync.Mutex
+	loaded  bool   // last and durable were read from the ledger
+	last    uint64 // highest ID OnOutbox accepted (this run, or as the ledger says)
+	durable uint64 // highest ID the ledger holds: what is acknowledged
+}
+
 func (o *outboxState) init() {
-	o.last = map[kernel.NodeName]uint64{}
+	o.src = map[kernel.NodeName]*outboxSource{}
 	o.kick = make(chan struct{}, 1)
+}
+
+func (o *outboxState) source(name kernel.NodeName) *outboxSource {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.src[name]
+	if s == nil {
+		s = &outboxSource{}
+		o.src[name] = s
+	}
+	return s
 }
 
 // KickOutbox wakes the outbox delivery loop, e.g. after an append, so the
@@ -115,18 +169,32 @@ func (n *Node) sendOutbox(msgs []kernel.OutboxMessage) error {
 }
 
 // onOutbox runs at the root: it delivers each message whose ID is past the
-// last delivered from that source, in order, and confirms how far it got.
+// last delivered from that source, in order, records how far it got in the
+// ledger, and then confirms that much. A message is handed on only after
+// every earlier one was accepted, and acknowledged only once the ledger
+// holds it, so a crash at any point repeats messages (the ones accepted
+// since the last Advance) but never skips one.
 func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
 	var batch outboxBatchMsg
 	if err := frame.Unmarshal(body, &batch); err != nil {
 		return nil, err
 	}
-	n.outbox.mu.Lock()
-	defer n.outbox.mu.Unlock() // one batch at a time keeps per-source order
-	last := n.outbox.last[from]
+	src := n.outbox.source(from)
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if !src.loaded {
+		last, err := n.cfg.OutboxLedger.Load(from)
+		if err != nil {
+			n.log.Error("outbox ledger load", "from", string(from), "err", err)
+			return nil, fmt.Errorf("outbox ledger: %w", err)
+		}
+		src.last, src.durable, src.loaded = last, last, true
+	}
+	var failed error
+	progress := false
 	for _, m := range batch.Msgs {
-		if m.ID <= last {
-			continue // a repeat after a lost ack
+		if m.ID <= src.last {
+			continue // a repeat after a lost ack, or after a root restart
 		}
 		var err error
 		if n.cfg.OnOutbox != nil {
@@ -135,13 +203,26 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 			err = n.publishAs(ctx, from, m)
 		}
 		if err != nil {
+			failed = fmt.Errorf("outbox message %d: %w", m.ID, err)
 			break
 		}
-		last = m.ID
+		src.last, progress = m.ID, true
 		n.counter.OutboxMessages.Add(1)
 	}
-	n.outbox.last[from] = last
-	return frame.Marshal(outboxAck{Upto: last})
+	if src.last > src.durable {
+		// A failure here leaves last ahead of durable: this run still drops
+		// the repeats, and the next batch from the source tries again.
+		if err := n.cfg.OutboxLedger.Advance(from, src.last); err != nil {
+			n.log.Error("outbox ledger advance", "from", string(from), "upto", src.last, "err", err)
+			return nil, fmt.Errorf("outbox ledger: %w", err)
+		}
+		src.durable = src.last
+	}
+	if failed != nil && !progress {
+		// Nothing new went through: make the source back off and retry.
+		return nil, failed
+	}
+	return frame.Marshal(outboxAck{Upto: src.durable})
 }
 
 // publishAs publishes an outbox message on the fleet topic at QoS 1, on
