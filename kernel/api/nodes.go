@@ -1,0 +1,56 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// Node states.
+const (
+	StateLinked = "linked" // the controller has a route to it
+	StateLost   = "lost"   // known, but not reachable now
+)
+
+// Node is one entry of GET /api/v1/nodes.
+type Node struct {
+	Name   string `json:"name"`
+	Role   string `json:"role"`             // controller, gateway or leaf
+	Parent string `json:"parent,omitempty"` // the node it links to; empty for the controller
+	State  string `json:"state"`            // linked or lost
+	// RTTMillis is the round trip to its parent as last measured, in
+	// milliseconds; 0 when not measured.
+	RTTMillis float64 `json:"rttMs,omitempty"`
+	// Addr is where it accepts children (gateways and controllers).
+	Addr     string            `json:"addr,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	LastSeen time.Time         `json:"lastSeen,omitzero"`
+}
+
+// NodeLister lists the nodes the controller knows. The handler calls it
+// from the request's goroutine; it must not block on the network.
+type NodeLister interface {
+	Nodes(ctx context.Context) ([]Node, error)
+}
+
+// NodeList is the body of GET /api/v1/nodes.
+type NodeList struct {
+	Nodes []Node `json:"nodes"`
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ Role) error {
+	if s.cfg.Nodes == nil {
+		return Errorf(http.StatusNotImplemented, "", "this server does not list nodes")
+	}
+	nodes, err := s.cfg.Nodes.Nodes(r.Context())
+	if err != nil {
+		return err
+	}
+	if nodes == nil {
+		nodes = []Node{}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	writeJSON(w, http.StatusOK, NodeList{Nodes: nodes})
+	return nil
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Token kinds a TokenRequest may ask for: join tokens for devices, API
+// tokens for people and scripts.
+const (
+	TokenAgent    = "agent"   // join as a leaf
+	TokenGateway  = "gateway" // join as a gateway (accepts children)
+	TokenOperator = string(RoleOperator)
+	TokenViewer   = string(RoleViewer)
+	TokenAdmin    = string(RoleAdmin)
+)
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	// Role is agent or gateway (a join token) or viewer, operator or
+	// admin (an API token).
+	Role string `json:"role"`
+	// TTL is how long the token is valid; 0 means the issuer's default.
+	TTL time.Duration `json:"-"`
+}
+
+// IsJoin reports whether the request is for a join token.
+func (t TokenRequest) IsJoin() bool { return t.Role == TokenAgent || t.Role == TokenGateway }
+
+// Token is a created token.
+type Token struct {
+	Token   string    `json:"token"`
+	Role    string    `json:"role"`
+	Expires time.Time `json:"expires,omitzero"`
+	// Join says where and how a device joins with a join token.
+	Join *JoinInfo `json:"join,omitempty"`
+}
+
+// JoinInfo is what a device needs besides the token: the mesh address to
+// join and the CA pin.
+type JoinInfo struct {
+	Addr   string `json:"addr"`
+	CAHash string `json:"caHash"`
+}
+
+// TokenIssuer creates tokens. The handler calls it from the request's
+// goroutine after checking the request and the caller's right to it; it
+// returns an *Error for a request it refuses, any other error is a 500.
+type TokenIssuer interface {
+	CreateToken(ctx context.Context, req TokenRequest) (Token, error)
+}
+
+// maxTTL bounds token lifetimes (and keeps the arithmetic far from
+// overflow).
+const maxTTL = 10 * 365 * 24 * time.Hour
+
+// DecodeTokenRequest parses and checks a POST /api/v1/tokens body:
+// {"role": "agent", "ttl": "15m"}. Unknown fields, trailing data, a bad
+// role or a bad duration are errors naming the field.
+func DecodeTokenRequest(r io.Reader) (TokenRequest, error) {
+	var body struct {
+		Role string `json:"role"`
+		TTL  string `json:"ttl"`
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return TokenRequest{}, bodyError(err)
+	}
+	if dec.More() {
+		return TokenRequest{}, Errorf(http.StatusBadRequest, "", "request body: more than one JSON value")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return TokenRequest{}, Errorf(http.StatusBadRequest, "", "request body: data after the JSON object")
+	}
+	req := TokenRequest{Role: body.Role}
+	switch body.Role {
+	case TokenAgent, TokenGateway, TokenOperator, TokenViewer, TokenAdmin:
+	case "":
+		return req, Errorf(http.StatusBadRequest, "role", "required: agent, gateway, operator or viewer")
+	default:
+		return req, Errorf(http.StatusBadRequest, "role", "%q: want agent, gateway, operator or viewer", body.Role)
+	}
+	if body.TTL != "" {
+		d, err := time.ParseDuration(body.TTL)
+		if err != nil || d <= 0 || d > maxTTL {
+			return req, Errorf(http.StatusBadRequest, "ttl", "%q: want a positive duration up to 87600h, like 15m or 24h", body.TTL)
+		}
+		req.TTL = d
+	}
+	return req, nil
+}
+
+// bodyError turns a JSON decoding error into a 400 naming the field.
+func bodyError(err error) error {
+	var te *json.UnmarshalTypeError
+	var me *http.MaxBytesError
+	switch {
+	case errors.As(err, &te):
+		return Errorf(http.StatusBadRequest, te.Field, "want a %s, got a JSON %s", te.Type, te.Value)
+	case errors.As(err, &me):
+		return Errorf(http.StatusRequestEntityTooLarge, "", "request body larger than %d bytes", me.Limit)
+	case errors.Is(err, io.EOF):
+		return Errorf(http.StatusBadRequest, "", "request body: empty, want a JSON object")
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return Errorf(http.StatusBadRequest, strings.Trim(f, `"`), "unknown field")
+	}
+	return Errorf(http.StatusBadRequest, "", "request body: %s", strings.TrimPrefix(msg, "json: "))
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, caller Role) error {
+	if s.cfg.Tokens == nil {
+		return Errorf(http.StatusNotImplemented, "", "this server does not issue tokens")
+	}
+	req, err := DecodeTokenRequest(r.Body)
+	if err != nil {
+		return err
+	}
+	if !req.IsJoin() && !caller.Allows(Role(req.Role)) {
+		return Errorf(http.StatusForbidden, "role", "a %s token may not create a %s token", caller, req.Role)
+	}
+	tok, err := s.cfg.Tokens.CreateToken(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	if tok.Join != nil {
+		tok.Join.Addr = reachableAddr(tok.Join.Addr, r.Host)
+	}
+	writeJSON(w, http.StatusCreated, tok)
+	return nil
+}
+
+// reachableAddr fills the host of a listen address like ":7443" or
+// "0.0.0.0:7443" with the host the client reached the API by, so the
+// join command it prints works from where the client stands.
+func reachableAddr(listen, reqHost string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return listen
+	}
+	h := reqHost
+	if hh, _, err := net.SplitHostPort(reqHost); err == nil {
+		h = hh
+	}
+	if h == "" {
+		return listen
+	}
+	return net.JoinHostPort(strings.Trim(h, "[]"), port)
+}
+
+// String shows the request for logs.
+func (t TokenRequest) String() string { return fmt.Sprintf("role=%s ttl=%s", t.Role, t.TTL) }
