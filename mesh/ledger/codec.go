@@ -1,0 +1,64 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// A record is, in order:
+//
+//	magic    4 bytes  "CNOL"
+//	version  1 byte   1
+//	upto     8 bytes  big-endian: the highest ID delivered from the source
+//	nameLen  1 byte
+//	name     nameLen bytes: the source, as in the file's name
+//	crc      4 bytes  big-endian CRC-32C of every byte before it
+const (
+	magic      = "CNOL"
+	version    = 1
+	headerSize = len(magic) + 1 + 8 + 1
+	crcSize    = 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encode returns the record for source and upto.
+func encode(source kernel.NodeName, upto uint64) []byte {
+	b := make([]byte, 0, headerSize+len(source)+crcSize)
+	b = append(b, magic...)
+	b = append(b, version)
+	b = binary.BigEndian.AppendUint64(b, upto)
+	b = append(b, byte(len(source)))
+	b = append(b, source...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// decode parses a record. Every error is one line saying what is wrong.
+func decode(b []byte) (kernel.NodeName, uint64, error) {
+	if len(b) < headerSize+crcSize {
+		return "", 0, fmt.Errorf("truncated record: %d bytes, want at least %d", len(b), headerSize+crcSize)
+	}
+	if string(b[:len(magic)]) != magic {
+		return "", 0, errors.New("not a ledger record (bad magic)")
+	}
+	if v := b[len(magic)]; v != version {
+		return "", 0, fmt.Errorf("record version %d, want %d", v, version)
+	}
+	nameLen := int(b[headerSize-1])
+	if want := headerSize + nameLen + crcSize; len(b) != want {
+		return "", 0, fmt.Errorf("record is %d bytes, its name length says %d", len(b), want)
+	}
+	body, sum := b[:len(b)-crcSize], binary.BigEndian.Uint32(b[len(b)-crcSize:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return "", 0, errors.New("checksum mismatch")
+	}
+	name := string(b[headerSize : headerSize+nameLen])
+	if !kernel.ValidName(name) {
+		return "", 0, fmt.Errorf("record names source %q, not a valid node name", name)
+	}
+	return kernel.NodeName(name), binary.BigEndian.Uint64(b[len(magic)+1:]), nil
+}
