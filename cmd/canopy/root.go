@@ -31,6 +31,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newRunCmd(),
 		newBenchCmd(),
+		newServerCmd(),
+		newAgentCmd(),
+		newTokenCmd(),
 	)
 	return root
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canopy-fleet/canopy/devices/outbox"
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh"
+	"github.com/canopy-fleet/canopy/mesh/blobstore"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
+)
+
+// agentOptions are `canopy agent`'s flags.
+type agentOptions struct {
+	join, token, caHash, listen, name, data, labels, logLevel string
+	gateway                                                   bool
+	joinTimeout                                               time.Duration
+}
+
+func newAgentCmd() *cobra.Command {
+	var o agentOptions
+	cmd := &cobra.Command{
+		Use:   "agent --join ADDR --token TOKEN --ca-hash sha256:HEX [--gateway] [--labels k=v,...] --data DIR",
+		Short: "Run a device: join the fleet once, then stay linked to its parent",
+		Long: `Run a device. The first start makes the node's key in --data (it never leaves
+the device), checks the server's CA against --ca-hash, proves the join token,
+sends a certificate request and saves the certificate. Later starts with the
+same --data reuse that identity: no token is needed, and --join defaults to
+the address of the first start. With --gateway the node also accepts children
+on --listen (the token must be a gateway token). 'canopy token create'
+prints the command to run.`,
+		Example: `  canopy agent --join 10.0.0.5:7443 --token abcdef.0123456789abcdef --ca-hash sha256:... --data /var/lib/canopy
+  canopy agent --gateway --listen :7443 --join 10.0.0.5:7443 --token ... --ca-hash sha256:... --labels site=plant-1`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), cmd, &o) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.join, "join", "", "parent's mesh address HOST:PORT (a controller or gateway); saved at the first start")
+	fs.StringVar(&o.token, "token", "", "join token from 'canopy token create' (first start only)")
+	fs.StringVar(&o.caHash, "ca-hash", "", "sha256:HEX pin of the cluster CA (required at the first start)")
+	fs.BoolVar(&o.gateway, "gateway", false, "also accept children (needs a gateway token)")
+	fs.StringVar(&o.listen, "listen", ":7443", "with --gateway: the mesh address (UDP) children link to")
+	fs.StringVar(&o.labels, "labels", "", "node labels k=v,... reported to the controller")
+	fs.StringVar(&o.name, "name", "", "node name (default: the host name); fixed at the first start")
+	fs.StringVar(&o.data, "data", defaultDataDir(), "directory for the node's key, certificate, outbox and blobs")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.joinTimeout, "join-timeout", 30*time.Second, "how long the first join may take")
+	return cmd
+}
+
+// agentState is what an agent keeps besides its identity (agent.json).
+type agentState struct {
+	Join string `json:"join"`
+}
+
+func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
+	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel)
+	if err != nil {
+		return err
+	}
+	labels, err := parseLabels(o.labels)
+	if err != nil {
+		return err
+	}
+	if o.join != "" {
+		if _, _, err := net.SplitHostPort(o.join); err != nil {
+			return usageError{fmt.Errorf("--join %q: want HOST:PORT", o.join)}
+		}
+	}
+	if o.caHash != "" {
+		if err := identity.ValidateCAHash(o.caHash); err != nil {
+			return usageError{fmt.Errorf("--ca-hash: %w", err)}
+		}
+	}
+	if o.gateway {
+		if _, _, err := net.SplitHostPort(o.listen); err != nil {
+			return usageError{fmt.Errorf("--listen %q: want HOST:PORT or :PORT", o.listen)}
+		}
+	}
+	if o.joinTimeout <= 0 {
+		return usageError{errors.New("--join-timeout must be positive")}
+	}
+	if err := claimDataDir(o.data, "agent"); err != nil {
+		return err
+	}
+	statePath := filepath.Join(o.data, "agent.json")
+	state, err := loadAgentState(statePath)
+	if err != nil {
+		return err
+	}
+	if o.join == "" {
+		o.join = state.Join
+	}
+	id, err := agentIdentity(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	if o.gateway && id.Role != kernel.RoleGateway {
+		return fmt.Errorf("node %s holds a %s certificate: --gateway needs a node that joined with a gateway token (canopy token create --role gateway)", id.Name, id.Role)
+	}
+	if !o.gateway && id.Role == kernel.RoleGateway {
+		return usageError{fmt.Errorf("node %s is a gateway: start it with --gateway", id.Name)}
+	}
+	if state.Join != o.join {
+		if err := writeAgentState(statePath, agentState{Join: o.join}); err != nil {
+			return err
+		}
+	}
+	return runLinkedAgent(ctx, cmd, o, id, labels, log)
+}
+
+// agentIdentity returns the identity saved in --data, or joins the fleet
+// with the token and the CA pin and saves the result.
+func agentIdentity(ctx context.Context, o *agentOptions, log *slog.Logger) (*identity.Node, error) {
+	dir := filepath.Join(o.data, "identity")
+	if id, err := identity.LoadNode(dir); err == nil {
+		if o.name != "" && string(id.Name) != o.name {
+			return nil, fmt.Errorf("data dir %s holds node %q, not %q (the name is fixed at the first start)", o.data, id.Name, o.name)
+		}
+		if o.caHash != "" && identity.CAHash(id.CA) != o.caHash {
+			return nil, fmt.Errorf("node %s belongs to the cluster with CA %s, not --ca-hash %s", id.Name, identity.CAHash(id.CA), o.caHash)
+		}
+		if o.join == "" {
+			return nil, usageError{errors.New("--join is required: no parent address is saved in --data")}
+		}
+		return id, nil
+	}
+	switch {
+	case o.join == "":
+		return nil, usageError{errors.New("--join is required at the first start (the parent's mesh address, HOST:7443)")}
+	case o.token == "":
+		return nil, usageError{errors.New("--token is required at the first start (canopy token create --role agent)")}
+	case o.caHash == "":
+		return nil, usageError{errors.New("--ca-hash is required at the first start: it pins the cluster CA (canopy token create prints it)")}
+	}
+	name, err := nodeName(o.name)
+	if err != nil {
+		return nil, err
+	}
+	jctx, cancel := context.WithTimeout(ctx, o.joinTimeout)
+	defer cancel()
+	id, err := quicnet.LoadOrJoin(jctx, dir, quicnet.JoinRequest{Addr: o.join, CAHash: o.caHash, Token: o.token, Name: name, Logger: log})
+	if err != nil {
+		return nil, joinError(o, err)
+	}
+	log.Info("joined", "node", string(id.Name), "role", string(id.Role), "via", o.join, "expires", id.Cert.NotAfter)
+	return id, nil
+}
+
+// joinError says in one line why the first join failed.
+func joinError(o *agentOptions, err error) error {
+	msg := oneLineErr(err)
+	switch {
+	case errors.Is(err, identity.ErrPinMismatch) || strings.Contains(msg, identity.ErrPinMismatch.Error()):
+		return fmt.Errorf("join %s: the server's CA does not match --ca-hash %s (check the hash printed by canopy token create)", o.join, o.caHash)
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "timeout") || strings.Contains(msg, "no recent network activity"):
+		return fmt.Errorf("join %s: no answer from the server (is it running, and is UDP %s reachable?)", o.join, o.join)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// runLinkedAgent links the node to its parent and runs until ctx ends.
+func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id *identity.Node, labels map[string]string, log *slog.Logger) error {
+	idDir := filepath.Join(o.data, "identity")
+	rev := &identity.Revocations{}
+	var node *mesh.Node
+	qc := quicnet.Config{Identity: id, Revoked: rev.IsRevoked, Logger: log.With("component", "quicnet")}
+	if o.gateway {
+		qc.Join = func(ctx context.Context, token string, csr []byte) ([]byte, []byte, error) {
+			return relayJoin(ctx, node, token, csr)
+		}
+	}
+	nw, err := quicnet.New(qc)
+	if err != nil {
+		return err
+	}
+	ob, err := outbox.Open(outbox.Config{Dir: filepath.Join(o.data, "outbox"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	blobs, err := blobstore.Open(filepath.Join(o.data, "blobs"))
+	if err != nil {
+		return err
+	}
+	up := make(chan struct{}, 1)
+	cfg := mesh.Config{
+		Name: id.Name, Role: id.Role, Network: nw,
+		Parents: []mesh.Parent{{Addr: o.join}},
+		Blobs:   blobs, Outbox: ob.Kernel(), Logger: log,
+		Identity: id, Revocations: rev,
+		OnRenewed: func(n *identity.Node) {
+			if err := n.Save(idDir); err != nil {
+				log.Error("renewed certificate not saved", "err", err)
+			}
+			nw.SetIdentity(n)
+		},
+		OnEvent: func(e mesh.Event) {
+			if e.Kind == mesh.EventParentUp {
+				select {
+				case up <- struct{}{}:
+				default:
+				}
+			}
+		},
+	}
+	if o.gateway {
+		cfg.Listen = o.listen
+	}
+	if node, err = mesh.New(cfg); err != nil {
+		return err
+	}
+	if err := node.Start(ctx); err != nil {
+		return err
+	}
+	defer node.Close()
+	log.Info("agent running", "node", string(id.Name), "role", string(id.Role), "parent", o.join, "listen", node.Addr())
+	fmt.Fprintf(cmd.OutOrStdout(), "agent %s (%s): linking to %s", id.Name, id.Role, o.join)
+	if a := node.Addr(); a != "" {
+		fmt.Fprintf(cmd.OutOrStdout(), ", children link to %s", a)
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	reportStatus(ctx, node, nodeStatus{Addr: node.Addr(), Labels: labels, Version: version}, up, log)
+	log.Info("agent stopping")
+	return nil
+}
+
+// parseLabels reads --labels k=v,k2=v2.
+func parseLabels(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || len(k) > 63 || len(v) > 253 || strings.ContainsAny(k+v, " \t\n\"'") {
+			return nil, usageError{fmt.Errorf("--labels %q: want k=v,k2=v2 (no spaces or quotes)", kv)}
+		}
+		if _, dup := out[k]; dup {
+			return nil, usageError{fmt.Errorf("--labels: %q given twice", k)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func loadAgentState(path string) (agentState, error) {
+	var st agentState
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("agent state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("agent state %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func writeAgentState(path string, st agentState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b, 0o600)
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/kernel/api"
+	"github.com/canopy-fleet/canopy/mesh"
+	"github.com/canopy-fleet/canopy/mesh/blobstore"
+	"github.com/canopy-fleet/canopy/mesh/frame"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/ledger"
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
+)
+
+// serverOptions are `canopy server`'s flags.
+type serverOptions struct {
+	data, listen, http, name, logLevel string
+}
+
+func newServerCmd() *cobra.Command {
+	var o serverOptions
+	cmd := &cobra.Command{
+		Use:   "server --data DIR [--listen ADDR] [--http ADDR] [--name NAME]",
+		Short: "Run a controller: the cluster CA, the root of the mesh and the HTTP API",
+		Long: `Run a controller. The first start creates the cluster CA and the controller's
+identity in --data; later starts with the same --data keep them, and the
+tokens. Devices link to the mesh on --listen (UDP); the HTTP API is served over
+HTTPS on --http, with a certificate from the cluster CA. The server writes the
+client config ($CANOPY_CONFIG, default ~/.canopy/config.yaml) with the API's
+URL, an admin token and the CA, so that 'canopy token create' and the other
+client commands work with no flags. Ctrl-C stops it.`,
+		Example: `  canopy server --data /var/lib/canopy
+  canopy server --data ./ctl --listen :7443 --http 0.0.0.0:7070`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), cmd, &o) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.data, "data", defaultDataDir(), "directory for the CA, identity, tokens and blobs")
+	fs.StringVar(&o.listen, "listen", ":7443", "mesh address (UDP) devices link to")
+	fs.StringVar(&o.http, "http", "127.0.0.1:7070", "HTTPS API address (TCP)")
+	fs.StringVar(&o.name, "name", "", "this controller's node name (default: the host name); fixed at the first start")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// controller is a running controller's parts.
+type controller struct {
+	log      *slog.Logger
+	dir      string
+	ca       *identity.CA
+	auth     *identity.Authority
+	tokens   *tokenStore
+	nodes    *nodeRegistry
+	net      *quicnet.Network
+	node     *mesh.Node
+	ledger   *ledger.Ledger
+	identity *identity.Node
+}
+
+func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error {
+	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel)
+	if err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return usageError{fmt.Errorf("--listen %q: want HOST:PORT or :PORT", o.listen)}
+	}
+	if _, _, err := net.SplitHostPort(o.http); err != nil {
+		return usageError{fmt.Errorf("--http %q: want HOST:PORT or :PORT", o.http)}
+	}
+	name, err := nodeName(o.name)
+	if err != nil {
+		return err
+	}
+	if err := claimDataDir(o.data, "controller"); err != nil {
+		return err
+	}
+	c, err := startController(ctx, o, name, log)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+
+	_, metrics := newMetrics(c.node)
+	handler, err := api.New(api.Config{
+		Auth: c.tokens, Tokens: c, Nodes: c.nodes, Metrics: metrics, Logger: log,
+		Ready: func(context.Context) error {
+			if c.node.Addr() == "" {
+				return errors.New("mesh not listening")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.http)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	cert, err := apiCertificate(c.ca, filepath.Join(o.data, "ca"), ln.Addr(), string(c.identity.Name))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+
+	url := "https://" + apiHostPort(ln.Addr())
+	cfgPath, err := c.writeClientConfig(url)
+	if err != nil {
+		return err
+	}
+	log.Info("controller running", "node", string(c.identity.Name), "mesh", c.node.Addr(), "api", url,
+		"ca_hash", c.ca.Hash(), "client_config", cfgPath)
+	fmt.Fprintf(cmd.OutOrStdout(), "controller %s: mesh %s, API %s\nCA hash %s\nclient config %s: next, 'canopy token create --role agent'\n",
+		c.identity.Name, c.node.Addr(), url, c.ca.Hash(), cfgPath)
+
+	renewDone := make(chan struct{})
+	go func() { defer close(renewDone); c.renewSelfLoop(ctx) }()
+	defer func() { <-renewDone }()
+	select {
+	case <-ctx.Done():
+		log.Info("controller stopping")
+		return nil
+	case err := <-served:
+		return fmt.Errorf("api: %w", err)
+	}
+}
+
+// startController opens the CA, identity, tokens and node list under
+// o.data and starts the root of the mesh.
+func startController(ctx context.Context, o *serverOptions, name kernel.NodeName, log *slog.Logger) (_ *controller, err error) {
+	c := &controller{log: log, dir: o.data}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	if c.ca, err = identity.LoadOrCreateCA(filepath.Join(o.data, "ca"), nil); err != nil {
+		return nil, err
+	}
+	c.auth = &identity.Authority{CA: c.ca, Tokens: identity.NewTokens(nil)} // joins redeem c.tokens, not these
+	if c.identity, err = c.auth.Bootstrap(filepath.Join(o.data, "identity"), name); err != nil {
+		return nil, fmt.Errorf("controller identity: %w", err)
+	}
+	if o.name != "" && c.identity.Name != name {
+		return nil, fmt.Errorf("data dir %s holds controller %q, not %q (the name is fixed at the first start)", o.data, c.identity.Name, name)
+	}
+	if c.identity.NeedsRenewal(time.Now()) {
+		if err := c.renewSelf(); err != nil {
+			return nil, err
+		}
+	}
+	if c.tokens, err = openTokenStore(filepath.Join(o.data, "tokens.json"), nil); err != nil {
+		return nil, err
+	}
+	if c.nodes, err = openNodeRegistry(filepath.Join(o.data, "nodes.json"), c.identity.Name); err != nil {
+		return nil, err
+	}
+	if c.ledger, err = ledger.Open(filepath.Join(o.data, "outbox-ledger")); err != nil {
+		return nil, err
+	}
+	blobs, err := blobstore.Open(filepath.Join(o.data, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	if c.net, err = quicnet.New(quicnet.Config{Identity: c.identity, Revoked: c.ca.IsRevoked, Logger: log.With("component", "quicnet"), Join: c.join}); err != nil {
+		return nil, err
+	}
+	if c.node, err = mesh.New(mesh.Config{
+		Name: c.identity.Name, Role: kernel.RoleController, Network: c.net, Listen: o.listen,
+		Blobs: blobs, OutboxLedger: c.ledger, Logger: log,
+	}); err != nil {
+		return nil, err
+	}
+	c.nodes.mesh = c.node
+	c.node.ServeIdentity(c.auth) // renewals and the revocation list
+	c.node.Handle(kindJoinRelay, c.onJoinRelay)
+	c.node.Handle(kindStatus, c.nodes.onStatus)
+	if err := c.node.Start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *controller) close() {
+	if c.node != nil {
+		c.node.Close()
+	}
+	if c.ledger != nil {
+		c.ledger.Close()
+	}
+}
+
+// join answers a device's join (quicnet's Join on the controller, and the
+// relayed joins): it redeems the token, signs the CSR for the role the
+// token grants and records the node.
+func (c *controller) join(_ context.Context, token string, csr []byte) ([]byte, []byte, error) {
+	role, err := c.tokens.redeemJoin(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := c.ca.Sign(csr, role, c.auth.CertTTL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if crt, err := identity.DecodeCert(cert); err == nil {
+		if err := c.nodes.joined(kernel.NodeName(crt.Subject.CommonName), role); err != nil {
+			c.log.Warn("node list not saved", "err", err)
+		}
+		c.log.Info("node joined", "node", crt.Subject.CommonName, "role", string(role))
+	}
+	return cert, c.ca.Cert.Raw, nil
+}
+
+func (c *controller) onJoinRelay(ctx context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
+	var m joinRelayMsg
+	if err := frame.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	cert, ca, err := c.join(ctx, m.Token, m.CSR)
+	if err != nil {
+		c.log.Warn("relayed join refused", "via", string(from), "err", err)
+		return nil, err
+	}
+	return frame.Marshal(joinRelayReply{Cert: cert, CA: ca})
+}
+
+// CreateToken issues a join or API token (api.TokenIssuer).
+func (c *controller) CreateToken(_ context.Context, req api.TokenRequest) (api.Token, error) {
+	tok, exp, err := c.tokens.create(req.Role, req.TTL)
+	if err != nil {
+		return api.Token{}, err
+	}
+	out := api.Token{Token: tok, Role: req.Role, Expires: exp}
+	if req.IsJoin() {
+		out.Join = &api.JoinInfo{Addr: c.node.Addr(), CAHash: c.ca.Hash()}
+	}
+	c.log.Info("token created", "role", req.Role, "expires", exp)
+	return out, nil
+}
+
+// renewSelf issues the controller a new certificate from its own CA for
+// the same key, saves it and hands it to the network.
+func (c *controller) renewSelf() error {
+	csr, err := identity.NewCSR(c.identity.Key, c.identity.Name)
+	if err != nil {
+		return err
+	}
+	cert, err := c.ca.Sign(csr, kernel.RoleController, c.auth.CertTTL)
+	if err != nil {
+		return fmt.Errorf("renew controller certificate: %w", err)
+	}
+	id, err := identity.NewNode(c.identity.Key, cert, c.ca.Cert.Raw)
+	if err != nil {
+		return err
+	}
+	if err := id.Save(filepath.Join(c.dir, "identity")); err != nil {
+		return err
+	}
+	c.identity = id
+	if c.net != nil {
+		c.net.SetIdentity(id)
+	}
+	return nil
+}
+
+// renewSelfLoop renews the controller's certificate when it is due.
+func (c *controller) renewSelfLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.identity.NeedsRenewal(time.Now()) {
+			if err := c.renewSelf(); err != nil {
+				c.log.Warn("controller certificate not renewed; will retry", "err", err)
+			} else {
+				c.log.Info("controller certificate renewed", "expires", c.identity.Cert.NotAfter)
+			}
+		}
+	}
+}
+
+// apiHostPort is how a local client reaches the API: the bound address,
+// with loopback in place of an unspecified host.
+func apiHostPort(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	host := ta.IP.String()
+	if ta.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(ta.Port))
+}

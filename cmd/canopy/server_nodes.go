@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/kernel/api"
+	"github.com/canopy-fleet/canopy/mesh"
+	"github.com/canopy-fleet/canopy/mesh/frame"
+)
+
+// nodeRecord is what the controller keeps about a node: its role from the
+// certificate it was issued (on disk) and its last status (in memory,
+// except labels).
+type nodeRecord struct {
+	Name     kernel.NodeName   `json:"name"`
+	Role     kernel.Role       `json:"role"`
+	Joined   time.Time         `json:"joined"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Parent   kernel.NodeName   `json:"-"`
+	Addr     string            `json:"-"`
+	LastSeen time.Time         `json:"-"`
+}
+
+// nodeRegistry is the controller's list of nodes (api.NodeLister): those
+// that joined through it, kept in a file, with state and round trips read
+// from the mesh. Safe for concurrent use.
+type nodeRegistry struct {
+	path string
+	self kernel.NodeName
+	mesh *mesh.Node // set before the API serves
+
+	mu sync.Mutex
+	m  map[kernel.NodeName]*nodeRecord
+}
+
+func openNodeRegistry(path string, self kernel.NodeName) (*nodeRegistry, error) {
+	r := &nodeRegistry{path: path, self: self, m: map[kernel.NodeName]*nodeRecord{}}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	var file struct {
+		Nodes []*nodeRecord `json:"nodes"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		return nil, fmt.Errorf("nodes %s: %w", path, err)
+	}
+	for _, n := range file.Nodes {
+		r.m[n.Name] = n
+	}
+	return r, nil
+}
+
+// joined records a node issued a certificate for role.
+func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.m[name]
+	if rec == nil {
+		rec = &nodeRecord{Name: name}
+		r.m[name] = rec
+	}
+	rec.Role, rec.Joined = role, time.Now().UTC()
+	return r.saveLocked()
+}
+
+// onStatus is the kindStatus handler.
+func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
+	var st nodeStatus
+	if err := frame.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.m[from]
+	if rec == nil {
+		rec = &nodeRecord{Name: from}
+		r.m[from] = rec
+	}
+	rec.Parent, rec.Addr, rec.LastSeen = st.Parent, st.Addr, time.Now().UTC()
+	if !maps.Equal(rec.Labels, st.Labels) {
+		rec.Labels = st.Labels
+		return nil, r.saveLocked()
+	}
+	return nil, nil
+}
+
+// Nodes lists the controller itself and every node known or linked.
+func (r *nodeRegistry) Nodes(context.Context) ([]api.Node, error) {
+	lat := r.mesh.Latency()
+	r.mu.Lock()
+	recs := make(map[kernel.NodeName]nodeRecord, len(r.m))
+	for k, v := range r.m {
+		recs[k] = *v
+	}
+	r.mu.Unlock()
+	// Nodes the mesh sees that have not reported yet.
+	for _, c := range r.mesh.Children() {
+		if _, ok := recs[c]; !ok {
+			recs[c] = nodeRecord{Name: c, Parent: r.self}
+		}
+	}
+	for from := range lat {
+		if _, ok := recs[from]; !ok && from != r.self {
+			recs[from] = nodeRecord{Name: from}
+		}
+	}
+	out := []api.Node{{Name: string(r.self), Role: string(kernel.RoleController), State: api.StateLinked, Addr: r.mesh.Addr(), LastSeen: time.Now().UTC()}}
+	for name, rec := range recs {
+		if name == r.self {
+			continue
+		}
+		n := api.Node{Name: string(name), Role: string(rec.Role), Parent: string(rec.Parent), Addr: rec.Addr, Labels: rec.Labels, LastSeen: rec.LastSeen, State: api.StateLost}
+		if r.mesh.Reaches(name) {
+			n.State = api.StateLinked
+		}
+		if n.Role == "" {
+			n.Role = "unknown"
+		}
+		if rec.Parent != "" {
+			d := lat[name][rec.Parent]
+			if d == 0 {
+				d = lat[rec.Parent][name]
+			}
+			n.RTTMillis = float64(d.Microseconds()) / 1000
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (r *nodeRegistry) saveLocked() error {
+	file := struct {
+		Nodes []*nodeRecord `json:"nodes"`
+	}{Nodes: make([]*nodeRecord, 0, len(r.m))}
+	for _, n := range r.m {
+		if n.Role != "" { // only nodes that joined through this controller are kept
+			file.Nodes = append(file.Nodes, n)
+		}
+	}
+	b, err := json.MarshalIndent(file, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(r.path, b, 0o600)
+}

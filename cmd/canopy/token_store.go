@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/kernel/api"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+)
+
+// Default lifetimes of created tokens.
+const (
+	defaultAPITokenTTL = 30 * 24 * time.Hour
+	// keepExpired is how long an expired or used token is remembered, so
+	// that a late attempt is told "expired" or "already used" rather than
+	// "unknown".
+	keepExpired = 24 * time.Hour
+)
+
+// Join tokens are kubeadm's form (ID.SECRET, 6 and 16 characters); API
+// tokens have a longer secret.
+var (
+	joinTokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
+	apiTokenRE  = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{32})$`)
+)
+
+// storedToken is a token as kept on disk: only the SHA-256 of its secret.
+type storedToken struct {
+	ID      string    `json:"id"`
+	Hash    string    `json:"sha256"`
+	Role    string    `json:"role"` // agent, gateway, admin, operator, viewer
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	Used    bool      `json:"used,omitempty"`
+}
+
+func (t *storedToken) isJoin() bool { return t.Role == api.TokenAgent || t.Role == api.TokenGateway }
+
+// tokenStore keeps the controller's join and API tokens hashed in one file
+// (mode 0600), written atomically on every change. It answers joins
+// (single use, persisted before the certificate is signed) and API
+// authentication. Safe for concurrent use.
+//
+// It stands in for identity.Tokens, which keeps tokens in memory only, so
+// that tokens survive a controller restart.
+type tokenStore struct {
+	path string
+	now  func() time.Time
+	mu   sync.Mutex
+	m    map[string]*storedToken
+}
+
+func openTokenStore(path string, now func() time.Time) (*tokenStore, error) {
+	if now == nil {
+		now = time.Now
+	}
+	s := &tokenStore{path: path, now: now, m: map[string]*storedToken{}}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	var file struct {
+		Tokens []*storedToken `json:"tokens"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		return nil, fmt.Errorf("tokens %s: %w", path, err)
+	}
+	for _, t := range file.Tokens {
+		s.m[t.ID] = t
+	}
+	return s, nil
+}
+
+// create makes a token of role (a join role or an API role) valid for ttl
+// (a default when 0) and returns it with its expiry.
+func (s *tokenStore) create(role string, ttl time.Duration) (string, time.Time, error) {
+	secretLen := 32
+	switch role {
+	case api.TokenAgent, api.TokenGateway:
+		secretLen = 16
+		if ttl <= 0 {
+			ttl = identity.DefaultTokenTTL
+		}
+	case api.TokenAdmin, api.TokenOperator, api.TokenViewer:
+		if ttl <= 0 {
+			ttl = defaultAPITokenTTL
+		}
+	default:
+		return "", time.Time{}, fmt.Errorf("role %q: want agent, gateway, admin, operator or viewer", role)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.pruneLocked(now)
+	id := randomToken(6)
+	for s.m[id] != nil {
+		id = randomToken(6)
+	}
+	secret := randomToken(secretLen)
+	sum := sha256.Sum256([]byte(secret))
+	t := &storedToken{ID: id, Hash: hex.EncodeToString(sum[:]), Role: role, Created: now.UTC(), Expires: now.Add(ttl).UTC()}
+	s.m[id] = t
+	if err := s.saveLocked(); err != nil {
+		delete(s.m, id)
+		return "", time.Time{}, err
+	}
+	return id + "." + secret, t.Expires, nil
+}
+
+// lookupLocked finds the token whose form re matches and whose secret is
+// right, in constant time over the secret.
+func (s *tokenStore) lookupLocked(re *regexp.Regexp, tok string) (*storedToken, error) {
+	m := re.FindStringSubmatch(tok)
+	if m == nil {
+		return nil, identity.ErrTokenMalformed
+	}
+	sum := sha256.Sum256([]byte(m[2]))
+	t := s.m[m[1]]
+	var want []byte
+	if t != nil {
+		want, _ = hex.DecodeString(t.Hash)
+	}
+	if t == nil || subtle.ConstantTimeCompare(want, sum[:]) != 1 {
+		return nil, fmt.Errorf("token %s: %w", m[1], identity.ErrTokenUnknown)
+	}
+	return t, nil
+}
+
+// redeemJoin checks a join token and consumes it (the use is on disk
+// before it returns), returning the node role it grants.
+func (s *tokenStore) redeemJoin(tok string) (kernel.Role, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.lookupLocked(joinTokenRE, tok)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !t.isJoin():
+		return "", fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUnknown)
+	case t.Used:
+		return "", fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUsed)
+	case !s.now().Before(t.Expires):
+		return "", fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenExpired)
+	}
+	t.Used = true
+	if err := s.saveLocked(); err != nil {
+		t.Used = false
+		return "", err
+	}
+	if t.Role == api.TokenGateway {
+		return kernel.RoleGateway, nil
+	}
+	return kernel.RoleLeaf, nil
+}
+
+// Authenticate checks an API token (api.Authenticator).
+func (s *tokenStore) Authenticate(_ context.Context, tok string) (api.Role, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.lookupLocked(apiTokenRE, tok)
+	if err != nil || t.isJoin() {
+		return "", api.ErrUnauthenticated
+	}
+	if !s.now().Before(t.Expires) {
+		return "", api.ErrTokenExpired
+	}
+	return api.ParseRole(t.Role)
+}
+
+// pruneLocked forgets tokens expired for longer than keepExpired.
+func (s *tokenStore) pruneLocked(now time.Time) {
+	for id, t := range s.m {
+		if now.Sub(t.Expires) > keepExpired {
+			delete(s.m, id)
+		}
+	}
+}
+
+func (s *tokenStore) saveLocked() error {
+	file := struct {
+		Tokens []*storedToken `json:"tokens"`
+	}{Tokens: make([]*storedToken, 0, len(s.m))}
+	for _, t := range s.m {
+		file.Tokens = append(file.Tokens, t)
+	}
+	b, err := json.MarshalIndent(file, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path, b, 0o600)
+}
+
+const tokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomToken draws n characters of [a-z0-9] uniformly from crypto/rand.
+func randomToken(n int) string {
+	out := make([]byte, 0, n)
+	var b [1]byte
+	for len(out) < n {
+		rand.Read(b[:]) // never fails (crypto/rand panics instead)
+		if int(b[0]) >= 256/len(tokenAlphabet)*len(tokenAlphabet) {
+			continue // reject to keep the draw uniform
+		}
+		out = append(out, tokenAlphabet[int(b[0])%len(tokenAlphabet)])
+	}
+	return string(out)
+}
+
+// writeFileAtomic writes b to path through a temporary file and a rename,
+// with mode, creating the directory (0700) if needed.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
