@@ -2,19 +2,16 @@ package devbench
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/canopy-fleet/canopy/devices/broker"
 	"github.com/canopy-fleet/canopy/devices/mosquitto"
-	"github.com/canopy-fleet/canopy/devices/mqttclient"
 	"github.com/canopy-fleet/canopy/devices/route"
-	"github.com/canopy-fleet/canopy/devices/sensorsim"
 	"github.com/canopy-fleet/canopy/kernel"
 )
 
@@ -25,8 +22,8 @@ type PipelineConfig struct {
 	Count   int
 	Sensors int
 	// QoS is used for every publish and subscription (0 or 1). At QoS 1
-	// the sensors publish from Publishers goroutines, each waiting for its
-	// acknowledgement, as many devices would.
+	// at most Publishers sensor publishes await their acknowledgement at
+	// once (devices in flight); zero means 64.
 	QoS        byte
 	Publishers int
 	// Drain is how long to wait for stragglers after the last send.
@@ -35,6 +32,15 @@ type PipelineConfig struct {
 	// (connections, buffers and the heap growing); zero means one second,
 	// at most a quarter of the messages.
 	Warmup time.Duration
+	// Pace is the sensors' sending step: every Pace they write the
+	// readings that fell due since the last step; zero means 200 µs.
+	Pace time.Duration
+	// Spawn, when set, makes a command that re-runs this program as the
+	// load generator (the sensors and the sink; the program must call
+	// LoadGenMain first thing), so they take no share of the pipeline
+	// process's scheduler, heap or garbage collector. Nil runs them in
+	// this process.
+	Spawn func() *exec.Cmd
 }
 
 func (c *PipelineConfig) defaults() {
@@ -50,6 +56,9 @@ func (c *PipelineConfig) defaults() {
 	if c.Warmup == 0 {
 		c.Warmup = time.Second
 	}
+	if c.Pace == 0 {
+		c.Pace = pace
+	}
 }
 
 // middle is the part that differs between the two pipelines: it receives
@@ -62,9 +71,9 @@ type middle interface {
 // external is CPU time spent outside this process (the mosquitto broker).
 type external func() time.Duration
 
-// Canopy runs sensor (paho over TCP) → embedded broker → broker tap →
-// route.Router → handler → in-process publish → sink (paho over TCP): how a
-// Canopy node runs a task next to its broker.
+// Canopy runs sensors (raw MQTT over TCP) → embedded broker → broker tap →
+// route.Router → handler → in-process publish → sink (raw MQTT over TCP):
+// how a Canopy node runs a task next to its broker.
 func Canopy(ctx context.Context, cfg PipelineConfig) (Result, error) {
 	b, err := broker.New(broker.Config{Addr: "127.0.0.1:0", MaxPendingWrites: 1 << 16})
 	if err != nil {
@@ -117,9 +126,9 @@ func (m *canopyMiddle) dropped() int64 {
 
 func (m *canopyMiddle) close() { m.r.Close() }
 
-// Mosquitto runs the baseline: sensor (paho over TCP) → mosquitto → a plain
-// paho subscriber doing the same handler work in its callback and
-// publishing back over TCP → mosquitto → sink (paho over TCP).
+// Mosquitto runs the baseline: sensors (raw MQTT over TCP, the same load
+// generator) → mosquitto → a plain paho subscriber doing the same handler
+// work in its callback and publishing back over TCP → mosquitto → sink.
 func Mosquitto(ctx context.Context, cfg PipelineConfig) (Result, error) {
 	p, err := mosquitto.Start(ctx, mosquitto.Config{})
 	if err != nil {
@@ -173,69 +182,39 @@ func waitToken(ctx context.Context, t paho.Token) error {
 func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext external) (Result, error) {
 	cfg.defaults()
 	if cfg.Count <= 0 || !(cfg.Rate > 0) {
-		return Result{}, errors.New("pipeline: count and rate must be positive")
+		return Result{}, errNoCount
 	}
-	rec := newRecorder(cfg.Count)
-	rec.warm = uint64(min(cfg.Rate*cfg.Warmup.Seconds(), float64(cfg.Count)/4))
-	sink, err := mqttclient.Dial(ctx, mqttclient.Config{URL: url, ClientID: "bench-sink", QueueSize: cfg.Count + 1})
-	if err != nil {
-		return Result{}, err
+	lc := loadConfig{
+		Addr: strings.TrimPrefix(url, "tcp://"), Rate: cfg.Rate, Count: cfg.Count, Sensors: cfg.Sensors,
+		QoS: cfg.QoS, Window: cfg.Publishers, Pace: cfg.Pace, Warmup: cfg.Warmup, Drain: cfg.Drain,
 	}
-	defer sink.Close()
-	if err := sink.Subscribe(ctx, "processed/#", cfg.QoS, func(_ string, p []byte) {
-		if seq, ok := seqOf(p); ok {
-			rec.arrived(seq)
-		}
-	}); err != nil {
-		return Result{}, err
-	}
-	sensor, err := mqttclient.Dial(ctx, mqttclient.Config{URL: url, ClientID: "bench-sensors"})
-	if err != nil {
-		return Result{}, err
-	}
-	defer sensor.Close()
-
-	var n atomic.Uint64
-	cpu0 := cpuTime()
-	var ext0 time.Duration
-	if ext != nil {
-		ext0 = ext()
-	}
-	rec.start = time.Now()
-	publish := func(ctx context.Context, topic string, p []byte) error {
-		rec.markSent(n.Add(1))
-		return sensor.Publish(ctx, topic, p, cfg.QoS)
-	}
-	var pool *publisherPool
-	if cfg.QoS > 0 {
-		pool = newPublisherPool(ctx, cfg.Publishers, func(ctx context.Context, topic string, p []byte) error {
-			return sensor.Publish(ctx, topic, p, cfg.QoS)
-		})
-		publish = func(ctx context.Context, topic string, p []byte) error {
-			rec.markSent(n.Add(1))
-			return pool.submit(ctx, topic, p)
+	var cpu0, ext0 time.Duration
+	var rt0 runtimeSnapshot
+	onStart := func() {
+		rt0 = readRuntime()
+		cpu0 = cpuTime()
+		if ext != nil {
+			ext0 = ext()
 		}
 	}
-	st, err := sensorsim.Run(ctx, sensorsim.Config{Sensors: cfg.Sensors, Rate: cfg.Rate, Count: cfg.Count, Seed: 1}, publish)
-	if pool != nil {
-		if perr := pool.close(); err == nil {
-			err = perr
-		}
+	var res Result
+	var err error
+	if cfg.Spawn != nil {
+		res, err = spawnLoad(ctx, cfg.Spawn(), lc, onStart)
+	} else {
+		res, err = runLoad(ctx, lc, func() error { onStart(); return nil })
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	select {
-	case <-rec.done:
-	case <-time.After(cfg.Drain):
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	}
-	res := rec.result(cfg.Rate, st.Sent)
 	res.CPU = cpuTime() - cpu0
+	res.Runtime = readRuntime().since(rt0)
 	if ext != nil {
 		res.CPU += ext() - ext0
 	}
-	res.Dropped = m.dropped() + sink.Stats().Dropped
+	if cfg.Spawn == nil {
+		res.LoadCPU = 0 // it measured this whole process: CPU includes it
+	}
+	res.Dropped = m.dropped()
 	return res, nil
 }
