@@ -112,6 +112,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("broker serve: %w", err)
 	}
 	b.started = true
+	if raiseGC(b.cfg.GCPercent) {
+		b.log.Info("garbage collector target raised while the broker runs", "gogc", b.cfg.GCPercent)
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -141,7 +144,9 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.tcp.shut()
-	return b.srv.Close()
+	err := b.srv.Close()
+	releaseGC()
+	return err
 }
 
 // Publish injects a message as the broker itself (no ACL applies), e.g. for

@@ -50,6 +50,11 @@ type Config struct {
 	// before the broker drops messages for it; zero means mochi's default
 	// (8192).
 	MaxPendingWrites int
+	// GCPercent is the garbage collector target (as GOGC) the process gets
+	// while the broker runs (see DefaultGCPercent for why); zero means
+	// DefaultGCPercent, negative leaves the collector alone. GOGC in the
+	// environment always wins, and a higher target is kept.
+	GCPercent int
 }
 
 // User is one device's credentials and the topics it may use.
@@ -139,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.GCPercent == 0 {
+		c.GCPercent = DefaultGCPercent
 	}
 	return c
 }
