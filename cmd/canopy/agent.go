@@ -109,7 +109,7 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		return err
 	}
 	if o.gateway && id.Role != kernel.RoleGateway {
-		return fmt.Errorf("node %s holds a %s certificate: --gateway needs a node that joined with a gateway token (canopy token create --role gateway)", id.Name, id.Role)
+		return fmt.Errorf("node %s holds a %s certificate: --gateway needs a node that joined with a gateway token (canopy token create --role gateway); run it without --gateway, or join again with a new --data", id.Name, id.Role)
 	}
 	if !o.gateway && id.Role == kernel.RoleGateway {
 		return usageError{fmt.Errorf("node %s is a gateway: start it with --gateway", id.Name)}

@@ -64,6 +64,7 @@ scripts (default lifetime 720h).`,
 			if err != nil {
 				return err
 			}
+			defer c.http.CloseIdleConnections()
 			body := map[string]string{"role": role}
 			if ttl > 0 {
 				body["ttl"] = ttl.String()

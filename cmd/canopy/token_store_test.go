@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/kernel/api"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+)
+
+func TestTokenStore(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	s, err := openTokenStore(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(role string, ttl time.Duration) string {
+		t.Helper()
+		tok, _, err := s.create(role, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	agent, gateway, used, expiring := mk("agent", 0), mk("gateway", time.Hour), mk("agent", 0), mk("agent", time.Minute)
+	viewer, operator, stale := mk("viewer", 0), mk("operator", time.Hour), mk("viewer", time.Minute)
+	if _, err := s.redeemJoin(used); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.create("root", 0); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	now = now.Add(2 * time.Minute)
+
+	// Everything below holds after a restart: the store is reopened from disk.
+	s, err = openTokenStore(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	for _, tok := range []string{agent, viewer} {
+		if _, secret, _ := strings.Cut(tok, "."); strings.Contains(string(b), secret) {
+			t.Fatal("a token's secret is stored in clear")
+		}
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("tokens file mode %v", st.Mode().Perm())
+	}
+	for _, c := range []struct {
+		name, tok string
+		role      kernel.Role
+		err       error
+	}{
+		{"agent", agent, kernel.RoleLeaf, nil},
+		{"agent again", agent, "", identity.ErrTokenUsed},
+		{"gateway", gateway, kernel.RoleGateway, nil},
+		{"used before the restart", used, "", identity.ErrTokenUsed},
+		{"expired", expiring, "", identity.ErrTokenExpired},
+		{"an API token", viewer, "", identity.ErrTokenMalformed},
+		{"wrong secret", agent[:7] + strings.Repeat("a", 16), "", identity.ErrTokenUnknown},
+		{"malformed", "hello", "", identity.ErrTokenMalformed},
+	} {
+		t.Run("join/"+c.name, func(t *testing.T) {
+			role, err := s.redeemJoin(c.tok)
+			if role != c.role || !errors.Is(err, c.err) {
+				t.Fatalf("got %q, %v; want %q, %v", role, err, c.role, c.err)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name, tok string
+		role      api.Role
+		err       error
+	}{
+		{"viewer", viewer, api.RoleViewer, nil},
+		{"operator", operator, api.RoleOperator, nil},
+		{"expired", stale, "", api.ErrTokenExpired},
+		{"a join token", gateway, "", api.ErrUnauthenticated},
+		{"wrong secret", viewer[:7] + strings.Repeat("a", 32), "", api.ErrUnauthenticated},
+		{"empty", "", "", api.ErrUnauthenticated},
+	} {
+		t.Run("api/"+c.name, func(t *testing.T) {
+			role, err := s.Authenticate(context.Background(), c.tok)
+			if role != c.role || !errors.Is(err, c.err) {
+				t.Fatalf("got %q, %v; want %q, %v", role, err, c.role, c.err)
+			}
+		})
+	}
+	// Expired tokens are forgotten a day after they expire.
+	now = now.Add(keepExpired + time.Hour)
+	mk("agent", 0)
+	if _, err := s.Authenticate(context.Background(), stale); !errors.Is(err, api.ErrUnauthenticated) {
+		t.Fatalf("long-expired token: %v", err)
+	}
+}
+
+func TestParseLabels(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want map[string]string
+		ok   bool
+	}{
+		{"", nil, true},
+		{"site=plant-1,arch=arm64", map[string]string{"site": "plant-1", "arch": "arm64"}, true},
+		{"empty=", map[string]string{"empty": ""}, true},
+		{"novalue", nil, false},
+		{"=v", nil, false},
+		{"a=1,a=2", nil, false},
+		{"a=b c", nil, false},
+	} {
+		got, err := parseLabels(c.in)
+		if (err == nil) != c.ok || (c.ok && len(got) != len(c.want)) {
+			t.Errorf("parseLabels(%q) = %v, %v", c.in, got, err)
+			continue
+		}
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("parseLabels(%q)[%q] = %q, want %q", c.in, k, got[k], v)
+			}
+		}
+		if err != nil && exitCodeQuiet(err) != 2 {
+			t.Errorf("parseLabels(%q): exit code %d, want 2", c.in, exitCodeQuiet(err))
+		}
+	}
+}
+
+func TestClaimDataDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := claimDataDir(dir, "controller"); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimDataDir(dir, "controller"); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimDataDir(dir, "agent"); err == nil || !strings.Contains(err.Error(), "belongs to a controller") {
+		t.Fatalf("agent on a controller's dir: %v", err)
+	}
+}
+
+func TestClientConfigPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	t.Setenv("CANOPY_CONFIG", path)
+	t.Setenv("CANOPY_SERVER", "")
+	t.Setenv("CANOPY_TOKEN", "")
+	var none clientFlags
+	if _, err := none.client(); err == nil || exitCodeQuiet(err) != 2 || !strings.Contains(err.Error(), "no server") {
+		t.Fatalf("no config at all: %v", err)
+	}
+	if err := (&clientConfig{Server: "https://file:7070", Token: "file-token"}).save(path); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("config mode %v", st.Mode().Perm())
+	}
+	check := func(f clientFlags, host, token string) {
+		t.Helper()
+		c, err := f.client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.base.Host != host || c.token != token {
+			t.Fatalf("got %s %s, want %s %s", c.base.Host, c.token, host, token)
+		}
+	}
+	check(clientFlags{}, "file:7070", "file-token")
+	t.Setenv("CANOPY_SERVER", "env:7070")
+	t.Setenv("CANOPY_TOKEN", "env-token")
+	check(clientFlags{}, "env:7070", "env-token")
+	check(clientFlags{server: "https://flag:1", token: "flag-token"}, "flag:1", "flag-token")
+	if _, err := (&clientFlags{server: "https://"}).client(); err == nil || exitCodeQuiet(err) != 2 {
+		t.Fatalf("bad server URL: %v", err)
+	}
+	os.WriteFile(path, []byte("server: x\nbogus: 1\n"), 0o600)
+	if _, err := loadClientConfig(path); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("config with an unknown field: %v", err)
+	}
+}
