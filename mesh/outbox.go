@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -46,6 +47,10 @@ type OutboxLedger interface {
 	// the batch, and the source sends it again.
 	Advance(source kernel.NodeName, upto uint64) error
 }
+
+// errLedger is what a source hears when the root's ledger failed; the
+// details (paths, disk errors) stay in the root's log.
+var errLedger = errors.New("outbox: the root could not read or record its ledger; retry later")
 
 type outboxBatchMsg struct {
 	Msgs []kernel.OutboxMessage
@@ -186,7 +191,7 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 		last, err := n.cfg.OutboxLedger.Load(from)
 		if err != nil {
 			n.log.Error("outbox ledger load", "from", string(from), "err", err)
-			return nil, fmt.Errorf("outbox ledger: %w", err)
+			return nil, errLedger
 		}
 		src.last, src.durable, src.loaded = last, last, true
 	}
@@ -214,7 +219,7 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 		// the repeats, and the next batch from the source tries again.
 		if err := n.cfg.OutboxLedger.Advance(from, src.last); err != nil {
 			n.log.Error("outbox ledger advance", "from", string(from), "upto", src.last, "err", err)
-			return nil, fmt.Errorf("outbox ledger: %w", err)
+			return nil, errLedger
 		}
 		src.durable = src.last
 	}

@@ -176,3 +176,78 @@ func TestOutboxLedgerRootRestart(t *testing.T) {
 		}
 	}
 }
+
+// flakyLedger fails its first loads and advances, as a full or failing
+// disk would.
+type flakyLedger struct {
+	*MemOutboxLedger
+	mu                  sync.Mutex
+	loadFails, advFails int
+	refused             int
+}
+
+func (l *flakyLedger) Load(src kernel.NodeName) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.loadFails > 0 {
+		l.loadFails--
+		return 0, errors.New("read error (simulated)")
+	}
+	return l.MemOutboxLedger.Load(src)
+}
+
+func (l *flakyLedger) Advance(src kernel.NodeName, upto uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.advFails > 0 {
+		l.advFails--
+		l.refused++
+		return errors.New("no space left on device (simulated)")
+	}
+	return l.MemOutboxLedger.Advance(src, upto)
+}
+
+// TestOutboxLedgerFailures: while the ledger cannot be read or written,
+// or OnOutbox refuses a message, the leaf keeps its messages and retries;
+// OnOutbox still sees each exactly once, in order, and the leaf's outbox
+// is acknowledged only up to what the ledger holds.
+func TestOutboxLedgerFailures(t *testing.T) {
+	tr, _ := memTree(t, fastTimers)
+	led := &flakyLedger{MemOutboxLedger: NewMemOutboxLedger(), loadFails: 2, advFails: 5}
+	var got delivered
+	refuse := 3 // OnOutbox refuses message 100 three times
+	tr.base.OutboxLedger = led
+	tr.base.OnOutbox = func(from kernel.NodeName, m kernel.OutboxMessage) error {
+		if m.ID == 100 && refuse > 0 { // one batch at a time per source: no race
+			refuse--
+			return errors.New("broker unavailable (simulated)")
+		}
+		return got.onOutbox(from, m)
+	}
+	tr.start("ctl", kernel.RoleController, "mem:ctl")
+	tr.base.OutboxLedger, tr.base.OnOutbox = nil, nil
+	ob := NewMemOutbox()
+	for i := 0; i < 300; i++ {
+		ob.Append("t/x", []byte{byte(i)})
+	}
+	tr.base.Outbox = ob
+	tr.start("leaf", kernel.RoleLeaf, "", "ctl")
+	eventually(t, "leaf's outbox drained", func() bool { return ob.Len() == 0 })
+	ids := got.snapshot()
+	if len(ids) != 300 {
+		t.Fatalf("OnOutbox saw %d messages, want 300 exactly once", len(ids))
+	}
+	for i, id := range ids {
+		if id != uint64(i+1) {
+			t.Fatalf("message %d has ID %d: repeated, lost or out of order", i, id)
+		}
+	}
+	if v, _ := led.MemOutboxLedger.Load("leaf"); v != 300 {
+		t.Fatalf("ledger holds %d, want 300", v)
+	}
+	led.mu.Lock()
+	defer led.mu.Unlock()
+	if led.refused != 5 || led.loadFails != 0 {
+		t.Fatalf("ledger failures not all met: %d advances refused, %d loads left to fail", led.refused, led.loadFails)
+	}
+}

@@ -119,9 +119,9 @@ func TestRemovesInterruptedWrites(t *testing.T) {
 // every file as it was.
 func TestRefusesDamage(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		break_ func(dir string) error
-		want  string
+		name   string
+		damage func(dir string) error
+		want   string
 	}{
 		{"flipped byte", func(dir string) error {
 			p := filepath.Join(dir, "leaf-1.ledger")
@@ -151,7 +151,7 @@ func TestRefusesDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.Close()
-			if err := tc.break_(dir); err != nil {
+			if err := tc.damage(dir); err != nil {
 				t.Fatal(err)
 			}
 			before := listing(t, dir)
