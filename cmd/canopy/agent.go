@@ -136,6 +136,9 @@ func agentIdentity(ctx context.Context, o *agentOptions, log *slog.Logger) (*ide
 		if o.join == "" {
 			return nil, usageError{errors.New("--join is required: no parent address is saved in --data")}
 		}
+		if time.Now().After(id.Cert.NotAfter) {
+			return rejoin(ctx, o, id, dir, log)
+		}
 		return id, nil
 	}
 	switch {
@@ -158,6 +161,37 @@ func agentIdentity(ctx context.Context, o *agentOptions, log *slog.Logger) (*ide
 	}
 	log.Info("joined", "node", string(id.Name), "role", string(id.Role), "via", o.join, "expires", id.Cert.NotAfter)
 	return id, nil
+}
+
+// rejoin gets a new certificate for a node whose saved one expired (it was
+// offline past its renewal): with a new token, same key and name, the CA
+// pinned by the one it saved.
+func rejoin(ctx context.Context, o *agentOptions, id *identity.Node, dir string, log *slog.Logger) (*identity.Node, error) {
+	if o.token == "" {
+		return nil, fmt.Errorf("node %s: its certificate expired at %s; start it once with --token (canopy token create --role %s) to join again",
+			id.Name, id.Cert.NotAfter.Format(time.RFC3339), tokenRoleOf(id.Role))
+	}
+	jctx, cancel := context.WithTimeout(ctx, o.joinTimeout)
+	defer cancel()
+	pin := identity.CAHash(id.CA)
+	n, err := quicnet.Join(jctx, quicnet.JoinRequest{Addr: o.join, CAHash: pin, Token: o.token, Name: id.Name, Key: id.Key, Logger: log})
+	if err != nil {
+		o.caHash = pin
+		return nil, joinError(o, err)
+	}
+	if err := n.Save(dir); err != nil {
+		return nil, err
+	}
+	log.Info("joined again", "node", string(n.Name), "role", string(n.Role), "via", o.join, "expires", n.Cert.NotAfter)
+	return n, nil
+}
+
+// tokenRoleOf is the token role that gives a node role.
+func tokenRoleOf(r kernel.Role) string {
+	if r == kernel.RoleGateway {
+		return "gateway"
+	}
+	return "agent"
 }
 
 // joinError says in one line why the first join failed.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/api"
+	"github.com/canopy-fleet/canopy/mesh/identity"
 )
 
 // proc is a long-running command (server, agent) run in-process.
@@ -253,6 +256,60 @@ func TestFleetThroughCLI(t *testing.T) {
 		tok := createToken(t, "--role", "agent")
 		_, err := runCLI(t, agentArgs(t, tok, "--gateway", "--listen", "127.0.0.1:0", "--name", "leaf-6", "--data", filepath.Join(dir, "leaf-6"))...)
 		wantErr(t, err, 1, "gateway token")
+	})
+	t.Run("expired certificate", func(t *testing.T) {
+		// A device that was offline past its certificate's expiry: made
+		// here from the cluster CA with a clock two hours back.
+		past := func() time.Time { return time.Now().Add(-2 * time.Hour) }
+		ca, err := identity.LoadOrCreateCA(filepath.Join(dir, "ctl", "ca"), past)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(dir, "leaf-old")
+		if err := claimDataDir(data, "agent"); err != nil {
+			t.Fatal(err)
+		}
+		idDir := filepath.Join(data, "identity")
+		key, err := identity.LoadOrCreateKey(identity.NodeKeyPath(idDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr, _ := identity.NewCSR(key, "leaf-old")
+		der, err := ca.Sign(csr, kernel.RoleLeaf, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := identity.NewNode(key, der, ca.Cert.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Save(idDir); err != nil {
+			t.Fatal(err)
+		}
+		tok := createToken(t, "--role", "agent")
+		_, err = runCLI(t, "agent", "--join", tok.Join.Addr, "--data", data)
+		wantErr(t, err, 1, "certificate expired")
+		p := startProc(t, "leaf-old", "agent", "--join", tok.Join.Addr, "--token", tok.Token, "--data", data)
+		nodeIs(t, "leaf-old", "leaf", "ctl", api.StateLinked)
+		p.stop(t)
+	})
+	t.Run("metrics", func(t *testing.T) {
+		c, err := (&clientFlags{}).client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.http.CloseIdleConnections()
+		resp, err := c.http.Get(c.base.JoinPath("/metrics").String()) // HTTPS checked against the CA in the config
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{"go_goroutines", "process_resident_memory_bytes", "canopy_mesh_children "} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics (%s) lacks %q", resp.Status, want)
+			}
+		}
 	})
 	t.Run("usage", func(t *testing.T) {
 		_, err := runCLI(t, "agent", "--join", gw.Addr, "--token", "abcdef.0123456789abcdef", "--data", filepath.Join(dir, "leaf-5"))
