@@ -36,7 +36,14 @@ const (
 // cover it, delivers it again. That repeats at most the batch in flight
 // per source (up to 64 messages), never loses one: the ledger never
 // claims an ID that OnOutbox did not accept, and the source drops a
-// message only once the root acknowledged it, after Advance.
+// message only once the root acknowledged it, after Advance. Once OnOutbox
+// returns nil the message is its responsibility: the root counts it
+// delivered.
+//
+// The ledger trusts that a source's IDs only grow. A source whose outbox
+// was wiped (a device reinstalled under the same name) starts again at 1,
+// and the root drops its messages as repeats until their IDs pass the
+// ledger; the root logs a warning when a whole batch is below the ledger.
 type OutboxLedger interface {
 	// Load returns the highest ID delivered from source, 0 if none.
 	Load(source kernel.NodeName) (uint64, error)
@@ -57,7 +64,7 @@ type outboxBatchMsg struct {
 }
 
 type outboxAck struct {
-	Upto uint64 // highest ID delivered (now or before)
+	Upto uint64 // highest ID the root's ledger holds for the source
 }
 
 // outboxState is the root's memory of each source's delivery, and the
@@ -76,6 +83,7 @@ type outboxSource struct {
 	loaded  bool   // last and durable were read from the ledger
 	last    uint64 // highest ID OnOutbox accepted (this run, or as the ledger says)
 	durable uint64 // highest ID the ledger holds: what is acknowledged
+	warned  bool   // a batch below the ledger was logged
 }
 
 func (o *outboxState) init() {
@@ -194,6 +202,14 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 			return nil, errLedger
 		}
 		src.last, src.durable, src.loaded = last, last, true
+	}
+	// A repeat after a lost ack still holds the unacknowledged message
+	// with the ledger's ID, so a batch wholly below it means the source's
+	// IDs went back.
+	if k := len(batch.Msgs); k > 0 && batch.Msgs[k-1].ID < src.durable && !src.warned {
+		src.warned = true
+		n.log.Warn("outbox IDs below the ledger: was the source's outbox reset? its messages are dropped as repeats until their IDs pass the ledger",
+			"from", string(from), "ledger", src.durable, "batch_last", batch.Msgs[k-1].ID)
 	}
 	var failed error
 	progress := false

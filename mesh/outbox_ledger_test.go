@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,5 +251,60 @@ func TestOutboxLedgerFailures(t *testing.T) {
 	defer led.mu.Unlock()
 	if led.refused != 5 || led.loadFails != 0 {
 		t.Fatalf("ledger failures not all met: %d advances refused, %d loads left to fail", led.refused, led.loadFails)
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestOutboxLedgerIDsWentBack: a source whose outbox starts again at 1
+// (wiped, same name) is below the ledger: its messages are dropped as
+// repeats, as documented, and the root says so once in its log.
+func TestOutboxLedgerIDsWentBack(t *testing.T) {
+	tr, _ := memTree(t, fastTimers)
+	led := NewMemOutboxLedger()
+	led.Advance("leaf", 1000)
+	var got delivered
+	var logs syncBuffer
+	cfg := tr.base
+	cfg.Name, cfg.Role, cfg.Network, cfg.Listen = "ctl", kernel.RoleController, tr.net("ctl", kernel.RoleController), "mem:ctl"
+	cfg.OutboxLedger, cfg.OnOutbox = led, got.onOutbox
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	root, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	tr.addr["ctl"] = root.Addr()
+	ob := NewMemOutbox()
+	for i := 0; i < 100; i++ {
+		ob.Append("t/x", nil)
+	}
+	tr.base.Outbox = ob
+	tr.start("leaf", kernel.RoleLeaf, "", "ctl")
+	eventually(t, "leaf's outbox drained", func() bool { return ob.Len() == 0 })
+	if got.count() != 0 {
+		t.Fatalf("OnOutbox saw %d messages below the ledger", got.count())
+	}
+	if k := strings.Count(logs.String(), "outbox IDs below the ledger"); k != 1 {
+		t.Fatalf("warned %d times, want once:\n%s", k, logs.String())
 	}
 }
