@@ -1,0 +1,36 @@
+package devmetrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metric is one described metric with its type.
+type metric struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+}
+
+func counter(name, help string, labels ...string) metric {
+	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.CounterValue}
+}
+
+func gauge(name, help string, labels ...string) metric {
+	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.GaugeValue}
+}
+
+// emit sends one sample of m.
+func (m metric) emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(m.desc, m.typ, v, labels...)
+}
+
+// describe sends the descriptions of ms.
+func describe(ch chan<- *prometheus.Desc, ms ...metric) {
+	for _, m := range ms {
+		ch <- m.desc
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
