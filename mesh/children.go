@@ -55,9 +55,7 @@ func (n *Node) admitChild(c link.Conn) {
 	name := l.peer.Name
 	l.lastBeat = n.cfg.Clock.Now()
 	l.listen = h.Listen
-	for _, f := range h.Interest {
-		l.interest[f] = true
-	}
+	l.interest = setOf(h.Interest)
 	added := append([]kernel.NodeName{name}, h.Routes...)
 	n.mu.Lock()
 	old := n.children[name]

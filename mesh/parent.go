@@ -71,9 +71,7 @@ func (n *Node) dialParent(idx int) (*peerLink, error) {
 		c.Close()
 		return nil, fmt.Errorf("hello ack: %w", err)
 	}
-	for _, f := range ack.Interest {
-		l.interest[f] = true
-	}
+	l.interest = setOf(ack.Interest)
 	ok = true
 	return l, nil
 }

@@ -22,7 +22,7 @@ type peerLink struct {
 	isParent bool
 
 	mu       sync.Mutex
-	interest map[string]bool // filters the far side wants
+	interest map[string]bool // filters the far side wants; nil for none, replaced (never changed in place) once the link is up
 	sent     string          // interest last sent, joined, to skip repeats
 	lastBeat time.Time
 	ready    bool
@@ -41,8 +41,20 @@ type ctrlMsg struct {
 	v any
 }
 
+// setOf is the set of filters in fs, or nil when fs is empty.
+func setOf(fs []string) map[string]bool {
+	if len(fs) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		set[f] = true
+	}
+	return set
+}
+
 func (n *Node) newLink(c link.Conn, isParent bool) *peerLink {
-	return &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent, interest: map[string]bool{}}
+	return &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent}
 }
 
 // enqueue queues a control frame. Queued frames are sent one at a time, in

@@ -243,34 +243,45 @@ func (l *peerLink) wants(topic string) bool {
 	return false
 }
 
-func (n *Node) linksLocked() []*peerLink {
-	out := make([]*peerLink, 0, len(n.children)+1)
+// eachLinkLocked calls f for the parent link, if any, and every child
+// link, without building a list: at a gateway with a thousand children
+// every join walks them, and a fresh slice per walk is garbage that
+// fragments the heap the links' long-lived state lives in.
+func (n *Node) eachLinkLocked(f func(*peerLink)) {
 	if n.parent != nil {
-		out = append(out, n.parent)
+		f(n.parent)
 	}
 	for _, l := range n.children {
-		out = append(out, l)
+		f(l)
 	}
-	return out
 }
 
 // interestForLocked is the set of filters to announce on link l: this
 // node's own subscriptions and every other link's interest, as NATS leaf
 // nodes propagate interest.
 func (n *Node) interestForLocked(l *peerLink) []string {
-	set := map[string]bool{}
-	for f := range n.topics.local {
+	var set map[string]bool
+	add := func(f string) {
+		if set == nil {
+			set = map[string]bool{}
+		}
 		set[f] = true
 	}
-	for _, o := range n.linksLocked() {
+	for f := range n.topics.local {
+		add(f)
+	}
+	n.eachLinkLocked(func(o *peerLink) {
 		if o == l {
-			continue
+			return
 		}
 		o.mu.Lock()
 		for f := range o.interest {
-			set[f] = true
+			add(f)
 		}
 		o.mu.Unlock()
+	})
+	if len(set) == 0 {
+		return nil
 	}
 	out := make([]string, 0, len(set))
 	for f := range set {
@@ -284,49 +295,68 @@ func (n *Node) interestForLocked(l *peerLink) []string {
 // counts, once, how many sources (this node, each link) want each filter;
 // a link's set is every filter wanted by some source other than itself.
 // That keeps a change O(links × filters), not O(links²), which matters at
-// a gateway with a thousand children.
+// a gateway with a thousand children. It allocates per filter and per link
+// with interest, never per idle link: it runs on every join and leave.
 func (n *Node) interestChanged() {
 	n.mu.Lock()
-	links := n.linksLocked()
-	count := map[string]int{}
+	var count map[string]int
+	var own map[*peerLink]map[string]bool // each link's interest as counted; links with none are absent
 	for f := range n.topics.local {
+		if count == nil {
+			count = map[string]int{}
+		}
 		count[f]++
 	}
-	own := make([]map[string]bool, len(links))
-	for i, l := range links {
+	n.eachLinkLocked(func(l *peerLink) {
 		l.mu.Lock()
-		own[i] = make(map[string]bool, len(l.interest))
-		for f := range l.interest {
-			own[i][f] = true
+		in := l.interest // replaced, never changed in place, once the link is up
+		l.mu.Unlock()
+		if len(in) == 0 {
+			return
+		}
+		if own == nil {
+			own = map[*peerLink]map[string]bool{}
+		}
+		if count == nil {
+			count = map[string]int{}
+		}
+		own[l] = in
+		for f := range in {
 			count[f]++
 		}
-		l.mu.Unlock()
+	})
+	var all []string
+	if len(count) > 0 {
+		all = make([]string, 0, len(count))
+		for f := range count {
+			all = append(all, f)
+		}
+		sort.Strings(all)
 	}
-	all := make([]string, 0, len(count))
-	for f := range count {
-		all = append(all, f)
-	}
-	sort.Strings(all)
 	type upd struct {
 		l *peerLink
 		f []string
 	}
 	var ups []upd
-	for i, l := range links {
-		f := make([]string, 0, len(all))
+	n.eachLinkLocked(func(l *peerLink) {
+		in := own[l]
+		var f []string
 		for _, x := range all {
-			if count[x]-b2i(own[i][x]) > 0 {
+			if count[x]-b2i(in[x]) > 0 {
 				f = append(f, x)
 			}
 		}
-		key := strings.Join(f, "\x00")
+		key := ""
+		if len(f) > 0 {
+			key = strings.Join(f, "\x00")
+		}
 		l.mu.Lock()
 		if l.sent != key {
 			l.sent = key
 			ups = append(ups, upd{l, f})
 		}
 		l.mu.Unlock()
-	}
+	})
 	n.mu.Unlock()
 	for _, u := range ups {
 		u.l.enqueue(tInterest, interest{Filters: u.f})
@@ -351,10 +381,7 @@ func (n *Node) onInterest(l *peerLink, p []byte, s link.Stream) {
 			return
 		}
 	}
-	set := make(map[string]bool, len(in.Filters))
-	for _, f := range in.Filters {
-		set[f] = true
-	}
+	set := setOf(in.Filters)
 	l.mu.Lock()
 	l.interest = set
 	l.mu.Unlock()
