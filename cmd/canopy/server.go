@@ -25,13 +25,13 @@ import (
 
 // serverOptions are `canopy server`'s flags.
 type serverOptions struct {
-	data, listen, http, name, logLevel string
+	data, listen, http, name, advertise, logLevel string
 }
 
 func newServerCmd() *cobra.Command {
 	var o serverOptions
 	cmd := &cobra.Command{
-		Use:   "server --data DIR [--listen ADDR] [--http ADDR] [--name NAME]",
+		Use:   "server --data DIR [--listen ADDR] [--http ADDR] [--advertise HOST] [--name NAME]",
 		Short: "Run a controller: the cluster CA, the root of the mesh and the HTTP API",
 		Long: `Run a controller. The first start creates the cluster CA and the controller's
 identity in --data; later starts with the same --data keep them, and the
@@ -49,6 +49,7 @@ client commands work with no flags. Ctrl-C stops it.`,
 	fs.StringVar(&o.data, "data", defaultDataDir(), "directory for the CA, identity, tokens and blobs")
 	fs.StringVar(&o.listen, "listen", ":7443", "mesh address (UDP) devices link to")
 	fs.StringVar(&o.http, "http", "127.0.0.1:7070", "HTTPS API address (TCP)")
+	fs.StringVar(&o.advertise, "advertise", "", "mesh address HOST[:PORT] join commands name (default: the --listen host, else the host clients reach the API by, else this machine's outbound address)")
 	fs.StringVar(&o.name, "name", "", "this controller's node name (default: the host name); fixed at the first start")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
@@ -66,6 +67,8 @@ type controller struct {
 	node     *mesh.Node
 	ledger   *ledger.Ledger
 	identity *identity.Node
+	// advertise is --advertise: the mesh address join commands name.
+	advertise string
 }
 
 func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error {
@@ -78,6 +81,9 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	}
 	if _, _, err := net.SplitHostPort(o.http); err != nil {
 		return usageError{fmt.Errorf("--http %q: want HOST:PORT or :PORT", o.http)}
+	}
+	if err := validAdvertise(o.advertise); err != nil {
+		return usageError{err}
 	}
 	name, err := nodeName(o.name)
 	if err != nil {
@@ -154,7 +160,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 // startController opens the CA, identity, tokens and node list under
 // o.data and starts the root of the mesh.
 func startController(ctx context.Context, o *serverOptions, name kernel.NodeName, log *slog.Logger) (_ *controller, err error) {
-	c := &controller{log: log, dir: o.data}
+	c := &controller{log: log, dir: o.data, advertise: o.advertise}
 	defer func() {
 		if err != nil {
 			c.close()
@@ -258,7 +264,7 @@ func (c *controller) CreateToken(_ context.Context, req api.TokenRequest) (api.T
 	}
 	out := api.Token{Token: tok, Role: req.Role, Expires: exp}
 	if req.IsJoin() {
-		out.Join = &api.JoinInfo{Addr: c.node.Addr(), CAHash: c.ca.Hash()}
+		out.Join = &api.JoinInfo{Addr: advertiseAddr(c.advertise, c.node.Addr(), req.Host), CAHash: c.ca.Hash()}
 	}
 	c.log.Info("token created", "role", req.Role, "expires", exp)
 	return out, nil

@@ -29,6 +29,9 @@ type TokenRequest struct {
 	Role string `json:"role"`
 	// TTL is how long the token is valid; 0 means the issuer's default.
 	TTL time.Duration `json:"-"`
+	// Host is the host (no port) the client reached the API by, from the
+	// request: a hint for the address a join token's command should name.
+	Host string `json:"-"`
 }
 
 // IsJoin reports whether the request is for a join token.
@@ -128,37 +131,19 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, caller Role
 	if !req.IsJoin() && !caller.Allows(Role(req.Role)) {
 		return Errorf(http.StatusForbidden, "role", "a %s token may not create a %s token", caller, req.Role)
 	}
+	req.Host = r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		req.Host = h
+	}
 	tok, err := s.cfg.Tokens.CreateToken(r.Context(), req)
 	if err != nil {
 		return err
-	}
-	if tok.Join != nil {
-		tok.Join.Addr = reachableAddr(tok.Join.Addr, r.Host)
 	}
 	writeJSON(w, http.StatusCreated, tok)
 	return nil
 }
 
-// reachableAddr fills the host of a listen address like ":7443" or
-// "0.0.0.0:7443" with the host the client reached the API by, so the
-// join command it prints works from where the client stands.
-func reachableAddr(listen, reqHost string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
-	}
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		return listen
-	}
-	h := reqHost
-	if hh, _, err := net.SplitHostPort(reqHost); err == nil {
-		h = hh
-	}
-	if h == "" {
-		return listen
-	}
-	return net.JoinHostPort(strings.Trim(h, "[]"), port)
-}
-
 // String shows the request for logs.
-func (t TokenRequest) String() string { return fmt.Sprintf("role=%s ttl=%s", t.Role, t.TTL) }
+func (t TokenRequest) String() string {
+	return fmt.Sprintf("role=%s ttl=%s host=%s", t.Role, t.TTL, t.Host)
+}
