@@ -115,19 +115,19 @@ func TestTaskMetrics(t *testing.T) {
 
 	v := values(t, c)
 	for k, want := range map[string]float64{
-		`canopy_task_state{state="running",task="svc"}`:               1,
-		`canopy_task_state{state="backoff",task="svc"}`:               0,
-		`canopy_task_state{state="failed",task="job"}`:                1,
-		`canopy_task_restarts_total{task="svc"}`:                      2,
-		`canopy_task_restarts_total{task="job"}`:                      0,
-		`canopy_task_messages_total{task="svc"}`:                      4,
-		`canopy_task_handler_errors_total{task="svc"}`:                1,
-		`canopy_task_failures_total{cause="trap",task="svc"}`:         1,
-		`canopy_task_failures_total{cause="callTimeout",task="svc"}`:  1,
-		`canopy_task_failures_total{cause="memory",task="svc"}`:       0,
-		`canopy_task_failures_total{cause="exit",task="job"}`:         1,
-		`canopy_task_queue_overflow_total{task="svc"}`:                0,
-		`canopy_task_queued_messages{task="svc"}`:                     0,
+		`canopy_task_state{state="running",task="svc"}`:              1,
+		`canopy_task_state{state="backoff",task="svc"}`:              0,
+		`canopy_task_state{state="failed",task="job"}`:               1,
+		`canopy_task_restarts_total{task="svc"}`:                     2,
+		`canopy_task_restarts_total{task="job"}`:                     0,
+		`canopy_task_messages_total{task="svc"}`:                     4,
+		`canopy_task_handler_errors_total{task="svc"}`:               1,
+		`canopy_task_failures_total{cause="trap",task="svc"}`:        1,
+		`canopy_task_failures_total{cause="callTimeout",task="svc"}`: 1,
+		`canopy_task_failures_total{cause="memory",task="svc"}`:      0,
+		`canopy_task_failures_total{cause="exit",task="job"}`:        1,
+		`canopy_task_queue_overflow_total{task="svc"}`:               0,
+		`canopy_task_queued_messages{task="svc"}`:                    0,
 	} {
 		got, ok := v[k]
 		if !ok || got != want {
