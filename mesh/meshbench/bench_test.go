@@ -52,18 +52,24 @@ func BenchmarkFigures(b *testing.B) {
 	}
 }
 
-var heapProfile = flag.String("meshbench.heapprofile", "", "file for the gateway's heap profile in BenchmarkIdleLinkMemory")
+var (
+	heapProfile = flag.String("meshbench.heapprofile", "", "file for the gateway's heap profile in BenchmarkIdleLinkMemory")
+	heartbeat   = flag.Duration("meshbench.heartbeat", 0, "heartbeat interval in BenchmarkIdleLinkMemory (0: the default 500ms)")
+	classical   = flag.Bool("meshbench.classical", false, "X25519 key exchange only (no post-quantum hybrid) in BenchmarkIdleLinkMemory")
+)
 
 // BenchmarkIdleLinkMemory is the memory figure alone: 1,000 children in
 // another process linked to one gateway, idle; the metrics are KiB per link
 // (heap spans in use plus goroutine stacks). -meshbench.heapprofile=FILE
-// writes the gateway's heap profile at the measuring point.
+// writes the gateway's heap profile at the measuring point;
+// -meshbench.heartbeat and -meshbench.classical measure variants (what
+// heartbeats cost, what the post-quantum key exchange costs).
 func BenchmarkIdleLinkMemory(b *testing.B) {
 	if *heapProfile != "" {
 		runtime.MemProfileRate = 512 // fine-grained samples; the default 512 KiB is coarser than a link
 	}
 	for b.Loop() {
-		rs, err := IdleLinkMemory(context.Background(), Options{Spawn: spawnSelf, HeapProfile: *heapProfile})
+		rs, err := IdleLinkMemory(context.Background(), Options{Spawn: spawnSelf, HeapProfile: *heapProfile, Heartbeat: *heartbeat, ClassicalKeyExchange: *classical})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -41,9 +41,10 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 		return nil, err
 	}
 	defer e.close()
+	e.classical = o.ClassicalKeyExchange
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	gw, err := e.node(ctx, mesh.Config{Name: "gw", Role: kernel.RoleGateway, Listen: "127.0.0.1:0"})
+	gw, err := e.node(ctx, timers(mesh.Config{Name: "gw", Role: kernel.RoleGateway, Listen: "127.0.0.1:0"}, o.Heartbeat))
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	where := "in this process: both ends and each child's node counted (upper bound)"
 	if o.Spawn != nil {
 		cmd := o.Spawn()
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%d", ChildEnv, e.dir, gw.Addr(), children))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%d,%s,%t", ChildEnv, e.dir, gw.Addr(), children, o.Heartbeat, o.ClassicalKeyExchange))
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -77,7 +78,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 		}()
 		where = "children in another process: the gateway's side only"
 	} else {
-		stop, err := runChildren(ctx, e.dir, gw.Addr(), children)
+		stop, err := runChildren(ctx, e.dir, gw.Addr(), children, o.Heartbeat, o.ClassicalKeyExchange)
 		if err != nil {
 			return nil, err
 		}
@@ -103,9 +104,32 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	}
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(children) / 1024 }
 	heap, live, stack := per(after.heapInuse, before.heapInuse), per(after.heapLive, before.heapLive), per(after.stack, before.stack)
-	return []Result{{Name: "memory per idle child link", Value: heap + stack, Unit: "KiB", Target: "<= 50 KiB",
-		Note: fmt.Sprintf("%d children; %s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
-			children, where, heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
+	name, variant := "memory per idle child link", ""
+	if o.ClassicalKeyExchange {
+		name, variant = "memory per idle link, X25519 only", "; opt-in classical key exchange (no post-quantum hybrid)"
+	}
+	if o.Heartbeat != 0 {
+		variant += fmt.Sprintf("; heartbeat every %v", o.Heartbeat)
+	}
+	return []Result{{Name: name, Value: heap + stack, Unit: "KiB", Target: "<= 50 KiB",
+		Note: fmt.Sprintf("%d children; %s%s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
+			children, where, variant, heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
+}
+
+// IdleLinkMemoryClassical is IdleLinkMemory with the opt-in classical key
+// exchange (quicnet.Config.ClassicalKeyExchange) at both ends: what the
+// post-quantum hybrid's larger handshake costs per idle link.
+func IdleLinkMemoryClassical(ctx context.Context, o Options) ([]Result, error) {
+	o.ClassicalKeyExchange = true
+	return IdleLinkMemory(ctx, o)
+}
+
+// timers applies a heartbeat interval other than the default to cfg.
+func timers(cfg mesh.Config, heartbeat time.Duration) mesh.Config {
+	if heartbeat != 0 {
+		cfg.HeartbeatInterval, cfg.LostAfter = heartbeat, 4*heartbeat
+	}
+	return cfg
 }
 
 // ChildrenMain runs the children of IdleLinkMemory when the process was
@@ -117,19 +141,27 @@ func ChildrenMain() (bool, error) {
 		return false, nil
 	}
 	parts := strings.Split(v, ",")
-	if len(parts) != 3 {
-		return true, fmt.Errorf("%s=%q: want DIR,ADDR,N", ChildEnv, v)
+	if len(parts) != 5 {
+		return true, fmt.Errorf("%s=%q: want DIR,ADDR,N,HEARTBEAT,CLASSICAL", ChildEnv, v)
 	}
 	n, err := strconv.Atoi(parts[2])
 	if err != nil {
 		return true, fmt.Errorf("%s: %w", ChildEnv, err)
+	}
+	heartbeat, err := time.ParseDuration(parts[3])
+	if err != nil {
+		return true, fmt.Errorf("%s: heartbeat: %w", ChildEnv, err)
+	}
+	classical, err := strconv.ParseBool(parts[4])
+	if err != nil {
+		return true, fmt.Errorf("%s: classical: %w", ChildEnv, err)
 	}
 	if err := raiseFileLimit(uint64(n*2 + 256)); err != nil {
 		return true, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop, err := runChildren(ctx, parts[0], parts[1], n)
+	stop, err := runChildren(ctx, parts[0], parts[1], n, heartbeat, classical)
 	if err != nil {
 		return true, err
 	}
@@ -139,8 +171,8 @@ func ChildrenMain() (bool, error) {
 }
 
 // runChildren starts n leaves with the identities saved under dir, linked
-// to addr.
-func runChildren(ctx context.Context, dir, addr string, n int) (func(), error) {
+// to addr, beating every heartbeat (0: the default).
+func runChildren(ctx context.Context, dir, addr string, n int, heartbeat time.Duration, classical bool) (func(), error) {
 	var nodes []*mesh.Node
 	stop := func() {
 		var wg sync.WaitGroup
@@ -159,12 +191,12 @@ func runChildren(ctx context.Context, dir, addr string, n int) (func(), error) {
 			stop()
 			return nil, err
 		}
-		nw, err := quicnet.New(quicnet.Config{Identity: id})
+		nw, err := quicnet.New(quicnet.Config{Identity: id, ClassicalKeyExchange: classical})
 		if err != nil {
 			stop()
 			return nil, err
 		}
-		nd, err := mesh.New(mesh.Config{Name: id.Name, Role: kernel.RoleLeaf, Network: nw, Parents: []mesh.Parent{{Addr: addr}}})
+		nd, err := mesh.New(timers(mesh.Config{Name: id.Name, Role: kernel.RoleLeaf, Network: nw, Parents: []mesh.Parent{{Addr: addr}}}, heartbeat))
 		if err != nil {
 			stop()
 			return nil, err

@@ -40,12 +40,20 @@ type Options struct {
 	// gateway's heap profile to while its children are linked and idle
 	// (for `go tool pprof -sample_index=inuse_space`).
 	HeapProfile string
+	// Heartbeat, when set, is the heartbeat interval of the memory
+	// measurement's gateway and children (LostAfter four times it), for
+	// measuring what heartbeats cost; 0 is the default (500ms).
+	Heartbeat time.Duration
+	// ClassicalKeyExchange makes the memory measurement's gateway and
+	// children use quicnet.Config.ClassicalKeyExchange.
+	ClassicalKeyExchange bool
 }
 
 // env is a cluster authority and a scratch directory.
 type env struct {
-	dir  string
-	auth *identity.Authority
+	dir       string
+	auth      *identity.Authority
+	classical bool // nodes use quicnet.Config.ClassicalKeyExchange
 }
 
 func newEnv() (*env, error) {
@@ -88,7 +96,7 @@ func (e *env) node(ctx context.Context, cfg mesh.Config) (*mesh.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	qc := quicnet.Config{Identity: id, Revoked: e.auth.CA.IsRevoked}
+	qc := quicnet.Config{Identity: id, Revoked: e.auth.CA.IsRevoked, ClassicalKeyExchange: e.classical}
 	if cfg.Role == kernel.RoleController {
 		qc.Join = func(_ context.Context, tok string, csr []byte) ([]byte, []byte, error) { return e.auth.Join(tok, csr) }
 	}
@@ -131,7 +139,7 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // All runs every measurement.
 func All(ctx context.Context, o Options) ([]Result, error) {
 	var out []Result
-	for _, f := range []func(context.Context, Options) ([]Result, error){RequestLatency, BlobThroughput, Join, Failover, IdleLinkMemory} {
+	for _, f := range []func(context.Context, Options) ([]Result, error){RequestLatency, BlobThroughput, Join, Failover, IdleLinkMemory, IdleLinkMemoryClassical} {
 		rs, err := f(ctx, o)
 		if err != nil {
 			return out, err

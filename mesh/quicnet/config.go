@@ -49,6 +49,15 @@ type Config struct {
 	// MaxConcurrentJoins bounds join handshakes served at once (default 16);
 	// more are refused so a flood cannot exhaust the node.
 	MaxConcurrentJoins int
+	// ClassicalKeyExchange offers and accepts X25519 alone instead of
+	// crypto/tls's default, which prefers the post-quantum hybrid
+	// X25519MLKEM768. Its 1.2 KB key shares make the handshake messages
+	// that crypto/tls and quic-go keep for the life of a connection
+	// larger: measured at about 4 KiB per idle connection at a gateway
+	// (docs/BENCHMARKS.md, Mesh). Off by default: it gives up protection of
+	// recorded traffic against a future quantum computer. Both ends of a
+	// link must set it for the full saving.
+	ClassicalKeyExchange bool
 }
 
 // Validate reports every problem with the configuration.

@@ -67,10 +67,20 @@ func (n *Network) quicConfig() *quic.Config {
 	}
 }
 
+// curves is the key exchanges offered and accepted; nil is crypto/tls's
+// default (see Config.ClassicalKeyExchange).
+func (n *Network) curves() []tls.CurveID {
+	if n.cfg.ClassicalKeyExchange {
+		return []tls.CurveID{tls.X25519}
+	}
+	return nil
+}
+
 func (n *Network) serverTLS() *tls.Config {
 	v := n.verifier()
 	return &tls.Config{
-		MinVersion: tls.VersionTLS13,
+		MinVersion:       tls.VersionTLS13,
+		CurvePreferences: n.curves(),
 		GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			// A joining node needs the CA in the chain to check its pin;
 			// members have the CA, so they get the leaf alone (less to
@@ -104,6 +114,7 @@ func (n *Network) clientTLS(want kernel.NodeName) *tls.Config {
 	v := n.verifier()
 	return &tls.Config{
 		MinVersion:             tls.VersionTLS13,
+		CurvePreferences:       n.curves(),
 		GetClientCertificate:   func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return n.leafCert(), nil },
 		NextProtos:             []string{ALPN},
 		ServerName:             "canopy",

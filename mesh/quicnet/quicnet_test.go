@@ -3,6 +3,7 @@ package quicnet
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"path/filepath"
@@ -248,5 +249,42 @@ func TestStreamLimitBackPressure(t *testing.T) {
 	defer cancel2()
 	if _, err := c.OpenStream(short); err == nil {
 		t.Fatal("fifth stream opened past a limit of 4")
+	}
+}
+
+// ClassicalKeyExchange negotiates X25519; the default is the post-quantum
+// hybrid, and a classical end still links with a default one.
+func TestClassicalKeyExchange(t *testing.T) {
+	cl := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		server, client bool
+		want           tls.CurveID
+	}{{false, false, tls.X25519MLKEM768}, {true, true, tls.X25519}, {true, false, tls.X25519}, {false, true, tls.X25519}} {
+		srv, err := New(Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway), ClassicalKeyExchange: c.server})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := srv.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, l)
+		cli, err := New(Config{Identity: cl.node(t, "leaf-1", kernel.RoleLeaf), ClassicalKeyExchange: c.client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc, err := cli.Dial(ctx, l.Addr(), "gw-1")
+		if err != nil {
+			t.Fatalf("server classical %v, client classical %v: %v", c.server, c.client, err)
+		}
+		if got := lc.(*conn).qc.ConnectionState().TLS.CurveID; got != c.want {
+			t.Errorf("server classical %v, client classical %v: key exchange %v, want %v", c.server, c.client, got, c.want)
+		}
+		if got, err := roundTrip(ctx, lc, "hi"); err != nil || got != "hi" {
+			t.Fatalf("echo %q %v", got, err)
+		}
+		lc.Close()
 	}
 }
