@@ -281,13 +281,16 @@ func parseLabels(s string) (map[string]string, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
-		if !ok || k == "" || len(k) > 63 || len(v) > 253 || strings.ContainsAny(k+v, " \t\n\"'") {
+		if !ok || k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue || strings.ContainsAny(k+v, " \t\n\"'") {
 			return nil, usageError{fmt.Errorf("--labels %q: want k=v,k2=v2 (no spaces or quotes)", kv)}
 		}
 		if _, dup := out[k]; dup {
 			return nil, usageError{fmt.Errorf("--labels: %q given twice", k)}
 		}
 		out[k] = v
+	}
+	if len(out) > maxLabels {
+		return nil, usageError{fmt.Errorf("--labels: %d labels, at most %d", len(out), maxLabels)}
 	}
 	return out, nil
 }

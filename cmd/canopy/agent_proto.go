@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -42,6 +43,36 @@ type nodeStatus struct {
 	Addr    string            `cbor:",omitempty"`
 	Labels  map[string]string `cbor:",omitempty"`
 	Version string            `cbor:",omitempty"`
+}
+
+// Bounds of a status a node reports.
+const (
+	maxLabels     = 64
+	maxLabelKey   = 63
+	maxLabelValue = 253
+)
+
+// decodeStatus parses and checks a kindStatus body from the network.
+func decodeStatus(b []byte) (nodeStatus, error) {
+	var st nodeStatus
+	if err := frame.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("status: %w", err)
+	}
+	if st.Parent != "" && !kernel.ValidName(string(st.Parent)) {
+		return st, fmt.Errorf("status: parent %q is not a node name", st.Parent)
+	}
+	if len(st.Addr) > 300 || len(st.Version) > 100 {
+		return st, errors.New("status: address or version too long")
+	}
+	if len(st.Labels) > maxLabels {
+		return st, fmt.Errorf("status: %d labels, at most %d", len(st.Labels), maxLabels)
+	}
+	for k, v := range st.Labels {
+		if k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue {
+			return st, fmt.Errorf("status: label %.70q: key 1-%d bytes, value at most %d", k, maxLabelKey, maxLabelValue)
+		}
+	}
+	return st, nil
 }
 
 // relayJoin passes a join from a device up to the controller through n

@@ -14,7 +14,6 @@ import (
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/api"
 	"github.com/canopy-fleet/canopy/mesh"
-	"github.com/canopy-fleet/canopy/mesh/frame"
 )
 
 // nodeRecord is what the controller keeps about a node: its role from the
@@ -78,9 +77,9 @@ func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role) error {
 
 // onStatus is the kindStatus handler.
 func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
-	var st nodeStatus
-	if err := frame.Unmarshal(body, &st); err != nil {
-		return nil, fmt.Errorf("status: %w", err)
+	st, err := decodeStatus(body)
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
