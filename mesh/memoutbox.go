@@ -66,27 +66,27 @@ func (o *MemOutbox) Len() int {
 // after a root restart. Safe for concurrent use.
 type MemOutboxLedger struct {
 	mu   sync.Mutex
-	last map[kernel.NodeName]uint64
+	next map[kernel.NodeName]uint64
 }
 
 // NewMemOutboxLedger returns an empty ledger.
 func NewMemOutboxLedger() *MemOutboxLedger {
-	return &MemOutboxLedger{last: map[kernel.NodeName]uint64{}}
+	return &MemOutboxLedger{next: map[kernel.NodeName]uint64{}}
 }
 
-// Load returns the highest ID recorded for source.
+// Load returns the next ID recorded for source, 0 if none.
 func (l *MemOutboxLedger) Load(source kernel.NodeName) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.last[source], nil
+	return l.next[source], nil
 }
 
-// Advance records upto for source if it is higher than what is held.
-func (l *MemOutboxLedger) Advance(source kernel.NodeName, upto uint64) error {
+// Advance records next for source if it is higher than what is held.
+func (l *MemOutboxLedger) Advance(source kernel.NodeName, next uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if upto > l.last[source] {
-		l.last[source] = upto
+	if next > l.next[source] {
+		l.next[source] = next
 	}
 	return nil
 }

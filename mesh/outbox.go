@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/canopy-fleet/canopy/kernel"
@@ -16,18 +17,20 @@ const (
 	outboxBatch = 64
 )
 
-// OutboxLedger is the root's record, per source node, of the highest
-// outbox message ID it has handed to OnOutbox (or published) and that
-// OnOutbox accepted. The root dedupes redelivered messages against it, and
-// acknowledges to the source only what the ledger holds, so a ledger that
-// survives restarts (mesh/ledger keeps one in files) makes a restarted
-// root drop what its previous run already delivered.
+// OutboxLedger is the root's record, per source node, of how far that
+// source's outbox has been delivered: the lowest message ID not yet handed
+// to OnOutbox (or published) and accepted, so every ID below it was. The
+// root drops redelivered messages below it, and acknowledges to the source
+// only what the ledger holds, so a ledger that survives restarts
+// (mesh/ledger keeps one in files) makes a restarted root drop what its
+// previous run already delivered. It holds the next ID rather than the
+// last one because IDs may start at 0 (devices/outbox's do): 0 means
+// nothing delivered.
 //
 // The root calls Load once per source per run, before the first batch from
-// that source, and Advance after OnOutbox accepted every message of a
-// batch up to and including upto, before it acknowledges the batch. Calls
-// for one source never overlap; calls for different sources may run
-// concurrently.
+// that source, and Advance once OnOutbox accepted every message of a batch
+// below next, before it acknowledges the batch. Calls for one source never
+// overlap; calls for different sources may run concurrently.
 //
 // Delivery is at least once with dedupe. The one window that repeats
 // messages is a crash between OnOutbox accepting a message and Advance
@@ -35,24 +38,25 @@ const (
 // sends the message again and the restarted root, whose ledger does not
 // cover it, delivers it again. That repeats at most the batch in flight
 // per source (up to 64 messages), never loses one: the ledger never
-// claims an ID that OnOutbox did not accept, and the source drops a
+// covers an ID that OnOutbox did not accept, and the source drops a
 // message only once the root acknowledged it, after Advance. Once OnOutbox
 // returns nil the message is its responsibility: the root counts it
 // delivered.
 //
 // The ledger trusts that a source's IDs only grow. A source whose outbox
-// was wiped (a device reinstalled under the same name) starts again at 1,
-// and the root drops its messages as repeats until their IDs pass the
-// ledger; the root logs a warning when a whole batch is below the ledger.
+// was wiped (a device reinstalled under the same name) starts again at 0
+// or 1, and the root drops its messages as repeats until their IDs reach
+// the ledger; the root logs a warning when a whole batch is below it.
 type OutboxLedger interface {
-	// Load returns the highest ID delivered from source, 0 if none.
-	Load(source kernel.NodeName) (uint64, error)
-	// Advance records that every message from source up to and including
-	// upto was delivered. It is durable when it returns; an implementation
-	// ignores an upto below what it holds. After an error the record holds
-	// the old value or upto, never anything else; the root then refuses
+	// Load returns the lowest ID from source not yet delivered, 0 if none
+	// was.
+	Load(source kernel.NodeName) (next uint64, err error)
+	// Advance records that every message from source with an ID below next
+	// was delivered. It is durable when it returns; an implementation
+	// ignores a next below what it holds. After an error the record holds
+	// the old value or next, never anything else; the root then refuses
 	// the batch, and the source sends it again.
-	Advance(source kernel.NodeName, upto uint64) error
+	Advance(source kernel.NodeName, next uint64) error
 }
 
 // errLedger is what a source hears when the root's ledger failed; the
@@ -63,8 +67,10 @@ type outboxBatchMsg struct {
 	Msgs []kernel.OutboxMessage
 }
 
+// outboxAck confirms a batch: every ID below Next is delivered (and in the
+// root's ledger). Next is 0 when nothing is.
 type outboxAck struct {
-	Upto uint64 // highest ID the root's ledger holds for the source
+	Next uint64
 }
 
 // outboxState is the root's memory of each source's delivery, and the
@@ -80,9 +86,9 @@ type outboxState struct {
 // order, while other sources' batches go on in parallel.
 type outboxSource struct {
 	mu      sync.Mutex
-	loaded  bool   // last and durable were read from the ledger
-	last    uint64 // highest ID OnOutbox accepted (this run, or as the ledger says)
-	durable uint64 // highest ID the ledger holds: what is acknowledged
+	loaded  bool   // next and durable were read from the ledger
+	next    uint64 // lowest ID OnOutbox has not accepted (this run, or as the ledger says)
+	durable uint64 // what the ledger holds: what is acknowledged
 	warned  bool   // a batch below the ledger was logged
 }
 
@@ -170,7 +176,7 @@ func (n *Node) sendOutbox(msgs []kernel.OutboxMessage) error {
 	}
 	var ids []uint64
 	for _, m := range msgs {
-		if m.ID <= ack.Upto {
+		if m.ID < ack.Next {
 			ids = append(ids, m.ID)
 		}
 	}
@@ -181,8 +187,8 @@ func (n *Node) sendOutbox(msgs []kernel.OutboxMessage) error {
 	return nil
 }
 
-// onOutbox runs at the root: it delivers each message whose ID is past the
-// last delivered from that source, in order, records how far it got in the
+// onOutbox runs at the root: it delivers each message whose ID is not below
+// the next expected from that source, in order, records how far it got in the
 // ledger, and then confirms that much. A message is handed on only after
 // every earlier one was accepted, and acknowledged only once the ledger
 // holds it, so a crash at any point repeats messages (the ones accepted
@@ -196,17 +202,17 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	if !src.loaded {
-		last, err := n.cfg.OutboxLedger.Load(from)
+		next, err := n.cfg.OutboxLedger.Load(from)
 		if err != nil {
 			n.log.Error("outbox ledger load", "from", string(from), "err", err)
 			return nil, errLedger
 		}
-		src.last, src.durable, src.loaded = last, last, true
+		src.next, src.durable, src.loaded = next, next, true
 	}
 	// A repeat after a lost ack still holds the unacknowledged message
-	// with the ledger's ID, so a batch wholly below it means the source's
-	// IDs went back.
-	if k := len(batch.Msgs); k > 0 && batch.Msgs[k-1].ID < src.durable && !src.warned {
+	// just below the ledger, so a batch wholly below that means the
+	// source's IDs went back.
+	if k := len(batch.Msgs); k > 0 && batch.Msgs[k-1].ID+1 < src.durable && !src.warned {
 		src.warned = true
 		n.log.Warn("outbox IDs below the ledger: was the source's outbox reset? its messages are dropped as repeats until their IDs pass the ledger",
 			"from", string(from), "ledger", src.durable, "batch_last", batch.Msgs[k-1].ID)
@@ -214,8 +220,12 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 	var failed error
 	progress := false
 	for _, m := range batch.Msgs {
-		if m.ID <= src.last {
+		if m.ID < src.next {
 			continue // a repeat after a lost ack, or after a root restart
+		}
+		if m.ID == math.MaxUint64 {
+			failed = errors.New("outbox message ID 2^64-1: no next ID after it")
+			break
 		}
 		var err error
 		if n.cfg.OnOutbox != nil {
@@ -227,23 +237,23 @@ func (n *Node) onOutbox(ctx context.Context, from kernel.NodeName, body []byte) 
 			failed = fmt.Errorf("outbox message %d: %w", m.ID, err)
 			break
 		}
-		src.last, progress = m.ID, true
+		src.next, progress = m.ID+1, true
 		n.counter.OutboxMessages.Add(1)
 	}
-	if src.last > src.durable {
-		// A failure here leaves last ahead of durable: this run still drops
+	if src.next > src.durable {
+		// A failure here leaves next ahead of durable: this run still drops
 		// the repeats, and the next batch from the source tries again.
-		if err := n.cfg.OutboxLedger.Advance(from, src.last); err != nil {
-			n.log.Error("outbox ledger advance", "from", string(from), "upto", src.last, "err", err)
+		if err := n.cfg.OutboxLedger.Advance(from, src.next); err != nil {
+			n.log.Error("outbox ledger advance", "from", string(from), "next", src.next, "err", err)
 			return nil, errLedger
 		}
-		src.durable = src.last
+		src.durable = src.next
 	}
 	if failed != nil && !progress {
 		// Nothing new went through: make the source back off and retry.
 		return nil, failed
 	}
-	return frame.Marshal(outboxAck{Upto: src.durable})
+	return frame.Marshal(outboxAck{Next: src.durable})
 }
 
 // publishAs publishes an outbox message on the fleet topic at QoS 1, on

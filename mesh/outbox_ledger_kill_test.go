@@ -188,7 +188,7 @@ func readKillRecord(t *testing.T, path string) (runs []killRun, accepted int) {
 
 // TestOutboxLedgerSIGKILL kills the root (a process of its own, on a real
 // QUIC socket) four times at arbitrary moments while a leaf's outbox of
-// 2,000 messages streams to it, restarting it each time on the same ledger
+// 2,000 messages (IDs from 0) streams to it, restarting it each time on the same ledger
 // directory and address. Every message must be accepted, in order; a
 // restarted root must start exactly after what its ledger holds; and the
 // ledger must never hold more than the previous runs accepted. What is
@@ -215,7 +215,7 @@ func TestOutboxLedgerSIGKILL(t *testing.T) {
 	}
 	cfg := killTimers
 	cfg.Name, cfg.Role, cfg.Network, cfg.Logger = "leaf", kernel.RoleLeaf, network, testLogger()
-	cfg.Parents, cfg.Outbox = []Parent{{Addr: addr, Name: "ctl"}}, ob
+	cfg.Parents, cfg.Outbox = []Parent{{Addr: addr, Name: "ctl"}}, fromZero{ob} // IDs 0-1999, as devices/outbox numbers them
 	leaf, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -237,31 +237,31 @@ func TestOutboxLedgerSIGKILL(t *testing.T) {
 	if len(runs) != 5 {
 		t.Fatalf("%d runs of the root recorded, want 5", len(runs))
 	}
-	var high uint64 // the highest ID accepted so far
+	var reach uint64 // one past the highest ID accepted so far
 	repeats := 0
 	for i, r := range runs {
-		if r.start > high {
-			t.Fatalf("run %d: the ledger holds %d, but only 1-%d were accepted", i, r.start, high)
+		if r.start > reach {
+			t.Fatalf("run %d: the ledger expects %d next, but only IDs below %d were accepted", i, r.start, reach)
 		}
 		if i > 0 && r.start < runs[i-1].start {
 			t.Fatalf("run %d: the ledger went back from %d to %d", i, runs[i-1].start, r.start)
 		}
-		if dup := int(high - r.start); dup > outboxBatch {
-			t.Fatalf("run %d starts at %d after %d were accepted: %d repeats, more than one batch (%d)", i, r.start, high, dup, outboxBatch)
+		if dup := int(reach - r.start); dup > outboxBatch {
+			t.Fatalf("run %d starts at %d after IDs below %d were accepted: %d repeats, more than one batch (%d)", i, r.start, reach, dup, outboxBatch)
 		} else {
 			repeats += dup
 		}
 		for j, id := range r.ids {
-			if want := r.start + 1 + uint64(j); id != want {
+			if want := r.start + uint64(j); id != want {
 				t.Fatalf("run %d (ledger at %d): message %d has ID %d, want %d", i, r.start, j, id, want)
 			}
 		}
 		if len(r.ids) > 0 {
-			high = max(high, r.ids[len(r.ids)-1])
+			reach = max(reach, r.ids[len(r.ids)-1]+1)
 		}
 	}
-	if high != total {
-		t.Fatalf("accepted up to %d, want %d", high, total)
+	if reach != total {
+		t.Fatalf("accepted IDs below %d, want 0-%d", reach, total-1)
 	}
 	t.Logf("4 kills: every message accepted in order; %d accepted twice (killed between OnOutbox and Advance)", repeats)
 }

@@ -244,8 +244,8 @@ func TestOutboxLedgerFailures(t *testing.T) {
 			t.Fatalf("message %d has ID %d: repeated, lost or out of order", i, id)
 		}
 	}
-	if v, _ := led.MemOutboxLedger.Load("leaf"); v != 300 {
-		t.Fatalf("ledger holds %d, want 300", v)
+	if v, _ := led.MemOutboxLedger.Load("leaf"); v != 301 {
+		t.Fatalf("ledger expects %d next, want 301", v)
 	}
 	led.mu.Lock()
 	defer led.mu.Unlock()
@@ -306,5 +306,50 @@ func TestOutboxLedgerIDsWentBack(t *testing.T) {
 	}
 	if k := strings.Count(logs.String(), "outbox IDs below the ledger"); k != 1 {
 		t.Fatalf("warned %d times, want once:\n%s", k, logs.String())
+	}
+}
+
+// fromZero numbers its messages from 0, as devices/outbox does.
+type fromZero struct{ *MemOutbox }
+
+func (o fromZero) Peek(ctx context.Context, max int) ([]kernel.OutboxMessage, error) {
+	ms, err := o.MemOutbox.Peek(ctx, max)
+	for i := range ms {
+		ms[i].ID--
+	}
+	return ms, err
+}
+
+func (o fromZero) Ack(ctx context.Context, ids ...uint64) error {
+	shifted := make([]uint64, len(ids))
+	for i, id := range ids {
+		shifted[i] = id + 1
+	}
+	return o.MemOutbox.Ack(ctx, shifted...)
+}
+
+// TestOutboxFirstIDZero: an outbox whose first ID is 0 loses nothing; the
+// root tells "nothing delivered yet" from "0 delivered".
+func TestOutboxFirstIDZero(t *testing.T) {
+	tr, _ := memTree(t, fastTimers)
+	var got delivered
+	tr.base.OnOutbox = got.onOutbox
+	tr.start("ctl", kernel.RoleController, "mem:ctl")
+	tr.base.OnOutbox = nil
+	ob := NewMemOutbox()
+	for i := 0; i < 10; i++ {
+		ob.Append("t/x", nil)
+	}
+	tr.base.Outbox = fromZero{ob}
+	tr.start("leaf", kernel.RoleLeaf, "", "ctl")
+	eventually(t, "leaf's outbox drained", func() bool { return ob.Len() == 0 })
+	ids := got.snapshot()
+	if len(ids) != 10 {
+		t.Fatalf("OnOutbox saw IDs %v, want 0-9", ids)
+	}
+	for i, id := range ids {
+		if id != uint64(i) {
+			t.Fatalf("OnOutbox saw IDs %v, want 0-9", ids)
+		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 //
 //	magic    4 bytes  "CNOL"
 //	version  1 byte   1
-//	upto     8 bytes  big-endian: the highest ID delivered from the source
+//	next     8 bytes  big-endian: the lowest ID from the source not yet delivered
 //	nameLen  1 byte
 //	name     nameLen bytes: the source, as in the file's name
 //	crc      4 bytes  big-endian CRC-32C of every byte before it
@@ -26,12 +26,12 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// encode returns the record for source and upto.
-func encode(source kernel.NodeName, upto uint64) []byte {
+// encode returns the record for source and next.
+func encode(source kernel.NodeName, next uint64) []byte {
 	b := make([]byte, 0, headerSize+len(source)+crcSize)
 	b = append(b, magic...)
 	b = append(b, version)
-	b = binary.BigEndian.AppendUint64(b, upto)
+	b = binary.BigEndian.AppendUint64(b, next)
 	b = append(b, byte(len(source)))
 	b = append(b, source...)
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))

@@ -10,16 +10,16 @@ func TestCodecRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		source string
-		upto   uint64
+		next   uint64
 	}{
 		{"zero", "a", 0},
 		{"small", "leaf-01", 42},
 		{"max", strings.Repeat("x", 63), ^uint64(0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, upto, err := decode(encode(nodeName(tc.source), tc.upto))
-			if err != nil || string(src) != tc.source || upto != tc.upto {
-				t.Fatalf("decode(encode) = %q, %d, %v", src, upto, err)
+			src, next, err := decode(encode(nodeName(tc.source), tc.next))
+			if err != nil || string(src) != tc.source || next != tc.next {
+				t.Fatalf("decode(encode) = %q, %d, %v", src, next, err)
 			}
 		})
 	}
@@ -37,7 +37,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"short", good[:10], "truncated record"},
 		{"magic", flip(0), "bad magic"},
 		{"version", flip(4), "record version"},
-		{"upto bit", flip(6), "checksum mismatch"},
+		{"next bit", flip(6), "checksum mismatch"},
 		{"name length", flip(13), "name length says"},
 		{"name byte", flip(15), "checksum mismatch"},
 		{"crc", flip(len(good) - 1), "checksum mismatch"},
@@ -59,7 +59,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("CNOL\x01"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		src, upto, err := decode(b)
+		src, next, err := decode(b)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error on several lines: %q", err)
@@ -67,8 +67,8 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		// A record that decodes is exactly the one encode writes.
-		if !bytes.Equal(encode(src, upto), b) {
-			t.Fatalf("decode(%x) = %q, %d, but encode gives %x", b, src, upto, encode(src, upto))
+		if !bytes.Equal(encode(src, next), b) {
+			t.Fatalf("decode(%x) = %q, %d, but encode gives %x", b, src, next, encode(src, next))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 // Package ledger keeps a root's outbox ledger (mesh.OutboxLedger) on disk,
-// so a restarted controller still knows, per source node, the highest
-// outbox message ID it delivered, and drops what the source sends again.
+// so a restarted controller still knows, per source node, how far that
+// source's outbox was delivered (the next ID it expects), and drops what
+// the source sends again below it.
 //
 // The ledger is a directory holding one small file per source, named
 // SOURCE.ledger (see codec.go for its bytes, checksummed), and a LOCK

@@ -37,7 +37,7 @@ type Ledger struct {
 // record is one source's value on disk; its lock orders writes to its file.
 type record struct {
 	mu   sync.Mutex
-	upto uint64
+	next uint64
 }
 
 // Open opens the ledger in dir, creating dir if it does not exist, and
@@ -87,14 +87,14 @@ func (l *Ledger) load() error {
 			if err != nil {
 				return err
 			}
-			source, upto, err := decode(b)
+			source, next, err := decode(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w (the file is damaged: restore it, or remove it to forget that source)", name, err)
 			}
 			if string(source)+suffix != name {
 				return fmt.Errorf("%s: holds the record of %q", name, source)
 			}
-			l.src[source] = &record{upto: upto}
+			l.src[source] = &record{next: next}
 		default:
 			return fmt.Errorf("unexpected file %q (not an outbox ledger directory?)", name)
 		}
@@ -119,7 +119,8 @@ func (l *Ledger) record(source kernel.NodeName) (*record, error) {
 	return r, nil
 }
 
-// Load returns the highest ID recorded for source, 0 if none.
+// Load returns the next ID recorded for source: every lower one was
+// delivered. It is 0 for a source never advanced.
 func (l *Ledger) Load(source kernel.NodeName) (uint64, error) {
 	l.ops.RLock()
 	defer l.ops.RUnlock()
@@ -132,12 +133,12 @@ func (l *Ledger) Load(source kernel.NodeName) (uint64, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.upto, nil
+	return r.next, nil
 }
 
-// Advance records upto for source, durably, unless the ledger already
-// holds as much. After an error the file holds the old value or upto.
-func (l *Ledger) Advance(source kernel.NodeName, upto uint64) error {
+// Advance records next for source, durably, unless the ledger already
+// holds as much: every ID below next was delivered. After an error the file holds the old value or next.
+func (l *Ledger) Advance(source kernel.NodeName, next uint64) error {
 	l.ops.RLock()
 	defer l.ops.RUnlock()
 	if l.closed {
@@ -149,25 +150,25 @@ func (l *Ledger) Advance(source kernel.NodeName, upto uint64) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if upto <= r.upto {
+	if next <= r.next {
 		return nil
 	}
-	if err := l.write(source, upto); err != nil {
+	if err := l.write(source, next); err != nil {
 		return fmt.Errorf("outbox ledger %s: %s: %w", l.dir, source, err)
 	}
-	r.upto = upto
+	r.next = next
 	return nil
 }
 
-// write replaces source's file with a record of upto: a temporary file,
+// write replaces source's file with a record of next: a temporary file,
 // synced, renamed over it, and the directory synced.
-func (l *Ledger) write(source kernel.NodeName, upto uint64) error {
+func (l *Ledger) write(source kernel.NodeName, next uint64) error {
 	f, err := os.CreateTemp(l.dir, tmpPrefix+string(source)+"-*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(encode(source, upto))
+	_, err = f.Write(encode(source, next))
 	if err == nil {
 		err = f.Sync()
 	}

@@ -41,9 +41,9 @@ func TestAdvanceSurvivesReopen(t *testing.T) {
 	}
 	for _, step := range []struct {
 		src  kernel.NodeName
-		upto uint64
+		next uint64
 	}{{"leaf-1", 5}, {"leaf-2", 9}, {"leaf-1", 64}, {"leaf-1", 3}} {
-		if err := l.Advance(step.src, step.upto); err != nil {
+		if err := l.Advance(step.src, step.next); err != nil {
 			t.Fatal(err)
 		}
 	}
