@@ -1,0 +1,61 @@
+package meshmetrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/canopy-fleet/canopy/mesh"
+)
+
+var (
+	parentUpDesc  = prometheus.NewDesc("canopy_mesh_parent_up", "1 while the node's link to a parent is up; absent on the root.", nil, nil)
+	childrenDesc  = prometheus.NewDesc("canopy_mesh_children", "Children linked to the node now.", nil, nil)
+	rttDesc       = prometheus.NewDesc("canopy_mesh_link_rtt_seconds", "Round trip to a linked node (the transport's smoothed RTT, else the last heartbeat's) or to a probed alternate parent or sibling.", []string{"peer"}, nil)
+	relayedDesc   = prometheus.NewDesc("canopy_mesh_relayed_total", "Routed messages the node passed on to another hop.", nil, nil)
+	forwardDesc   = prometheus.NewDesc("canopy_mesh_publications_forwarded_total", "Publications the node forwarded on a link.", nil, nil)
+	droppedDesc   = prometheus.NewDesc("canopy_mesh_frames_dropped_total", "Frames the node refused as malformed or unknown.", nil, nil)
+	outboxDesc    = prometheus.NewDesc("canopy_mesh_outbox_messages_total", "Outbox messages delivered to this node (root) or acknowledged to it (sender).", nil, nil)
+	blobServeDesc = prometheus.NewDesc("canopy_mesh_blobs_served_total", "Blob downloads the node served from its store.", nil, nil)
+	blobFetchDesc = prometheus.NewDesc("canopy_mesh_blobs_fetched_total", "Blob downloads the node made from its parent (and cached).", nil, nil)
+)
+
+// Node is a prometheus.Collector of one mesh node.
+type Node struct{ n *mesh.Node }
+
+// New returns a collector that reads n at each scrape.
+func New(n *mesh.Node) *Node { return &Node{n} }
+
+// Describe implements prometheus.Collector.
+func (c *Node) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{parentUpDesc, childrenDesc, rttDesc, relayedDesc, forwardDesc,
+		droppedDesc, outboxDesc, blobServeDesc, blobFetchDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Node) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	if !c.n.IsRoot() {
+		up := 0.0
+		if c.n.Parent() != "" {
+			up = 1
+		}
+		gauge(parentUpDesc, up)
+	}
+	gauge(childrenDesc, float64(len(c.n.Children())))
+	for peer, d := range c.n.Latency()[c.n.Name()] {
+		gauge(rttDesc, d.Seconds(), string(peer))
+	}
+	s := c.n.Stats()
+	counter(relayedDesc, s.Relayed.Load())
+	counter(forwardDesc, s.Published.Load())
+	counter(droppedDesc, s.Dropped.Load())
+	counter(outboxDesc, s.OutboxMessages.Load())
+	counter(blobServeDesc, s.BlobServes.Load())
+	counter(blobFetchDesc, s.BlobFetches.Load())
+}
