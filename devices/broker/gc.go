@@ -19,7 +19,7 @@ import (
 // /sched/pauses/total/gc:seconds), straight into the latency tail of the
 // sensor → task → publish pipeline. At 400 the process collects ~9 times a
 // second, GC CPU falls from 13-17% to 3-4% of a core, and the heap grows to
-// ~5x the live data (~25 MB instead of ~10 MB in that pipeline).
+// ~5x the live data (a 25-37 MB goal instead of 10-15 MB in that pipeline).
 const DefaultGCPercent = 400
 
 // gcRaise holds the GC target for the running brokers of this process: the
