@@ -13,9 +13,11 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/canopy-fleet/canopy/devices/devmetrics"
 	"github.com/canopy-fleet/canopy/devices/sensorsim"
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/wasmhost"
+	"github.com/canopy-fleet/canopy/wasmhost/hostmetrics"
 	"github.com/canopy-fleet/canopy/wasmhost/supervise"
 )
 
@@ -31,6 +33,7 @@ type runOptions struct {
 	simRate   float64
 	logLevel  string
 	queueSize int
+	metrics   string
 }
 
 func newRunCmd() *cobra.Command {
@@ -64,6 +67,7 @@ canopy run exit 1 naming the limit.`,
 	fs.Float64Var(&o.simRate, "simulate-rate", 0, "simulated messages per second in all (default 2 per sensor)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&o.queueSize, "queue", 256, "messages that may wait for the task before new ones are dropped")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics while running, e.g. 127.0.0.1:9464")
 	return cmd
 }
 
@@ -101,6 +105,11 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 	if err != nil {
 		return fmt.Errorf("read module: %w", err)
 	}
+	metrics, err := startRunMetrics(o.metrics, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
 
 	var db *badger.DB
 	if o.data != "" {
@@ -135,11 +144,15 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 		return fmt.Errorf("%s has a tick of %s but does not export %s", modulePath, d.Tick, wasmhost.ExportOnTick)
 	}
 
-	client, stopMQTT, err := connectMQTT(ctx, o.mqtt, log)
+	client, emb, stopMQTT, err := connectMQTT(ctx, o.mqtt, log)
 	if err != nil {
 		return err
 	}
 	defer stopMQTT()
+	metrics.add(log, devmetrics.NewMQTTClient(client))
+	if emb != nil {
+		metrics.add(log, devmetrics.NewBroker(emb))
+	}
 	pub := newAsyncPublisher(ctx, client, byte(o.qos), 4096, log)
 
 	tcfg := wasmhost.TaskConfig{
@@ -164,6 +177,7 @@ func runTask(ctx context.Context, cmd *cobra.Command, module string, o *runOptio
 		pub.Close()
 		return err
 	}
+	metrics.add(log, hostmetrics.New(hostmetrics.Supervisors(sup)))
 	for _, s := range d.Subscribe {
 		// Deliver counts what it drops (Status().Usage.Dropped).
 		err := client.Subscribe(ctx, s.Topic, byte(o.qos), func(topic string, payload []byte) {

@@ -16,19 +16,19 @@ import (
 
 // connectMQTT connects to the broker at rawURL. With no URL it uses the
 // broker already listening on broker.DefaultAddr, or starts the embedded one
-// there. The returned stop function closes the client and any broker it
-// started.
-func connectMQTT(ctx context.Context, rawURL string, log *slog.Logger) (*mqttclient.Client, func(), error) {
+// there (returned, else nil). The returned stop function closes the client
+// and any broker it started.
+func connectMQTT(ctx context.Context, rawURL string, log *slog.Logger) (*mqttclient.Client, *broker.Broker, func(), error) {
 	var emb *broker.Broker
 	if rawURL == "" {
 		rawURL = "tcp://" + broker.DefaultAddr
 		if !listening(broker.DefaultAddr) {
 			b, err := broker.New(broker.Config{Addr: broker.DefaultAddr, Logger: quieter(log)})
 			if err != nil {
-				return nil, nil, fmt.Errorf("embedded broker: %w", err)
+				return nil, nil, nil, fmt.Errorf("embedded broker: %w", err)
 			}
 			if err := b.Start(ctx); err != nil {
-				return nil, nil, fmt.Errorf("embedded broker: %w", err)
+				return nil, nil, nil, fmt.Errorf("embedded broker: %w", err)
 			}
 			emb = b
 			log.Info("started the embedded MQTT broker", "addr", b.Addr())
@@ -36,7 +36,7 @@ func connectMQTT(ctx context.Context, rawURL string, log *slog.Logger) (*mqttcli
 			log.Info("using the MQTT broker already listening", "addr", broker.DefaultAddr)
 		}
 	} else if u, err := url.Parse(rawURL); err != nil || u.Host == "" {
-		return nil, nil, usageError{fmt.Errorf("--mqtt %q: want a URL such as tcp://127.0.0.1:1883", rawURL)}
+		return nil, nil, nil, usageError{fmt.Errorf("--mqtt %q: want a URL such as tcp://127.0.0.1:1883", rawURL)}
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -45,7 +45,7 @@ func connectMQTT(ctx context.Context, rawURL string, log *slog.Logger) (*mqttcli
 		if emb != nil {
 			emb.Close()
 		}
-		return nil, nil, fmt.Errorf("connect to MQTT broker %s: %w", rawURL, err)
+		return nil, nil, nil, fmt.Errorf("connect to MQTT broker %s: %w", rawURL, err)
 	}
 	stop := func() {
 		c.Close()
@@ -53,7 +53,7 @@ func connectMQTT(ctx context.Context, rawURL string, log *slog.Logger) (*mqttcli
 			emb.Close()
 		}
 	}
-	return c, stop, nil
+	return c, emb, stop, nil
 }
 
 // listening reports whether something accepts TCP connections at addr.
