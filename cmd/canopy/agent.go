@@ -93,9 +93,11 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	if o.joinTimeout <= 0 {
 		return usageError{errors.New("--join-timeout must be positive")}
 	}
-	if err := claimDataDir(o.data, "agent"); err != nil {
+	release, err := claimDataDir(o.data, "agent")
+	if err != nil {
 		return err
 	}
+	defer release()
 	statePath := filepath.Join(o.data, "agent.json")
 	state, err := loadAgentState(statePath)
 	if err != nil {

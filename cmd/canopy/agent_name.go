@@ -50,14 +50,39 @@ func nodeName(flag string) (kernel.NodeName, error) {
 // directory is never started as an agent's, or the reverse.
 const roleFile = "canopy-role"
 
-// claimDataDir creates dir (0700) and checks or writes its role mark.
-func claimDataDir(dir, role string) error {
+// errInUse is lockFile's answer when another process holds the lock.
+var errInUse = errors.New("in use by another process")
+
+// claimDataDir creates dir (0700), locks it for this process (a second
+// canopy on the same directory is refused) and checks or writes its role
+// mark. The returned function releases the lock.
+func claimDataDir(dir, role string) (release func(), err error) {
 	if dir == "" {
-		return usageError{errors.New("--data is required")}
+		return nil, usageError{errors.New("--data is required")}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := lockFile(lock); err != nil {
+		lock.Close()
+		if errors.Is(err, errInUse) {
+			return nil, fmt.Errorf("data dir %s is in use by another canopy process", dir)
+		}
+		return nil, fmt.Errorf("data dir %s: lock: %w", dir, err)
+	}
+	release = func() { lock.Close() }
+	if err := checkRole(dir, role); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+func checkRole(dir, role string) error {
 	p := filepath.Join(dir, roleFile)
 	b, err := os.ReadFile(p)
 	switch {

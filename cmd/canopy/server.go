@@ -89,9 +89,11 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	if err != nil {
 		return err
 	}
-	if err := claimDataDir(o.data, "controller"); err != nil {
+	release, err := claimDataDir(o.data, "controller")
+	if err != nil {
 		return err
 	}
+	defer release()
 	c, err := startController(ctx, o, name, log)
 	if err != nil {
 		return err

@@ -266,9 +266,11 @@ func TestFleetThroughCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := filepath.Join(dir, "leaf-old")
-		if err := claimDataDir(data, "agent"); err != nil {
+		release, err := claimDataDir(data, "agent")
+		if err != nil {
 			t.Fatal(err)
 		}
+		release()
 		idDir := filepath.Join(data, "identity")
 		key, err := identity.LoadOrCreateKey(identity.NodeKeyPath(idDir))
 		if err != nil {
@@ -320,8 +322,8 @@ func TestFleetThroughCLI(t *testing.T) {
 		wantErr(t, err, 2, "--role")
 		_, err = runCLI(t, "token", "create", "--role", "agent", "--token", "wrong.token")
 		wantErr(t, err, 1, "token not accepted")
-		_, err = runCLI(t, "agent", "--data", leafDir, "--gateway") // a leaf's identity
-		wantErr(t, err, 1, "gateway token")
+		_, err = runCLI(t, "agent", "--data", leafDir) // leaf-1 runs on it
+		wantErr(t, err, 1, "in use by another canopy process")
 	})
 
 	// The leaf restarts with only its data directory: same identity, no token.

@@ -134,13 +134,20 @@ func TestParseLabels(t *testing.T) {
 
 func TestClaimDataDir(t *testing.T) {
 	dir := t.TempDir()
-	if err := claimDataDir(dir, "controller"); err != nil {
+	release, err := claimDataDir(dir, "controller")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := claimDataDir(dir, "controller"); err != nil {
+	if _, err := claimDataDir(dir, "controller"); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a second claim while the first holds it: %v", err)
+	}
+	release()
+	release, err = claimDataDir(dir, "controller")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := claimDataDir(dir, "agent"); err == nil || !strings.Contains(err.Error(), "belongs to a controller") {
+	release()
+	if _, err := claimDataDir(dir, "agent"); err == nil || !strings.Contains(err.Error(), "belongs to a controller") {
 		t.Fatalf("agent on a controller's dir: %v", err)
 	}
 }
