@@ -166,6 +166,10 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return fmt.Errorf("server %s: its certificate is not from a CA this client knows: copy the client config that canopy server wrote (it holds the cluster CA) and point CANOPY_CONFIG at it", c.base.Host)
+	}
 	if err != nil {
 		return fmt.Errorf("server %s: %s", c.base.Host, oneLineErr(unwrapURLError(err)))
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,5 +190,24 @@ func TestClientConfigPrecedence(t *testing.T) {
 	os.WriteFile(path, []byte("server: x\nbogus: 1\n"), 0o600)
 	if _, err := loadClientConfig(path); err == nil || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("config with an unknown field: %v", err)
+	}
+}
+
+// A client without the cluster CA is told how to get it, in one line.
+func TestClientWithoutCA(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	t.Setenv("CANOPY_CONFIG", path)
+	t.Setenv("CANOPY_SERVER", "")
+	t.Setenv("CANOPY_TOKEN", "")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	c, err := (&clientFlags{server: srv.URL, token: "x"}).client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.http.CloseIdleConnections()
+	err = c.do(context.Background(), http.MethodGet, "/api/v1/nodes", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "copy the client config") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v", err)
 	}
 }
