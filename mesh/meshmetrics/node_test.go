@@ -74,19 +74,26 @@ func (n node) values(t *testing.T) map[string]float64 { return values(t, n.c, n.
 
 func start(t *testing.T, f *memnet.Fabric, name kernel.NodeName, role kernel.Role, listen bool, parent string, cfg mesh.Config) node {
 	t.Helper()
-	st, err := blobstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := meshmetrics.NewEvents()
-	cfg.Name, cfg.Role, cfg.Network, cfg.Blobs, cfg.OnEvent = name, role, f.Endpoint(name, role), st, ev.Record
-	cfg.HeartbeatInterval, cfg.LostAfter = 50*time.Millisecond, 300*time.Millisecond
+	cfg.Network = f.Endpoint(name, role)
 	if listen {
 		cfg.Listen = "mem:" + string(name)
 	}
 	if parent != "" {
 		cfg.Parents = []mesh.Parent{{Addr: "mem:" + parent, Name: kernel.NodeName(parent)}}
 	}
+	return startNode(t, name, role, cfg)
+}
+
+// startNode starts a node on cfg's network, listen address and parents.
+func startNode(t *testing.T, name kernel.NodeName, role kernel.Role, cfg mesh.Config) node {
+	t.Helper()
+	st, err := blobstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := meshmetrics.NewEvents()
+	cfg.Name, cfg.Role, cfg.Blobs, cfg.OnEvent = name, role, st, ev.Record
+	cfg.HeartbeatInterval, cfg.LostAfter = 50*time.Millisecond, 300*time.Millisecond
 	n, err := mesh.New(cfg)
 	if err != nil {
 		t.Fatal(err)
