@@ -8,8 +8,9 @@ import (
 )
 
 // ProtocolVersion is exchanged in the hello; peers with another version are
-// refused with a version error.
-const ProtocolVersion = 1
+// refused with a version error. Version 2: the outbox ack holds Next (the
+// next ID expected, was Upto) and outbox batches carry the outbox's epoch.
+const ProtocolVersion = 2
 
 // Frame types of the mesh protocol. The first frame on a stream says what
 // the stream is for.
