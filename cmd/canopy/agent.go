@@ -15,19 +15,21 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/canopy-fleet/canopy/devices/devmetrics"
 	"github.com/canopy-fleet/canopy/devices/outbox"
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh"
 	"github.com/canopy-fleet/canopy/mesh/blobstore"
 	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/meshmetrics"
 	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 // agentOptions are `canopy agent`'s flags.
 type agentOptions struct {
-	join, token, caHash, listen, name, data, labels, logLevel string
-	gateway                                                   bool
-	joinTimeout                                               time.Duration
+	join, token, caHash, listen, name, data, labels, logLevel, metrics string
+	gateway                                                            bool
+	joinTimeout                                                        time.Duration
 }
 
 func newAgentCmd() *cobra.Command {
@@ -57,6 +59,7 @@ prints the command to run.`,
 	fs.StringVar(&o.name, "name", "", "node name (default: the host name); fixed at the first start")
 	fs.StringVar(&o.data, "data", defaultDataDir(), "directory for the node's key, certificate, outbox and blobs")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: none)")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 30*time.Second, "how long the first join may take")
 	return cmd
 }
@@ -233,6 +236,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 		return err
 	}
 	up := make(chan struct{}, 1)
+	events := meshmetrics.NewEvents()
 	cfg := mesh.Config{
 		Name: id.Name, Role: id.Role, Network: nw,
 		Parents: []mesh.Parent{{Addr: o.join}},
@@ -245,6 +249,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 			nw.SetIdentity(n)
 		},
 		OnEvent: func(e mesh.Event) {
+			events.Record(e)
 			if e.Kind == mesh.EventParentUp {
 				select {
 				case up <- struct{}{}:
@@ -258,6 +263,17 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	}
 	if node, err = mesh.New(cfg); err != nil {
 		return err
+	}
+	if o.metrics != "" {
+		reg, err := newMetricsRegistry(meshmetrics.New(node), events, devmetrics.NewOutbox(ob))
+		if err != nil {
+			return err
+		}
+		srv, err := listenMetrics(o.metrics, reg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
 	}
 	if err := node.Start(ctx); err != nil {
 		return err

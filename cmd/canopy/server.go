@@ -20,6 +20,7 @@ import (
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/identity"
 	"github.com/canopy-fleet/canopy/mesh/ledger"
+	"github.com/canopy-fleet/canopy/mesh/meshmetrics"
 	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
@@ -69,6 +70,7 @@ type controller struct {
 	identity *identity.Node
 	// advertise is --advertise: the mesh address join commands name.
 	advertise string
+	events    *meshmetrics.Events // link events, for /metrics
 }
 
 func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error {
@@ -100,7 +102,10 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	}
 	defer c.close()
 
-	_, metrics := newMetrics(c.node)
+	metrics, err := serverMetrics(c.node, c.events)
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(api.Config{
 		Auth: c.tokens, Tokens: c, Nodes: c.nodes, Metrics: metrics, Logger: log,
 		Ready: func(context.Context) error {
@@ -162,7 +167,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 // startController opens the CA, identity, tokens and node list under
 // o.data and starts the root of the mesh.
 func startController(ctx context.Context, o *serverOptions, name kernel.NodeName, log *slog.Logger) (_ *controller, err error) {
-	c := &controller{log: log, dir: o.data, advertise: o.advertise}
+	c := &controller{log: log, dir: o.data, advertise: o.advertise, events: meshmetrics.NewEvents()}
 	defer func() {
 		if err != nil {
 			c.close()
@@ -201,7 +206,7 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 	}
 	if c.node, err = mesh.New(mesh.Config{
 		Name: c.identity.Name, Role: kernel.RoleController, Network: c.net, Listen: o.listen,
-		Blobs: blobs, OutboxLedger: c.ledger, Logger: log,
+		Blobs: blobs, OutboxLedger: c.ledger, Logger: log, OnEvent: c.events.Record,
 	}); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -228,7 +229,7 @@ func TestFleetThroughCLI(t *testing.T) {
 
 	// A leaf joins the controller directly.
 	directTok := createToken(t, "--role", "agent")
-	startProc(t, "leaf-2", agentArgs(t, directTok, "--name", "leaf-2", "--data", filepath.Join(dir, "leaf-2"))...)
+	leaf2 := startProc(t, "leaf-2", agentArgs(t, directTok, "--name", "leaf-2", "--data", filepath.Join(dir, "leaf-2"), "--metrics", "127.0.0.1:0")...)
 	nodeIs(t, "leaf-2", "leaf", "ctl", api.StateLinked)
 
 	// Refusals, each one line with exit 1 (or 2 for usage).
@@ -307,9 +308,26 @@ func TestFleetThroughCLI(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		for _, want := range []string{"go_goroutines", "process_resident_memory_bytes", "canopy_mesh_children "} {
+		for _, want := range []string{"go_goroutines", "process_resident_memory_bytes", "canopy_build_info", "canopy_mesh_children ",
+			`canopy_mesh_link_events_total{event="child-up"}`} {
 			if !strings.Contains(string(b), want) {
-				t.Errorf("/metrics (%s) lacks %q", resp.Status, want)
+				t.Errorf("controller /metrics (%s) lacks %q", resp.Status, want)
+			}
+		}
+		// The agent's own endpoint (--metrics), found in its log.
+		m := regexp.MustCompile(`url=(http://\S+/metrics)`).FindStringSubmatch(leaf2.log.String())
+		if m == nil {
+			t.Fatalf("leaf-2 logged no metrics URL:\n%s", leaf2.log)
+		}
+		resp, err = http.Get(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ = io.ReadAll(resp.Body)
+		for _, want := range []string{"canopy_mesh_parent_up 1", "canopy_outbox_limit_bytes", `canopy_mesh_link_rtt_seconds{peer="ctl"}`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("agent /metrics (%s) lacks %q", resp.Status, want)
 			}
 		}
 	})
