@@ -251,6 +251,10 @@ func (c *controller) join(_ context.Context, token string, csr []byte) ([]byte, 
 }
 
 func (c *controller) onJoinRelay(ctx context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
+	if role := c.nodes.roleOf(from); role != kernel.RoleGateway {
+		c.log.Warn("relayed join refused: not from a gateway", "via", string(from), "role", string(role))
+		return nil, fmt.Errorf("joins are relayed by gateways only, and %s is not one", from)
+	}
 	var m joinRelayMsg
 	if err := frame.Unmarshal(body, &m); err != nil {
 		return nil, err
