@@ -116,14 +116,6 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 			children, where, variant, heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
 }
 
-// IdleLinkMemoryClassical is IdleLinkMemory with the opt-in classical key
-// exchange (quicnet.Config.ClassicalKeyExchange) at both ends: what the
-// post-quantum hybrid's larger handshake costs per idle link.
-func IdleLinkMemoryClassical(ctx context.Context, o Options) ([]Result, error) {
-	o.ClassicalKeyExchange = true
-	return IdleLinkMemory(ctx, o)
-}
-
 // timers applies a heartbeat interval other than the default to cfg.
 func timers(cfg mesh.Config, heartbeat time.Duration) mesh.Config {
 	if heartbeat != 0 {

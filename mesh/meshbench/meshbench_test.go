@@ -30,7 +30,7 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 8 {
+	if len(rs) != 7 {
 		t.Fatalf("%d results", len(rs))
 	}
 	for _, r := range rs {
