@@ -109,10 +109,11 @@ func devicesPipelineBench(ctx context.Context, opts benchOptions) ([]benchResult
 		p999 := func(r devbench.Result) float64 { return devMillis(r.P999) }
 		cpu := func(r devbench.Result) float64 { return float64(r.CPUPerMsg()) / 1e3 }
 		gcs := func(r devbench.Result) float64 { return float64(r.Runtime.GCCycles) / r.Elapsed.Seconds() }
-		var p99s []string
+		var p99s, waits []string
 		var delivered, drops string
 		for i := range cs {
 			p99s = append(p99s, fmt.Sprintf("%.1f/%.1f", p99(cs[i]), p99(ms[i])))
+			waits = append(waits, fmt.Sprintf("%.0f+%.0f", devMillis(cs[i].RunqueueWait), devMillis(cs[i].LoadRunqueueWait)))
 			delivered += fmt.Sprintf(" %d/%d (baseline %d/%d)", cs[i].Received, cs[i].Sent, ms[i].Received, ms[i].Sent)
 			drops += fmt.Sprint(" ", cs[i].Dropped)
 		}
@@ -128,7 +129,8 @@ func devicesPipelineBench(ctx context.Context, opts benchOptions) ([]benchResult
 				Note: fmt.Sprintf("%sdelivered%s, drops%s; load avg %s", runs, delivered, drops, strings.Join(loads, ", "))},
 			benchResult{Name: "pipeline p50, " + stage.name, Value: med(cs, p50), Unit: "ms", Baseline: med(ms, p50)},
 			benchResult{Name: "pipeline p99, " + stage.name, Value: med(cs, p99), Unit: "ms", Baseline: med(ms, p99), Target: stage.p99Target,
-				Note: fmt.Sprintf("%sruns (canopy/baseline): %s; measured %.1f s after 1 s warm-up", runs, strings.Join(p99s, ", "), cs[0].Measured.Seconds())},
+				Note: fmt.Sprintf("%sruns (canopy/baseline): %s; measured %.1f s after 1 s warm-up; canopy's threads waited for a CPU (pipeline+load generator, ms): %s",
+					runs, strings.Join(p99s, ", "), cs[0].Measured.Seconds(), strings.Join(waits, ", "))},
 			benchResult{Name: "pipeline p99.9, " + stage.name, Value: med(cs, p999), Unit: "ms", Baseline: med(ms, p999),
 				Note: fmt.Sprintf("GC cycles/s in the pipeline process %.0f (baseline's paho process %.0f)", med(cs, gcs), med(ms, gcs))},
 		)

@@ -59,6 +59,11 @@ type Result struct {
 	// LoadCPU is the load generator's own CPU time (sensors and sink)
 	// when it ran in its own process; zero otherwise.
 	LoadCPU time.Duration
+	// RunqueueWait is how long the pipeline process's threads waited,
+	// runnable, for a CPU the host gave to something else (Linux
+	// schedstat); LoadRunqueueWait is the same for the load generator's
+	// process. On a shared machine these, not the process, carry the tail.
+	RunqueueWait, LoadRunqueueWait time.Duration
 	// Runtime is what the pipeline process's Go runtime did meanwhile
 	// (for the baseline: the paho subscriber's process).
 	Runtime RuntimeStats

@@ -83,7 +83,7 @@ func runLoad(ctx context.Context, cfg loadConfig, ready func() error) (Result, e
 	if err := ready(); err != nil {
 		return Result{}, err
 	}
-	cpu0 := cpuTime()
+	cpu0, wait0 := cpuTime(), runqueueWait()
 	lr.start = time.Now()
 	lr.lat.start = lr.start
 
@@ -108,7 +108,7 @@ func runLoad(ctx context.Context, cfg loadConfig, ready func() error) (Result, e
 			sendErr = ctx.Err()
 		}
 	}
-	elapsedCPU := cpuTime() - cpu0
+	elapsedCPU, waited := cpuTime()-cpu0, runqueueWait()-wait0
 	sensor.disconnect()
 	sink.disconnect()
 	wg.Wait()
@@ -122,7 +122,7 @@ func runLoad(ctx context.Context, cfg loadConfig, ready func() error) (Result, e
 		return Result{}, err
 	}
 	res := lr.lat.result(cfg.Rate, sent)
-	res.LoadCPU = elapsedCPU
+	res.LoadCPU, res.LoadRunqueueWait = elapsedCPU, waited
 	return res, nil
 }
 

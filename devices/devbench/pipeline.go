@@ -188,10 +188,11 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext exte
 		Addr: strings.TrimPrefix(url, "tcp://"), Rate: cfg.Rate, Count: cfg.Count, Sensors: cfg.Sensors,
 		QoS: cfg.QoS, Window: cfg.Publishers, Pace: cfg.Pace, Warmup: cfg.Warmup, Drain: cfg.Drain,
 	}
-	var cpu0, ext0 time.Duration
+	var cpu0, ext0, wait0 time.Duration
 	var rt0 runtimeSnapshot
 	onStart := func() {
 		rt0 = readRuntime()
+		wait0 = runqueueWait()
 		cpu0 = cpuTime()
 		if ext != nil {
 			ext0 = ext()
@@ -209,11 +210,12 @@ func run(ctx context.Context, cfg PipelineConfig, url string, m middle, ext exte
 	}
 	res.CPU = cpuTime() - cpu0
 	res.Runtime = readRuntime().since(rt0)
+	res.RunqueueWait = runqueueWait() - wait0
 	if ext != nil {
 		res.CPU += ext() - ext0
 	}
 	if cfg.Spawn == nil {
-		res.LoadCPU = 0 // it measured this whole process: CPU includes it
+		res.LoadCPU, res.LoadRunqueueWait = 0, 0 // they measured this whole process
 	}
 	res.Dropped = m.dropped()
 	return res, nil
