@@ -143,14 +143,18 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	}()
 
 	url := "https://" + apiHostPort(ln.Addr())
+	next := "next, 'canopy token create --role agent'"
 	cfgPath, err := c.writeClientConfig(url)
 	if err != nil {
-		return err
+		// A controller without a home directory (a system service) still
+		// runs; its operator makes tokens with --server and --token.
+		log.Warn("client config not written", "err", err)
+		cfgPath, next = "not written", err.Error()
 	}
 	log.Info("controller running", "node", string(c.identity.Name), "mesh", c.node.Addr(), "api", url,
 		"ca_hash", c.ca.Hash(), "client_config", cfgPath)
-	fmt.Fprintf(cmd.OutOrStdout(), "controller %s: mesh %s, API %s\nCA hash %s\nclient config %s: next, 'canopy token create --role agent'\n",
-		c.identity.Name, c.node.Addr(), url, c.ca.Hash(), cfgPath)
+	fmt.Fprintf(cmd.OutOrStdout(), "controller %s: mesh %s, API %s\nCA hash %s\nclient config %s: %s\n",
+		c.identity.Name, c.node.Addr(), url, c.ca.Hash(), cfgPath, next)
 
 	renewDone := make(chan struct{})
 	go func() { defer close(renewDone); c.renewSelfLoop(ctx) }()
