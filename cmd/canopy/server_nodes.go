@@ -26,6 +26,7 @@ type nodeRecord struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 	Parent   kernel.NodeName   `json:"-"`
 	Addr     string            `json:"-"`
+	Version  string            `json:"-"`
 	LastSeen time.Time         `json:"-"`
 }
 
@@ -98,7 +99,7 @@ func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []
 		rec = &nodeRecord{Name: from}
 		r.m[from] = rec
 	}
-	rec.Parent, rec.Addr, rec.LastSeen = st.Parent, st.Addr, time.Now().UTC()
+	rec.Parent, rec.Addr, rec.Version, rec.LastSeen = st.Parent, st.Addr, st.Version, time.Now().UTC()
 	if !maps.Equal(rec.Labels, st.Labels) {
 		rec.Labels = st.Labels
 		return nil, r.saveLocked()
@@ -126,12 +127,12 @@ func (r *nodeRegistry) Nodes(context.Context) ([]api.Node, error) {
 			recs[from] = nodeRecord{Name: from}
 		}
 	}
-	out := []api.Node{{Name: string(r.self), Role: string(kernel.RoleController), State: api.StateLinked, Addr: r.mesh.Addr(), LastSeen: time.Now().UTC()}}
+	out := []api.Node{{Name: string(r.self), Role: string(kernel.RoleController), State: api.StateLinked, Addr: r.mesh.Addr(), Version: version, LastSeen: time.Now().UTC()}}
 	for name, rec := range recs {
 		if name == r.self {
 			continue
 		}
-		n := api.Node{Name: string(name), Role: string(rec.Role), Parent: string(rec.Parent), Addr: rec.Addr, Labels: rec.Labels, LastSeen: rec.LastSeen, State: api.StateLost}
+		n := api.Node{Name: string(name), Role: string(rec.Role), Parent: string(rec.Parent), Addr: rec.Addr, Labels: rec.Labels, Version: rec.Version, LastSeen: rec.LastSeen, State: api.StateLost}
 		if r.mesh.Reaches(name) {
 			n.State = api.StateLinked
 		}

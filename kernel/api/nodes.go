@@ -25,6 +25,7 @@ type Node struct {
 	// Addr is where it accepts children (gateways and controllers).
 	Addr     string            `json:"addr,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	Version  string            `json:"version,omitempty"` // canopy version it runs, as it reported
 	LastSeen time.Time         `json:"lastSeen,omitzero"`
 }
 
