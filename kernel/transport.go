@@ -30,8 +30,9 @@ type MessageHandler func(ctx context.Context, from NodeName, body []byte) ([]byt
 // OutboxMessage is one message a node must send up the tree even across
 // lost links and restarts.
 type OutboxMessage struct {
-	// ID increases strictly with every message appended to one outbox; the
-	// receiver delivers in ID order and drops IDs it has delivered.
+	// ID increases strictly with every message appended to one outbox
+	// epoch (see Outbox.Epoch); the receiver delivers in ID order and drops
+	// IDs of that epoch it has delivered.
 	ID    uint64
 	Topic string
 	Data  []byte
@@ -42,6 +43,15 @@ type OutboxMessage struct {
 // the oldest messages, delivers them, and acknowledges them once the
 // receiver has them.
 type Outbox interface {
+	// Epoch names this outbox's numbering of IDs: a random value, not 0,
+	// chosen when the outbox's store was first created and kept with it,
+	// so it is the same for the store's whole life (restarts included) and
+	// never changes while the value is in use. A store created afresh (a
+	// wiped data directory, a reinstalled device under the same node name)
+	// has a new epoch and numbers its IDs from the start again; the
+	// receiver keeps what it delivered per (node, epoch), so the new
+	// epoch's messages are not taken for repeats of the old one's.
+	Epoch() uint64
 	// Peek returns up to max unacknowledged messages, oldest first, without
 	// removing them. It returns an empty slice when there are none.
 	Peek(ctx context.Context, max int) ([]OutboxMessage, error)

@@ -2,22 +2,34 @@ package mesh
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/canopy-fleet/canopy/kernel"
 )
 
 // MemOutbox is a kernel.Outbox in memory: for tests and simulated leaves.
-// It keeps messages in append order with increasing IDs. Safe for
-// concurrent use.
+// It keeps messages in append order with increasing IDs from 1. Each one
+// is an epoch of its own: a new MemOutbox under the same node name is an
+// outbox created afresh. Safe for concurrent use.
 type MemOutbox struct {
-	mu   sync.Mutex
-	next uint64
-	msgs []kernel.OutboxMessage
+	epoch uint64
+	mu    sync.Mutex
+	next  uint64
+	msgs  []kernel.OutboxMessage
 }
 
-// NewMemOutbox returns an empty outbox.
-func NewMemOutbox() *MemOutbox { return &MemOutbox{} }
+// NewMemOutbox returns an empty outbox with a random epoch.
+func NewMemOutbox() *MemOutbox {
+	var e uint64
+	for e == 0 {
+		e = rand.Uint64()
+	}
+	return &MemOutbox{epoch: e}
+}
+
+// Epoch is the outbox's random epoch, never 0.
+func (o *MemOutbox) Epoch() uint64 { return o.epoch }
 
 // Append queues a message and returns its ID.
 func (o *MemOutbox) Append(topic string, data []byte) uint64 {
@@ -65,28 +77,32 @@ func (o *MemOutbox) Len() int {
 // root forgets it, so a source's unacknowledged batch is delivered again
 // after a root restart. Safe for concurrent use.
 type MemOutboxLedger struct {
-	mu   sync.Mutex
-	next map[kernel.NodeName]uint64
+	mu  sync.Mutex
+	pos map[kernel.NodeName]memLedgerPos
 }
+
+type memLedgerPos struct{ epoch, next uint64 }
 
 // NewMemOutboxLedger returns an empty ledger.
 func NewMemOutboxLedger() *MemOutboxLedger {
-	return &MemOutboxLedger{next: map[kernel.NodeName]uint64{}}
+	return &MemOutboxLedger{pos: map[kernel.NodeName]memLedgerPos{}}
 }
 
-// Load returns the next ID recorded for source, 0 if none.
-func (l *MemOutboxLedger) Load(source kernel.NodeName) (uint64, error) {
+// Load returns the epoch and next ID recorded for source, 0 and 0 if none.
+func (l *MemOutboxLedger) Load(source kernel.NodeName) (epoch, next uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.next[source], nil
+	p := l.pos[source]
+	return p.epoch, p.next, nil
 }
 
-// Advance records next for source if it is higher than what is held.
-func (l *MemOutboxLedger) Advance(source kernel.NodeName, next uint64) error {
+// Advance records (epoch, next) for source if epoch is not the one held,
+// or next is higher than what is held.
+func (l *MemOutboxLedger) Advance(source kernel.NodeName, epoch, next uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if next > l.next[source] {
-		l.next[source] = next
+	if p := l.pos[source]; epoch != p.epoch || next > p.next {
+		l.pos[source] = memLedgerPos{epoch, next}
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func runKillChild(work, listen string) error {
 	if err != nil {
 		return err
 	}
-	start, err := led.Load("leaf")
+	_, start, err := led.Load("leaf") // one leaf outbox, one epoch
 	if err != nil {
 		return err
 	}

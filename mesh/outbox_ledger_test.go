@@ -188,17 +188,17 @@ type flakyLedger struct {
 	refused             int
 }
 
-func (l *flakyLedger) Load(src kernel.NodeName) (uint64, error) {
+func (l *flakyLedger) Load(src kernel.NodeName) (uint64, uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.loadFails > 0 {
 		l.loadFails--
-		return 0, errors.New("read error (simulated)")
+		return 0, 0, errors.New("read error (simulated)")
 	}
 	return l.MemOutboxLedger.Load(src)
 }
 
-func (l *flakyLedger) Advance(src kernel.NodeName, upto uint64) error {
+func (l *flakyLedger) Advance(src kernel.NodeName, epoch, next uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.advFails > 0 {
@@ -206,7 +206,7 @@ func (l *flakyLedger) Advance(src kernel.NodeName, upto uint64) error {
 		l.refused++
 		return errors.New("no space left on device (simulated)")
 	}
-	return l.MemOutboxLedger.Advance(src, upto)
+	return l.MemOutboxLedger.Advance(src, epoch, next)
 }
 
 // TestOutboxLedgerFailures: while the ledger cannot be read or written,
@@ -244,8 +244,8 @@ func TestOutboxLedgerFailures(t *testing.T) {
 			t.Fatalf("message %d has ID %d: repeated, lost or out of order", i, id)
 		}
 	}
-	if v, _ := led.MemOutboxLedger.Load("leaf"); v != 301 {
-		t.Fatalf("ledger expects %d next, want 301", v)
+	if e, v, _ := led.MemOutboxLedger.Load("leaf"); e != ob.Epoch() || v != 301 {
+		t.Fatalf("ledger expects %d next of epoch %x, want 301 of %x", v, e, ob.Epoch())
 	}
 	led.mu.Lock()
 	defer led.mu.Unlock()
@@ -272,13 +272,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestOutboxLedgerIDsWentBack: a source whose outbox starts again at 1
-// (wiped, same name) is below the ledger: its messages are dropped as
-// repeats, as documented, and the root says so once in its log.
+// TestOutboxLedgerIDsWentBack: a source whose outbox starts again at 1 in
+// the same epoch (restored from an older copy) is below the ledger: its
+// messages are dropped as repeats, as documented, and the root says so
+// once in its log.
 func TestOutboxLedgerIDsWentBack(t *testing.T) {
 	tr, _ := memTree(t, fastTimers)
+	ob := NewMemOutbox()
 	led := NewMemOutboxLedger()
-	led.Advance("leaf", 1000)
+	led.Advance("leaf", ob.Epoch(), 1000)
 	var got delivered
 	var logs syncBuffer
 	cfg := tr.base
@@ -294,7 +296,6 @@ func TestOutboxLedgerIDsWentBack(t *testing.T) {
 	}
 	t.Cleanup(func() { root.Close() })
 	tr.addr["ctl"] = root.Addr()
-	ob := NewMemOutbox()
 	for i := 0; i < 100; i++ {
 		ob.Append("t/x", nil)
 	}

@@ -42,15 +42,29 @@ func (m *Message) validate() error {
 }
 
 // Keys: 'm'+seq → encoded message; 'd'+dest+0+seq → empty (per-destination
-// order); 'a'+id → empty with TTL (acknowledged, for dedupe); "_format".
+// order); 'a'+id → empty with TTL (acknowledged, for dedupe); "_format";
+// "_seq"; "_epoch".
 const (
 	prefixMsg   = 'm'
 	prefixDest  = 'd'
 	prefixAcked = 'a'
 	formatKey   = "_format" // must not start with a message prefix byte
 	formatValue = "canopy-outbox-v1"
-	seqKey      = "_seq" // next sequence number, a high-water mark
+	seqKey      = "_seq"   // next sequence number, a high-water mark
+	epochKey    = "_epoch" // the outbox's epoch, 8 bytes big-endian, never 0
 )
+
+// decodeEpoch parses the value stored under epochKey.
+func decodeEpoch(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("epoch record of %d bytes, want 8", len(b))
+	}
+	e := binary.BigEndian.Uint64(b)
+	if e == 0 {
+		return 0, errors.New("epoch record holds 0")
+	}
+	return e, nil
+}
 
 func msgKey(seq uint64) []byte {
 	k := make([]byte, 9)

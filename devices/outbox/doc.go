@@ -22,6 +22,17 @@
 // receiver drops redeliveries by remembering the highest number it has
 // delivered (see Kernel, the view the mesh reads).
 //
+// # Epoch
+//
+// Sequence numbers start again at 0 in a new directory, so a device whose
+// data directory was wiped and that rejoins under the same node name would
+// look, to a receiver going by numbers alone, like one resending what it
+// already delivered. Each outbox therefore has an epoch: a random 64-bit
+// value (never 0) created with the directory, stored in it next to the
+// messages and read back by Open. The same directory keeps its epoch
+// across restarts; a wiped one gets a new one, and the receiver starts
+// that source afresh (see Outbox.Epoch and kernel.Outbox).
+//
 // # Drop policy
 //
 // The outbox is bounded by MaxBytes of pending messages (id + destination +

@@ -12,10 +12,14 @@ import (
 // Kernel returns the outbox as a kernel.Outbox, the view the mesh reads:
 // messages of every destination in append order, with ID the outbox's
 // sequence number (strictly increasing for the outbox's life, restarts
-// included), Topic the destination and Data the payload.
+// included), Topic the destination and Data the payload; its Epoch is the
+// outbox's (see Outbox.Epoch).
 func (o *Outbox) Kernel() kernel.Outbox { return kernelOutbox{o} }
 
 type kernelOutbox struct{ o *Outbox }
+
+// Epoch is the outbox's epoch, the same for its directory's life.
+func (k kernelOutbox) Epoch() uint64 { return k.o.Epoch() }
 
 // Peek returns up to max of the oldest pending messages over all
 // destinations.

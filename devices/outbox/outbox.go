@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,9 +27,10 @@ var (
 // Outbox is a durable, bounded, per-destination ordered queue. Its methods
 // are safe for concurrent use.
 type Outbox struct {
-	cfg Config
-	log *slog.Logger
-	db  *badger.DB
+	cfg   Config
+	log   *slog.Logger
+	db    *badger.DB
+	epoch uint64 // set by Open, then constant
 
 	ops    chan *op
 	stop   chan struct{}
@@ -123,34 +125,79 @@ func Open(cfg Config) (*Outbox, error) {
 	}
 	o.recovered = time.Since(start)
 	o.publishDests()
-	log.Info("outbox open", "pending", o.n.Load(), "bytes", o.bytes.Load(), "recovery", o.recovered)
+	log.Info("outbox open", "epoch", fmt.Sprintf("%016x", o.epoch), "pending", o.n.Load(), "bytes", o.bytes.Load(), "recovery", o.recovered)
 	o.wg.Add(2)
 	go o.commitLoop()
 	go o.gcLoop()
 	return o, nil
 }
 
-// checkFormat stamps a new outbox and refuses a badger directory that is
-// not one.
+// checkFormat stamps a new outbox, refuses a badger directory that is not
+// one, and reads the outbox's epoch, creating it on the outbox's first
+// Open (or on the first Open of an outbox made before epochs existed).
 func (o *Outbox) checkFormat() error {
 	return o.db.Update(func(txn *badger.Txn) error {
 		it, err := txn.Get([]byte(formatKey))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
 			if !o.empty(txn) {
 				return fmt.Errorf("%w: %s holds a badger database that is not an outbox", ErrDamaged, o.cfg.Dir)
 			}
-			return txn.Set([]byte(formatKey), []byte(formatValue))
-		}
-		if err != nil {
+			if err := txn.Set([]byte(formatKey), []byte(formatValue)); err != nil {
+				return err
+			}
+		case err != nil:
 			return fmt.Errorf("%w: %s: read format: %v", ErrDamaged, o.cfg.Dir, err)
+		default:
+			v, err := it.ValueCopy(nil)
+			if err != nil || string(v) != formatValue {
+				return fmt.Errorf("%w: %s: format %q, want %q", ErrDamaged, o.cfg.Dir, v, formatValue)
+			}
 		}
-		v, err := it.ValueCopy(nil)
-		if err != nil || string(v) != formatValue {
-			return fmt.Errorf("%w: %s: format %q, want %q", ErrDamaged, o.cfg.Dir, v, formatValue)
-		}
-		return nil
+		return o.loadEpoch(txn)
 	})
 }
+
+// loadEpoch reads the epoch, or creates and stores a new one.
+func (o *Outbox) loadEpoch(txn *badger.Txn) error {
+	it, err := txn.Get([]byte(epochKey))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		if o.epoch, err = newEpoch(); err != nil {
+			return fmt.Errorf("outbox %s: new epoch: %w", o.cfg.Dir, err)
+		}
+		return txn.Set([]byte(epochKey), binary.BigEndian.AppendUint64(nil, o.epoch))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: read epoch: %v", ErrDamaged, o.cfg.Dir, err)
+	}
+	v, err := it.ValueCopy(nil)
+	if err == nil {
+		o.epoch, err = decodeEpoch(v)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrDamaged, o.cfg.Dir, err)
+	}
+	return nil
+}
+
+// newEpoch returns a random epoch, never 0.
+func newEpoch() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		if e := binary.BigEndian.Uint64(b[:]); e != 0 {
+			return e, nil
+		}
+	}
+}
+
+// Epoch is the outbox's epoch: a random value, never 0, created with the
+// outbox's directory and kept in it, so it is the same across Close and
+// Open and new when the directory is wiped. Sequence numbers are unique
+// within one epoch only; see kernel.Outbox.
+func (o *Outbox) Epoch() uint64 { return o.epoch }
 
 func (o *Outbox) empty(txn *badger.Txn) bool {
 	it := txn.NewIterator(badger.IteratorOptions{})

@@ -26,14 +26,14 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	v, err := l.Load("leaf-1")
+	_, v, err := l.Load("leaf-1")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	for {
 		v++
-		if err := l.Advance("leaf-1", v); err != nil {
+		if err := l.Advance("leaf-1", ep, v); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
@@ -75,10 +75,13 @@ func TestSIGKILLKeepsWhatAdvanceReturned(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
-		v, err := l.Load("leaf-1")
+		e, v, err := l.Load("leaf-1")
 		l.Close()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if e != ep {
+			t.Fatalf("round %d: ledger holds epoch %x, want %x", round, e, ep)
 		}
 		if v < last || v > last+1 {
 			t.Fatalf("round %d: ledger holds %d; the last returned Advance was %d", round, v, last)

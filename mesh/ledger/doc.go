@@ -1,7 +1,9 @@
 // Package ledger keeps a root's outbox ledger (mesh.OutboxLedger) on disk,
 // so a restarted controller still knows, per source node, how far that
-// source's outbox was delivered (the next ID it expects), and drops what
-// the source sends again below it.
+// source's outbox was delivered (the epoch of the outbox and the next ID
+// of that epoch it expects), and drops what the source sends again below
+// it. A source whose outbox has another epoch (created afresh) replaces
+// its record.
 //
 // The ledger is a directory holding one small file per source, named
 // SOURCE.ledger (see codec.go for its bytes, checksummed), and a LOCK

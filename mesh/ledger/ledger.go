@@ -36,8 +36,9 @@ type Ledger struct {
 
 // record is one source's value on disk; its lock orders writes to its file.
 type record struct {
-	mu   sync.Mutex
-	next uint64
+	mu    sync.Mutex
+	epoch uint64
+	next  uint64
 }
 
 // Open opens the ledger in dir, creating dir if it does not exist, and
@@ -87,14 +88,14 @@ func (l *Ledger) load() error {
 			if err != nil {
 				return err
 			}
-			source, next, err := decode(b)
+			source, epoch, next, err := decode(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w (the file is damaged: restore it, or remove it to forget that source)", name, err)
 			}
 			if string(source)+suffix != name {
 				return fmt.Errorf("%s: holds the record of %q", name, source)
 			}
-			l.src[source] = &record{next: next}
+			l.src[source] = &record{epoch: epoch, next: next}
 		default:
 			return fmt.Errorf("unexpected file %q (not an outbox ledger directory?)", name)
 		}
@@ -119,26 +120,30 @@ func (l *Ledger) record(source kernel.NodeName) (*record, error) {
 	return r, nil
 }
 
-// Load returns the next ID recorded for source: every lower one was
-// delivered. It is 0 for a source never advanced.
-func (l *Ledger) Load(source kernel.NodeName) (uint64, error) {
+// Load returns the epoch of source's outbox the ledger holds and the next
+// ID of that epoch expected: every lower one was delivered. Both are 0 for
+// a source never advanced.
+func (l *Ledger) Load(source kernel.NodeName) (epoch, next uint64, err error) {
 	l.ops.RLock()
 	defer l.ops.RUnlock()
 	if l.closed {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	r, err := l.record(source)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.next, nil
+	return r.epoch, r.next, nil
 }
 
-// Advance records next for source, durably, unless the ledger already
-// holds as much: every ID below next was delivered. After an error the file holds the old value or next.
-func (l *Ledger) Advance(source kernel.NodeName, next uint64) error {
+// Advance records, durably, that every ID below next of source's outbox
+// epoch was delivered. Within the epoch held it is a no-op unless next is
+// higher; another epoch replaces the record (the source's outbox was
+// created afresh). After an error the file holds the old record or the
+// new one.
+func (l *Ledger) Advance(source kernel.NodeName, epoch, next uint64) error {
 	l.ops.RLock()
 	defer l.ops.RUnlock()
 	if l.closed {
@@ -150,25 +155,25 @@ func (l *Ledger) Advance(source kernel.NodeName, next uint64) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if next <= r.next {
+	if epoch == r.epoch && next <= r.next {
 		return nil
 	}
-	if err := l.write(source, next); err != nil {
+	if err := l.write(source, epoch, next); err != nil {
 		return fmt.Errorf("outbox ledger %s: %s: %w", l.dir, source, err)
 	}
-	r.next = next
+	r.epoch, r.next = epoch, next
 	return nil
 }
 
-// write replaces source's file with a record of next: a temporary file,
-// synced, renamed over it, and the directory synced.
-func (l *Ledger) write(source kernel.NodeName, next uint64) error {
+// write replaces source's file with a record of (epoch, next): a temporary
+// file, synced, renamed over it, and the directory synced.
+func (l *Ledger) write(source kernel.NodeName, epoch, next uint64) error {
 	f, err := os.CreateTemp(l.dir, tmpPrefix+string(source)+"-*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(encode(source, next))
+	_, err = f.Write(encode(source, epoch, next))
 	if err == nil {
 		err = f.Sync()
 	}

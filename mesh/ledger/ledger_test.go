@@ -24,11 +24,19 @@ func open(t *testing.T, dir string) *Ledger {
 	return l
 }
 
+// ep is the epoch of the sources' outboxes in tests of one epoch.
+const ep = 0xE1
+
+// load returns the next ID the ledger holds for src, and fails the test
+// unless it is of epoch ep (or 0 for a source never advanced).
 func load(t *testing.T, l *Ledger, src kernel.NodeName) uint64 {
 	t.Helper()
-	v, err := l.Load(src)
+	e, v, err := l.Load(src)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e != ep && (e != 0 || v != 0) {
+		t.Fatalf("%s at epoch %x, want %x", src, e, ep)
 	}
 	return v
 }
@@ -43,7 +51,7 @@ func TestAdvanceSurvivesReopen(t *testing.T) {
 		src  kernel.NodeName
 		next uint64
 	}{{"leaf-1", 5}, {"leaf-2", 9}, {"leaf-1", 64}, {"leaf-1", 3}} {
-		if err := l.Advance(step.src, step.next); err != nil {
+		if err := l.Advance(step.src, ep, step.next); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,10 +61,10 @@ func TestAdvanceSurvivesReopen(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Load("leaf-1"); !errors.Is(err, ErrClosed) {
+	if _, _, err := l.Load("leaf-1"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Load after Close: %v", err)
 	}
-	if err := l.Advance("leaf-1", 99); !errors.Is(err, ErrClosed) {
+	if err := l.Advance("leaf-1", ep, 99); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Advance after Close: %v", err)
 	}
 	l = open(t, dir)
@@ -81,10 +89,10 @@ func TestRejectsBadSourceNames(t *testing.T) {
 	dir := t.TempDir()
 	l := open(t, dir)
 	for _, src := range []kernel.NodeName{"", "../escape", "a/b", "UPPER", kernel.NodeName(strings.Repeat("x", 64))} {
-		if err := l.Advance(src, 1); err == nil || !strings.Contains(err.Error(), "not a valid node name") {
+		if err := l.Advance(src, ep, 1); err == nil || !strings.Contains(err.Error(), "not a valid node name") {
 			t.Errorf("Advance(%q) = %v", src, err)
 		}
-		if _, err := l.Load(src); err == nil {
+		if _, _, err := l.Load(src); err == nil {
 			t.Errorf("Load(%q) accepted", src)
 		}
 	}
@@ -97,13 +105,13 @@ func TestRejectsBadSourceNames(t *testing.T) {
 func TestRemovesInterruptedWrites(t *testing.T) {
 	dir := t.TempDir()
 	l := open(t, dir)
-	if err := l.Advance("leaf-1", 10); err != nil {
+	if err := l.Advance("leaf-1", ep, 10); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
 	// What a crash between CreateTemp and Rename leaves behind.
 	stale := filepath.Join(dir, tmpPrefix+"leaf-1-12345")
-	if err := os.WriteFile(stale, encode("leaf-1", 99)[:7], 0o600); err != nil {
+	if err := os.WriteFile(stale, encode("leaf-1", ep, 99)[:7], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	l = open(t, dir)
@@ -135,10 +143,13 @@ func TestRefusesDamage(t *testing.T) {
 		{"emptied", func(dir string) error { return os.Truncate(filepath.Join(dir, "leaf-1.ledger"), 0) }, "leaf-1.ledger: truncated record"},
 		{"garbage", func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "leaf-2.ledger"), []byte("hello\n"), 0o600)
-		}, "leaf-2.ledger: truncated record"},
+		}, "leaf-2.ledger: not a ledger record (bad magic)"},
 		{"renamed", func(dir string) error {
 			return os.Rename(filepath.Join(dir, "leaf-1.ledger"), filepath.Join(dir, "leaf-9.ledger"))
 		}, `leaf-9.ledger: holds the record of "leaf-1"`},
+		{"version 1", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "leaf-1.ledger"), encodeV1("leaf-1", 300), 0o600)
+		}, "leaf-1.ledger: record version 1, want 2"},
 		{"foreign file", func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "000001.vlog"), []byte("x"), 0o600)
 		}, `unexpected file "000001.vlog"`},
@@ -147,7 +158,7 @@ func TestRefusesDamage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			l := open(t, dir)
-			if err := l.Advance("leaf-1", 300); err != nil {
+			if err := l.Advance("leaf-1", ep, 300); err != nil {
 				t.Fatal(err)
 			}
 			l.Close()
@@ -194,7 +205,7 @@ func TestConcurrentSources(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := uint64(1); i <= 20; i++ {
-					if err := l.Advance(src, i); err != nil {
+					if err := l.Advance(src, ep, i); err != nil {
 						t.Error(err)
 						return
 					}
@@ -220,8 +231,39 @@ func BenchmarkAdvance(b *testing.B) {
 	defer l.Close()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := l.Advance("leaf-1", uint64(i+1)); err != nil {
+		if err := l.Advance("leaf-1", ep, uint64(i+1)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A source whose outbox has a new epoch replaces its record, whatever its
+// next ID; within one epoch the record only grows; both survive a reopen.
+func TestNewEpochReplacesRecord(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	steps := []struct {
+		epoch, next         uint64
+		wantEpoch, wantNext uint64
+	}{
+		{0xE1, 500, 0xE1, 500},
+		{0xE1, 400, 0xE1, 500}, // lower in the same epoch: ignored
+		{0xE2, 3, 0xE2, 3},     // new epoch: replaced although lower
+		{0xE2, 2, 0xE2, 3},
+		{0xE2, 64, 0xE2, 64},
+		{0xE1, 1, 0xE1, 1}, // any other epoch replaces it, an old one too
+	}
+	for i, st := range steps {
+		if err := l.Advance("leaf-1", st.epoch, st.next); err != nil {
+			t.Fatal(err)
+		}
+		if e, v, err := l.Load("leaf-1"); err != nil || e != st.wantEpoch || v != st.wantNext {
+			t.Fatalf("step %d: Load = %x, %d, %v; want %x, %d", i, e, v, err, st.wantEpoch, st.wantNext)
+		}
+		l.Close()
+		l = open(t, dir)
+		if e, v, err := l.Load("leaf-1"); err != nil || e != st.wantEpoch || v != st.wantNext {
+			t.Fatalf("step %d, reopened: Load = %x, %d, %v; want %x, %d", i, e, v, err, st.wantEpoch, st.wantNext)
 		}
 	}
 }
