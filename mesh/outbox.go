@@ -137,7 +137,9 @@ func (n *Node) KickOutbox() {
 // confirmed, and the root drops repeats by ID, so delivery is at least once
 // on the wire and exactly once in order at the receiver.
 func (n *Node) outboxLoop() {
-	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock, Rand: n.cfg.Rand}
+	// A random source of its own: cfg.Rand is the parent loop's, and a
+	// *rand.Rand is not safe for concurrent use.
+	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock}
 	for n.ctx.Err() == nil {
 		if err := n.WaitParent(n.ctx); err != nil {
 			return
