@@ -30,6 +30,9 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// errVersion marks a record of another version than this code writes.
+var errVersion = errors.New("record version")
+
 // encode returns the record for source at (epoch, next).
 func encode(source kernel.NodeName, epoch, next uint64) []byte {
 	b := make([]byte, 0, headerSize+len(source)+crcSize)
@@ -48,7 +51,7 @@ func decode(b []byte) (source kernel.NodeName, epoch, next uint64, err error) {
 		return "", 0, 0, errors.New("not a ledger record (bad magic)")
 	}
 	if len(b) > len(magic) && b[len(magic)] != version {
-		return "", 0, 0, fmt.Errorf("record version %d, want %d (no other version is read)", b[len(magic)], version)
+		return "", 0, 0, fmt.Errorf("%w %d, want %d", errVersion, b[len(magic)], version)
 	}
 	if len(b) < headerSize+crcSize {
 		return "", 0, 0, fmt.Errorf("truncated record: %d bytes, want at least %d", len(b), headerSize+crcSize)

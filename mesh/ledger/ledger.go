@@ -89,6 +89,9 @@ func (l *Ledger) load() error {
 				return err
 			}
 			source, epoch, next, err := decode(b)
+			if errors.Is(err, errVersion) {
+				return fmt.Errorf("%s: %w (written by another canopy version: remove it to forget that source)", name, err)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w (the file is damaged: restore it, or remove it to forget that source)", name, err)
 			}

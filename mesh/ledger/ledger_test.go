@@ -149,7 +149,7 @@ func TestRefusesDamage(t *testing.T) {
 		}, `leaf-9.ledger: holds the record of "leaf-1"`},
 		{"version 1", func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "leaf-1.ledger"), encodeV1("leaf-1", 300), 0o600)
-		}, "leaf-1.ledger: record version 1, want 2"},
+		}, "leaf-1.ledger: record version 1, want 2 (written by another canopy version: remove it to forget that source)"},
 		{"foreign file", func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "000001.vlog"), []byte("x"), 0o600)
 		}, `unexpected file "000001.vlog"`},
