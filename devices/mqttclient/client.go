@@ -32,6 +32,10 @@ type Client struct {
 	done  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+	// ready is closed when the first connection's onConnect has run, so
+	// a Subscribe after Dial never races it into a second SUBSCRIBE.
+	ready     chan struct{}
+	readyOnce sync.Once
 
 	received   atomic.Int64
 	dropped    atomic.Int64
@@ -74,6 +78,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		log:   cfg.Logger.With("component", "mqttclient", "broker", cfg.URL, "client", cfg.ClientID),
 		queue: make(chan delivery, cfg.QueueSize),
 		done:  make(chan struct{}),
+		ready: make(chan struct{}),
 	}
 	c.subs.m = map[string]subscription{}
 
@@ -107,12 +112,20 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.stopDispatch()
 		return nil, fmt.Errorf("mqtt connect %s: %w", cfg.URL, err)
 	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		c.pc.Disconnect(0)
+		c.stopDispatch()
+		return nil, fmt.Errorf("mqtt connect %s: %w", cfg.URL, ctx.Err())
+	}
 	return c, nil
 }
 
 // onConnect runs (on its own goroutine) after every successful connection
 // and makes the remembered subscriptions again.
 func (c *Client) onConnect(pc paho.Client) {
+	defer c.readyOnce.Do(func() { close(c.ready) })
 	if c.connects.Add(1) > 1 {
 		c.reconnects.Add(1)
 		c.log.Info("reconnected")
