@@ -2,7 +2,9 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/frame"
@@ -19,9 +21,13 @@ type revokedList struct {
 	Serials []string
 }
 
+// joinMsg is a join a gateway relays: the device's token and CSR, and the
+// gateway's own current certificate, which proves to the root that a
+// gateway relays it.
 type joinMsg struct {
 	Token string
 	CSR   []byte
+	Via   []byte `cbor:",omitempty"`
 }
 
 type certReply struct {
@@ -35,15 +41,22 @@ type renewMsg struct {
 }
 
 // ServeIdentity makes this node (the root) answer joins relayed by gateways
-// and certificate renewals, with a.
+// and certificate renewals, with a. A relayed join is taken only from a
+// node whose certificate (valid, not revoked, naming the sender) says it
+// is a gateway; any other is refused before its token is looked at.
 func (n *Node) ServeIdentity(a *identity.Authority) {
-	n.Handle(kindJoin, func(_ context.Context, _ kernel.NodeName, body []byte) ([]byte, error) {
+	n.Handle(kindJoin, func(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
 		var m joinMsg
 		if err := frame.Unmarshal(body, &m); err != nil {
 			return nil, err
 		}
+		if err := relayerIsGateway(a, n.cfg.Clock.Now, from, m.Via); err != nil {
+			n.log.Warn("relayed join refused", "via", string(from), "err", err)
+			return nil, err
+		}
 		cert, ca, err := a.Join(m.Token, m.CSR)
 		if err != nil {
+			n.log.Warn("relayed join refused", "via", string(from), "err", err)
 			return nil, err
 		}
 		return frame.Marshal(certReply{Cert: cert, CA: ca})
@@ -112,14 +125,44 @@ func (n *Node) dropRevoked(serials []string) {
 	}
 }
 
+// relayerIsGateway checks that the node from, which relays a join, proved
+// with its certificate via that it is a gateway.
+func relayerIsGateway(a *identity.Authority, now func() time.Time, from kernel.NodeName, via []byte) error {
+	if len(via) == 0 {
+		return fmt.Errorf("joins are relayed by gateways only, and %s showed no certificate", from)
+	}
+	v := identity.Verifier{CA: a.CA.Cert, Revoked: a.CA.IsRevoked, Now: now}
+	peer, err := v.Verify([][]byte{via}, from)
+	if err != nil {
+		return fmt.Errorf("joins are relayed by gateways only: %s: %w", from, err)
+	}
+	if peer.Role != kernel.RoleGateway {
+		return fmt.Errorf("joins are relayed by gateways only, and %s is a %s", from, peer.Role)
+	}
+	return nil
+}
+
 // RelayJoin passes a join up to the root; a gateway uses it as its
-// quicnet.Config.Join so devices can join through it.
+// quicnet.Config.Join so devices can join through it. The node needs
+// Config.Identity (a gateway's, kept current as it is renewed), which
+// proves to the root that a gateway relays. A refusal comes back as the
+// root's reason alone, one line.
 func (n *Node) RelayJoin(ctx context.Context, token string, csr []byte) ([]byte, []byte, error) {
-	b, err := frame.Marshal(joinMsg{Token: token, CSR: csr})
+	n.mu.Lock()
+	id := n.cfg.Identity
+	n.mu.Unlock()
+	if id == nil {
+		return nil, nil, errors.New("relay join: this node has no identity to show the root (mesh.Config.Identity)")
+	}
+	b, err := frame.Marshal(joinMsg{Token: token, CSR: csr, Via: id.Cert.Raw})
 	if err != nil {
 		return nil, nil, err
 	}
 	resp, err := n.Request(ctx, "", kindJoin, b)
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return nil, nil, errors.New(re.Msg) // the root's reason, not the hop's framing
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,6 +212,9 @@ func (n *Node) renewLoop() {
 		}
 		n.log.Info("certificate renewed", "expires", renewed.Cert.NotAfter)
 		id = renewed
+		n.mu.Lock()
+		n.cfg.Identity = renewed // what RelayJoin shows the root
+		n.mu.Unlock()
 		if n.cfg.OnRenewed != nil {
 			n.cfg.OnRenewed(renewed)
 		}

@@ -21,8 +21,10 @@ func TestJoinThroughGatewayAndRenew(t *testing.T) {
 	ca.auth.CertTTL = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	ids := map[kernel.NodeName]*identity.Node{}
 	mk := func(name kernel.NodeName, role kernel.Role, join quicnet.JoinFunc) *quicnet.Network {
-		nw, err := quicnet.New(quicnet.Config{Identity: ca.identity(t, name, role), Revoked: ca.auth.CA.IsRevoked, Join: join})
+		ids[name] = ca.identity(t, name, role)
+		nw, err := quicnet.New(quicnet.Config{Identity: ids[name], Revoked: ca.auth.CA.IsRevoked, Join: join})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +48,7 @@ func TestJoinThroughGatewayAndRenew(t *testing.T) {
 	gwNet := mk("gw-1", kernel.RoleGateway, func(ctx context.Context, tok string, csr []byte) ([]byte, []byte, error) {
 		return gw.RelayJoin(ctx, tok, csr)
 	})
-	gw = start(Config{Name: "gw-1", Role: kernel.RoleGateway, Network: gwNet, Listen: "127.0.0.1:0", Parents: []Parent{{Addr: ctl.Addr(), Name: "ctl"}}})
+	gw = start(Config{Name: "gw-1", Role: kernel.RoleGateway, Network: gwNet, Listen: "127.0.0.1:0", Parents: []Parent{{Addr: ctl.Addr(), Name: "ctl"}}, Identity: ids["gw-1"]})
 	if err := gw.WaitParent(ctx); err != nil {
 		t.Fatal(err)
 	}

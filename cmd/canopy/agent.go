@@ -219,7 +219,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	qc := quicnet.Config{Identity: id, Revoked: rev.IsRevoked, Logger: log.With("component", "quicnet")}
 	if o.gateway {
 		qc.Join = func(ctx context.Context, token string, csr []byte) ([]byte, []byte, error) {
-			return relayJoin(ctx, node, token, csr)
+			return node.RelayJoin(ctx, token, csr)
 		}
 	}
 	nw, err := quicnet.New(qc)

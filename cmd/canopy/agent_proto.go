@@ -14,11 +14,6 @@ import (
 
 // Messages cmd/canopy's roles exchange over the mesh, beside the mesh's own.
 const (
-	// kindJoinRelay carries a join that a gateway received up to the
-	// controller, which redeems the token in its persistent token store
-	// (mesh.Node.RelayJoin goes to identity.Authority, whose tokens live
-	// in memory only).
-	kindJoinRelay = "canopy.join"
 	// kindStatus is a node's periodic account of itself to the
 	// controller: its parent, listen address and labels.
 	kindStatus = "canopy.status"
@@ -26,16 +21,6 @@ const (
 
 // statusInterval is how often an agent reports its status.
 const statusInterval = 5 * time.Second
-
-type joinRelayMsg struct {
-	Token string
-	CSR   []byte
-}
-
-type joinRelayReply struct {
-	Cert []byte
-	CA   []byte
-}
 
 // nodeStatus is the body of kindStatus.
 type nodeStatus struct {
@@ -73,28 +58,6 @@ func decodeStatus(b []byte) (nodeStatus, error) {
 		}
 	}
 	return st, nil
-}
-
-// relayJoin passes a join from a device up to the controller through n
-// (a gateway's quicnet Join).
-func relayJoin(ctx context.Context, n *mesh.Node, token string, csr []byte) ([]byte, []byte, error) {
-	b, err := frame.Marshal(joinRelayMsg{Token: token, CSR: csr})
-	if err != nil {
-		return nil, nil, err
-	}
-	resp, err := n.Request(ctx, "", kindJoinRelay, b)
-	var re *mesh.RemoteError
-	if errors.As(err, &re) {
-		return nil, nil, errors.New(re.Msg) // the controller's reason, not the hop's framing
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var r joinRelayReply
-	if err := frame.Unmarshal(resp, &r); err != nil {
-		return nil, nil, err
-	}
-	return r.Cert, r.CA, nil
 }
 
 // reportStatus sends st (with the current parent) to the controller every

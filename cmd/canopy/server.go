@@ -17,7 +17,6 @@ import (
 	"github.com/canopy-fleet/canopy/kernel/api"
 	"github.com/canopy-fleet/canopy/mesh"
 	"github.com/canopy-fleet/canopy/mesh/blobstore"
-	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/identity"
 	"github.com/canopy-fleet/canopy/mesh/ledger"
 	"github.com/canopy-fleet/canopy/mesh/meshmetrics"
@@ -180,7 +179,11 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 	if c.ca, err = identity.LoadOrCreateCA(filepath.Join(o.data, "ca"), nil); err != nil {
 		return nil, err
 	}
-	c.auth = &identity.Authority{CA: c.ca, Tokens: identity.NewTokens(nil)} // joins redeem c.tokens, not these
+	if c.tokens, err = openTokenStore(filepath.Join(o.data, "tokens.json"), nil); err != nil {
+		return nil, err
+	}
+	// OnJoin's c.nodes is opened below, before the network takes joins.
+	c.auth = &identity.Authority{CA: c.ca, Tokens: c.tokens, OnJoin: c.joined}
 	if c.identity, err = c.auth.Bootstrap(filepath.Join(o.data, "identity"), name); err != nil {
 		return nil, fmt.Errorf("controller identity: %w", err)
 	}
@@ -191,9 +194,6 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 		if err := c.renewSelf(); err != nil {
 			return nil, err
 		}
-	}
-	if c.tokens, err = openTokenStore(filepath.Join(o.data, "tokens.json"), nil); err != nil {
-		return nil, err
 	}
 	if c.nodes, err = openNodeRegistry(filepath.Join(o.data, "nodes.json"), c.identity.Name); err != nil {
 		return nil, err
@@ -215,8 +215,7 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 		return nil, err
 	}
 	c.nodes.mesh = c.node
-	c.node.ServeIdentity(c.auth) // renewals and the revocation list
-	c.node.Handle(kindJoinRelay, c.onJoinRelay)
+	c.node.ServeIdentity(c.auth) // joins relayed by gateways, renewals and the revocation list
 	c.node.Handle(kindStatus, c.nodes.onStatus)
 	if err := c.node.Start(ctx); err != nil {
 		return nil, err
@@ -233,42 +232,18 @@ func (c *controller) close() {
 	}
 }
 
-// join answers a device's join (quicnet's Join on the controller, and the
-// relayed joins): it redeems the token, signs the CSR for the role the
-// token grants and records the node.
+// join answers a join made directly to the controller (its quicnet
+// Join); gateways relay theirs to the same authority through the mesh.
 func (c *controller) join(_ context.Context, token string, csr []byte) ([]byte, []byte, error) {
-	role, err := c.tokens.redeemJoin(token)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := c.ca.Sign(csr, role, c.auth.CertTTL)
-	if err != nil {
-		return nil, nil, err
-	}
-	if crt, err := identity.DecodeCert(cert); err == nil {
-		if err := c.nodes.joined(kernel.NodeName(crt.Subject.CommonName), role); err != nil {
-			c.log.Warn("node list not saved", "err", err)
-		}
-		c.log.Info("node joined", "node", crt.Subject.CommonName, "role", string(role))
-	}
-	return cert, c.ca.Cert.Raw, nil
+	return c.auth.Join(token, csr)
 }
 
-func (c *controller) onJoinRelay(ctx context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
-	if role := c.nodes.roleOf(from); role != kernel.RoleGateway {
-		c.log.Warn("relayed join refused: not from a gateway", "via", string(from), "role", string(role))
-		return nil, fmt.Errorf("joins are relayed by gateways only, and %s is not one", from)
+// joined records a node the authority issued a certificate to.
+func (c *controller) joined(name kernel.NodeName, role kernel.Role) {
+	if err := c.nodes.joined(name, role); err != nil {
+		c.log.Warn("node list not saved", "err", err)
 	}
-	var m joinRelayMsg
-	if err := frame.Unmarshal(body, &m); err != nil {
-		return nil, err
-	}
-	cert, ca, err := c.join(ctx, m.Token, m.CSR)
-	if err != nil {
-		c.log.Warn("relayed join refused", "via", string(from), "err", err)
-		return nil, err
-	}
-	return frame.Marshal(joinRelayReply{Cert: cert, CA: ca})
+	c.log.Info("node joined", "node", string(name), "role", string(role))
 }
 
 // CreateToken issues a join or API token (api.TokenIssuer).

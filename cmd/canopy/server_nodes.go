@@ -76,16 +76,6 @@ func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role) error {
 	return r.saveLocked()
 }
 
-// roleOf is the role of a node that joined through this controller, or "".
-func (r *nodeRegistry) roleOf(name kernel.NodeName) kernel.Role {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rec := r.m[name]; rec != nil {
-		return rec.Role
-	}
-	return ""
-}
-
 // onStatus is the kindStatus handler.
 func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
 	st, err := decodeStatus(body)

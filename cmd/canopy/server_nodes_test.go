@@ -1,36 +1,74 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
-	"github.com/canopy-fleet/canopy/mesh/frame"
+	"github.com/canopy-fleet/canopy/mesh/identity"
 )
 
-// Only gateways relay joins: a leaf, or a node the controller never
-// admitted, that sends one is refused before any token is looked at.
-func TestJoinRelayOnlyFromGateways(t *testing.T) {
-	reg, err := openNodeRegistry(filepath.Join(t.TempDir(), "nodes.json"), "ctl")
+// The controller's authority redeems tokens from the durable store and
+// records every node it signs for: a join consumes its token on disk (a
+// reopened store still refuses it) and lists the node with its role, also
+// after the registry is reopened. Relayed joins reach the same authority
+// through mesh.Node.ServeIdentity, which takes them from gateways only
+// (mesh's TestRelayedJoinOnlyFromGateways).
+func TestControllerJoinUsesDurableTokens(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := identity.LoadOrCreateCA(filepath.Join(dir, "ca"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.joined("leaf-1", kernel.RoleLeaf); err != nil {
+	tokens, err := openTokenStore(filepath.Join(dir, "tokens.json"), nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	c := &controller{log: slog.New(slog.DiscardHandler), nodes: reg}
-	body, _ := frame.Marshal(joinRelayMsg{Token: "abcdef.0123456789abcdef", CSR: []byte{1}})
-	for _, from := range []kernel.NodeName{"leaf-1", "stranger"} {
-		if _, err := c.onJoinRelay(context.Background(), from, body); err == nil || !strings.Contains(err.Error(), "gateways only") {
-			t.Errorf("relay from %s: %v", from, err)
-		}
+	reg, err := openNodeRegistry(filepath.Join(dir, "nodes.json"), "ctl")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The registry keeps roles across a restart.
+	c := &controller{log: slog.New(slog.DiscardHandler), ca: ca, tokens: tokens, nodes: reg}
+	c.auth = &identity.Authority{CA: ca, Tokens: tokens, OnJoin: c.joined}
+
+	if _, err := tokens.Create(kernel.RoleController, 0); err == nil {
+		t.Fatal("a controller join token was issued")
+	}
+	tok, err := c.auth.Tokens.Create(kernel.RoleGateway, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.LoadOrCreateKey(filepath.Join(dir, "gw.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := identity.NewCSR(key, "gw-1")
+	cert, caDER, err := c.join(t.Context(), tok, csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := identity.NewNode(key, cert, caDER); err != nil || id.Role != kernel.RoleGateway {
+		t.Fatalf("joined %+v, %v", id, err)
+	}
+
+	reopened, err := openTokenStore(tokens.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reopened.Redeem(tok); !errors.Is(err, identity.ErrTokenUsed) {
+		t.Fatalf("token after a restart: %v", err)
+	}
+	if _, _, err := c.join(t.Context(), tok, csr); !errors.Is(err, identity.ErrTokenUsed) {
+		t.Fatalf("replayed token: %v", err)
+	}
 	again, err := openNodeRegistry(reg.path, "ctl")
-	if err != nil || again.roleOf("leaf-1") != kernel.RoleLeaf {
-		t.Fatalf("after reopening: %q %v", again.roleOf("leaf-1"), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := again.m["gw-1"]; rec == nil || rec.Role != kernel.RoleGateway || len(again.m) != 1 {
+		t.Fatalf("node list after reopening: %v", again.m)
 	}
 }

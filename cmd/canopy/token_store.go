@@ -50,18 +50,19 @@ type storedToken struct {
 func (t *storedToken) isJoin() bool { return t.Role == api.TokenAgent || t.Role == api.TokenGateway }
 
 // tokenStore keeps the controller's join and API tokens hashed in one file
-// (mode 0600), written atomically on every change. It answers joins
-// (single use, persisted before the certificate is signed) and API
-// authentication. Safe for concurrent use.
-//
-// It stands in for identity.Tokens, which keeps tokens in memory only, so
-// that tokens survive a controller restart.
+// (mode 0600), written atomically on every change, so that they survive a
+// controller restart. It is the controller's identity.Authority's
+// TokenStore (joins, direct or relayed: single use, persisted before the
+// certificate is signed) and its API authentication. Safe for concurrent
+// use.
 type tokenStore struct {
 	path string
 	now  func() time.Time
 	mu   sync.Mutex
 	m    map[string]*storedToken
 }
+
+var _ identity.TokenStore = (*tokenStore)(nil)
 
 func openTokenStore(path string, now func() time.Time) (*tokenStore, error) {
 	if now == nil {
@@ -142,9 +143,25 @@ func (s *tokenStore) lookupLocked(re *regexp.Regexp, tok string) (*storedToken, 
 	return t, nil
 }
 
-// redeemJoin checks a join token and consumes it (the use is on disk
-// before it returns), returning the node role it grants.
-func (s *tokenStore) redeemJoin(tok string) (kernel.Role, error) {
+// Create issues a join token for a node role (identity.TokenStore): leaf
+// is an agent token, gateway a gateway token.
+func (s *tokenStore) Create(role kernel.Role, ttl time.Duration) (string, error) {
+	var r string
+	switch role {
+	case kernel.RoleLeaf:
+		r = api.TokenAgent
+	case kernel.RoleGateway:
+		r = api.TokenGateway
+	default:
+		return "", fmt.Errorf("join token for role %q: want leaf or gateway", role)
+	}
+	tok, _, err := s.create(r, ttl)
+	return tok, err
+}
+
+// Redeem checks a join token and consumes it (identity.TokenStore; the use
+// is on disk before it returns), returning the node role it grants.
+func (s *tokenStore) Redeem(tok string) (kernel.Role, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, err := s.lookupLocked(joinTokenRE, tok)

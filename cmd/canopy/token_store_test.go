@@ -34,7 +34,7 @@ func TestTokenStore(t *testing.T) {
 	}
 	agent, gateway, used, expiring := mk("agent", 0), mk("gateway", time.Hour), mk("agent", 0), mk("agent", time.Minute)
 	viewer, operator, stale := mk("viewer", 0), mk("operator", time.Hour), mk("viewer", time.Minute)
-	if _, err := s.redeemJoin(used); err != nil {
+	if _, err := s.Redeem(used); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.create("root", 0); err == nil {
@@ -71,7 +71,7 @@ func TestTokenStore(t *testing.T) {
 		{"malformed", "hello", "", identity.ErrTokenMalformed},
 	} {
 		t.Run("join/"+c.name, func(t *testing.T) {
-			role, err := s.redeemJoin(c.tok)
+			role, err := s.Redeem(c.tok)
 			if role != c.role || !errors.Is(err, c.err) {
 				t.Fatalf("got %q, %v; want %q, %v", role, err, c.role, c.err)
 			}

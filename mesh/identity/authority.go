@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,22 +11,39 @@ import (
 // Authority answers join and renewal requests: it holds the CA and the
 // join tokens. It runs on controllers.
 type Authority struct {
-	CA     *CA
-	Tokens *Tokens
+	CA *CA
+	// Tokens issues and redeems join tokens: NewTokens keeps them in
+	// memory; a controller that must keep them across restarts gives a
+	// durable TokenStore of its own.
+	Tokens TokenStore
 	// CertTTL is the lifetime of issued certificates; 0 means DefaultCertTTL.
 	CertTTL time.Duration
+	// OnJoin, when set, is told of every node Join issued a certificate
+	// to (to record it); it runs before Join returns.
+	OnJoin func(name kernel.NodeName, role kernel.Role)
 }
 
 // Join redeems a token (single use) and signs the CSR for the role the
 // token grants. It returns the certificate and the CA certificate, DER.
+// A refused token's error is the store's (ErrTokenUsed and the others).
 func (a *Authority) Join(token string, csrDER []byte) (cert, ca []byte, err error) {
+	if a.Tokens == nil {
+		return nil, nil, errors.New("join: this authority has no token store")
+	}
 	role, err := a.Tokens.Redeem(token)
 	if err != nil {
-		return nil, nil, fmt.Errorf("join: %w", err)
+		return nil, nil, err
 	}
 	cert, err = a.CA.Sign(csrDER, role, a.CertTTL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("join: %w", err)
+	}
+	if a.OnJoin != nil {
+		c, err := DecodeCert(cert)
+		if err != nil {
+			return nil, nil, fmt.Errorf("join: %w", err)
+		}
+		a.OnJoin(kernel.NodeName(c.Subject.CommonName), role)
 	}
 	return cert, a.CA.Cert.Raw, nil
 }

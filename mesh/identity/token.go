@@ -29,6 +29,19 @@ var tokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
 
 const tokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
+// TokenStore is what an Authority needs of join tokens: Create issues one
+// granting role for ttl (DefaultTokenTTL when 0); Redeem checks one and
+// consumes it (single use), returning the role it grants, or an error
+// wrapping ErrTokenMalformed, ErrTokenUnknown, ErrTokenExpired, ErrTokenUsed
+// or ErrTokenRevoked. Implementations are safe for concurrent use. Tokens
+// is the in-memory one.
+type TokenStore interface {
+	Create(role kernel.Role, ttl time.Duration) (string, error)
+	Redeem(token string) (kernel.Role, error)
+}
+
+var _ TokenStore = (*Tokens)(nil)
+
 type tokenEntry struct {
 	hash    [sha256.Size]byte
 	role    kernel.Role

@@ -1,0 +1,74 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+)
+
+// oneToken is a TokenStore of another kind than Tokens: it knows one token
+// and says so in its own words.
+type oneToken struct {
+	tok  string
+	used bool
+}
+
+func (o *oneToken) Create(kernel.Role, time.Duration) (string, error) {
+	return "", errors.New("oneToken issues nothing")
+}
+
+func (o *oneToken) Redeem(tok string) (kernel.Role, error) {
+	switch {
+	case tok != o.tok:
+		return "", fmt.Errorf("token %.6s: %w", tok, ErrTokenUnknown)
+	case o.used:
+		return "", fmt.Errorf("token %.6s: %w", tok, ErrTokenUsed)
+	}
+	o.used = true
+	return kernel.RoleGateway, nil
+}
+
+// An Authority redeems through whatever TokenStore it is given, passes its
+// refusals on unchanged, and tells OnJoin of each node it signed for.
+func TestAuthorityWithOtherTokenStore(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type joined struct {
+		name kernel.NodeName
+		role kernel.Role
+	}
+	var got []joined
+	a := &Authority{CA: ca, Tokens: &oneToken{tok: "abcdef.0123456789abcdef"},
+		OnJoin: func(n kernel.NodeName, r kernel.Role) { got = append(got, joined{n, r}) }}
+	key, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := NewCSR(key, "gw-1")
+	cert, caDER, err := a.Join("abcdef.0123456789abcdef", csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNode(key, cert, caDER)
+	if err != nil || n.Name != "gw-1" || n.Role != kernel.RoleGateway {
+		t.Fatalf("joined %+v, %v", n, err)
+	}
+	if _, _, err := a.Join("abcdef.0123456789abcdef", csr); !errors.Is(err, ErrTokenUsed) || err.Error() != "token abcdef: token already used" {
+		t.Fatalf("replayed: %v", err)
+	}
+	if _, _, err := a.Join("zzzzzz.0123456789abcdef", csr); !errors.Is(err, ErrTokenUnknown) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if len(got) != 1 || got[0] != (joined{"gw-1", kernel.RoleGateway}) {
+		t.Fatalf("OnJoin saw %v", got)
+	}
+	if _, _, err := (&Authority{CA: ca}).Join("abcdef.0123456789abcdef", csr); err == nil {
+		t.Fatal("an authority with no token store joined a node")
+	}
+}
