@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/clock"
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/identity"
 	"github.com/canopy-fleet/canopy/mesh/memnet"
@@ -102,4 +103,57 @@ func TestRelayedJoinOnlyFromGateways(t *testing.T) {
 	}
 	_, _, err = gw.RelayJoin(ctx, tok, csr)
 	refused("a replayed token", "already used", err)
+}
+
+// A gateway relays with the certificate it holds now: after a renewal the
+// old one can be revoked and joins through the gateway still work.
+func TestRelayJoinShowsRenewedCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	ca.auth.CertTTL = time.Hour
+	f := memnet.NewFabric()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ctl, err := New(Config{Name: "ctl", Role: kernel.RoleController, Network: f.Endpoint("ctl", kernel.RoleController), Listen: memListen("ctl"), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.ServeIdentity(ca.auth)
+	if err := ctl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	old := ca.identity(t, "gw-1", kernel.RoleGateway)
+	clk := clock.NewFake(time.Now())
+	renewed := make(chan *identity.Node, 1)
+	gw, err := New(Config{Name: "gw-1", Role: kernel.RoleGateway, Network: f.Endpoint("gw-1", kernel.RoleGateway), Listen: memListen("gw-1"),
+		Parents: []Parent{{Addr: ctl.Addr(), Name: "ctl"}}, Logger: testLogger(), Identity: old, Clock: clk, RenewCheck: time.Minute,
+		HeartbeatInterval: time.Hour, LostAfter: 3 * time.Hour, ReportInterval: 10 * time.Hour, OnRenewed: func(n *identity.Node) { renewed <- n }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	if err := gw.WaitParent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(45 * time.Minute)
+	select {
+	case <-renewed:
+	case <-ctx.Done():
+		t.Fatal("gateway certificate not renewed")
+	}
+	if err := ca.auth.CA.Revoke(old.Cert.SerialNumber); err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.LoadOrCreateKey(filepath.Join(t.TempDir(), "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := identity.NewCSR(key, "dev-1")
+	tok, _ := ca.auth.Tokens.Create(kernel.RoleLeaf, time.Minute)
+	if _, _, err := gw.RelayJoin(ctx, tok, csr); err != nil {
+		t.Fatalf("join relayed after the gateway's renewal: %v", err)
+	}
 }
