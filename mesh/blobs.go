@@ -151,6 +151,7 @@ func (n *Node) downloadOnce(ctx context.Context, digest string) error {
 	}
 	want := info.Size - off
 	got, err := io.CopyBuffer(io.MultiWriter(f, sum), io.LimitReader(s, want), make([]byte, blobChunk))
+	n.counter.BlobBytesFetched.Add(got)
 	if err != nil || got != want {
 		s.Abort()
 		return fmt.Errorf("fetch %s: got %d of %d bytes (kept for resume): %v", digest, off+got, info.Size, err)
@@ -211,7 +212,9 @@ func (n *Node) onBlobGet(l *peerLink, p []byte, s link.Stream, guard *time.Timer
 		s.Abort()
 		return
 	}
-	if _, err := io.CopyBuffer(s, f, make([]byte, blobChunk)); err != nil {
+	sent, err := io.CopyBuffer(s, f, make([]byte, blobChunk))
+	n.counter.BlobBytesServed.Add(sent)
+	if err != nil {
 		s.Abort()
 		return
 	}

@@ -174,6 +174,7 @@ func (n *Node) monitorChildren() {
 			l.mu.Unlock()
 		}
 		n.mu.Unlock()
+		n.counter.HeartbeatTimeouts.Add(int64(len(lost)))
 		for _, l := range lost {
 			n.dropChild(l, fmt.Sprintf("no heartbeat for more than %v", n.cfg.LostAfter))
 		}

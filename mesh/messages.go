@@ -41,6 +41,7 @@ const (
 	CodeNoHandler   = "no-handler"
 	CodeHandler     = "handler"
 	CodeNotFound    = "not-found"
+	CodeTimeout     = "timeout" // a deadline passed on the way or in the handler
 )
 
 // Hot-path messages are CBOR arrays (toarray): no field names to match,

@@ -54,6 +54,19 @@ type Counters struct {
 	Published      atomic.Int64 // publications forwarded on a link
 	Dropped        atomic.Int64 // frames refused as malformed or unknown
 	OutboxMessages atomic.Int64 // outbox messages delivered here (root) or acked (sender)
+
+	RequestsSent     atomic.Int64 // Request calls this node made, to any node (itself included)
+	RequestsFailed   atomic.Int64 // of RequestsSent, those that ended in an error (timeouts included)
+	RequestsTimedOut atomic.Int64 // of RequestsFailed, those whose deadline passed here or on the way
+	RequestsServed   atomic.Int64 // requests addressed to this node that it answered (reply or error)
+
+	HeartbeatsSent     atomic.Int64 // heartbeats sent to the parent
+	HeartbeatsMissed   atomic.Int64 // of HeartbeatsSent, those the parent did not answer in time
+	HeartbeatsReceived atomic.Int64 // heartbeats received from children
+	HeartbeatTimeouts  atomic.Int64 // children dropped because their heartbeats stopped for LostAfter
+
+	BlobBytesServed  atomic.Int64 // blob bytes sent to children
+	BlobBytesFetched atomic.Int64 // blob bytes received from the parent (resumed parts included)
 }
 
 // New checks cfg and makes a node; nothing runs until Start.

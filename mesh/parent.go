@@ -114,6 +114,7 @@ func (n *Node) heartbeat(l *peerLink) string {
 		left := n.cfg.LostAfter - n.cfg.Clock.Now().Sub(lastOK)
 		ctx, cancel := context.WithTimeout(n.ctx, max(left, n.cfg.HeartbeatInterval))
 		start := time.Now()
+		n.counter.HeartbeatsSent.Add(1)
 		_, _, err := l.call(ctx, tHeartbeat, heartbeat{Seq: seq})
 		cancel()
 		now := n.cfg.Clock.Now()
@@ -122,7 +123,10 @@ func (n *Node) heartbeat(l *peerLink) string {
 			l.mu.Lock()
 			l.probe = time.Since(start)
 			l.mu.Unlock()
-		} else if now.Sub(lastOK) >= n.cfg.LostAfter {
+		} else if n.ctx.Err() == nil {
+			n.counter.HeartbeatsMissed.Add(1)
+		}
+		if err != nil && now.Sub(lastOK) >= n.cfg.LostAfter {
 			return fmt.Sprintf("no heartbeat answer for %v: %v", now.Sub(lastOK), err)
 		}
 		select {

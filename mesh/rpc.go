@@ -29,7 +29,27 @@ func (n *Node) Handle(kind string, h kernel.MessageHandler) {
 // Request sends a message to node to ("" is the root) and waits for the
 // reply. A handler's error comes back as a *RemoteError.
 func (n *Node) Request(ctx context.Context, to kernel.NodeName, kind string, body []byte) ([]byte, error) {
-	return n.route(ctx, envelope{Src: n.cfg.Name, Dst: to, Kind: kind, Body: body}, true)
+	n.counter.RequestsSent.Add(1)
+	ctx, cancel := n.timeout(ctx) // here rather than in route, to tell a timeout apart
+	defer cancel()
+	b, err := n.route(ctx, envelope{Src: n.cfg.Name, Dst: to, Kind: kind, Body: body}, true)
+	if err != nil {
+		n.counter.RequestsFailed.Add(1)
+		if timedOut(ctx, err) {
+			n.counter.RequestsTimedOut.Add(1)
+		}
+	}
+	return b, err
+}
+
+// timedOut reports whether a request on ctx failed with err because a
+// deadline passed: its own, or a hop's or handler's (CodeTimeout).
+func timedOut(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var re *RemoteError
+	return errors.As(err, &re) && re.Code == CodeTimeout
 }
 
 // Send sends a one-way message to node to ("" is the root); it returns
@@ -76,6 +96,7 @@ func (n *Node) route(ctx context.Context, env envelope, wantReply bool) ([]byte,
 			}()
 			return nil, nil
 		}
+		n.counter.RequestsServed.Add(1)
 		return n.dispatch(ctx, env)
 	}
 	if env.Hops >= maxHops {
@@ -112,7 +133,11 @@ func (n *Node) dispatch(ctx context.Context, env envelope) ([]byte, error) {
 		if errors.As(err, &re) {
 			return nil, re
 		}
-		return nil, &RemoteError{Code: CodeHandler, Msg: err.Error()}
+		code := CodeHandler
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = CodeTimeout
+		}
+		return nil, &RemoteError{Code: code, Msg: err.Error()}
 	}
 	return b, nil
 }
@@ -151,6 +176,8 @@ func (n *Node) onEnvelope(l *peerLink, p []byte, s link.Stream, guard *time.Time
 		code := CodeHandler
 		if errors.Is(err, ErrNoRoute) || errors.Is(err, ErrNoParent) {
 			code = CodeNoRoute
+		} else if errors.Is(err, context.DeadlineExceeded) {
+			code = CodeTimeout
 		}
 		replyError(s, code, "%v", err)
 		return

@@ -82,6 +82,7 @@ func (n *Node) onHeartbeat(l *peerLink, s link.Stream) {
 		replyError(s, CodeBadRequest, "heartbeats go from child to parent")
 		return
 	}
+	n.counter.HeartbeatsReceived.Add(1)
 	l.mu.Lock()
 	l.lastBeat = n.cfg.Clock.Now()
 	first := !l.ready

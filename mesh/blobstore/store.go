@@ -1,7 +1,8 @@
 // Package blobstore keeps content-addressed blobs (module binaries) in a
 // directory: complete blobs named by their SHA-256, and partial downloads
 // that a later fetch resumes where the last one stopped. A blob becomes
-// visible only after its bytes hash to its name.
+// visible only after its bytes hash to its name. The store counts the
+// complete blobs it holds and their bytes (Cached).
 package blobstore
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // ErrNotFound is returned for a blob the store does not hold.
@@ -25,14 +27,67 @@ var ErrDigestMismatch = errors.New("blob digest mismatch")
 // Store is a directory of blobs. Safe for concurrent use by one process as
 // long as one digest is written by one writer at a time (the mesh fetches
 // each digest once at a time).
-type Store struct{ dir string }
+type Store struct {
+	dir string
 
-// Open makes (if needed) and returns the store in dir.
+	mu           sync.Mutex // makes a blob's arrival and its count one step
+	blobs, bytes int64      // complete blobs held, guarded by mu
+}
+
+// Open makes (if needed) and returns the store in dir, counting the
+// complete blobs already there.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "partial"), 0o700); err != nil {
 		return nil, fmt.Errorf("blobstore: %w", err)
 	}
-	return &Store{dir: dir}, nil
+	s := &Store{dir: dir}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: %w", err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if _, err := ParseDigest("sha256:" + e.Name()); err != nil {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed since the listing
+		}
+		s.blobs++
+		s.bytes += info.Size()
+	}
+	return s, nil
+}
+
+// Cached is how many complete blobs the store holds and their total size
+// in bytes: those in its directory at Open plus those added since through
+// this Store.
+func (s *Store) Cached() (blobs, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blobs, s.bytes
+}
+
+// install renames a verified file to the blob path p and counts the blob
+// unless it was there already (the same bytes, put or fetched again).
+func (s *Store) install(from, p string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := os.Stat(p)
+	had := err == nil
+	if err := os.Rename(from, p); err != nil {
+		return err
+	}
+	if !had {
+		if st, err := os.Stat(p); err == nil {
+			s.blobs++
+			s.bytes += st.Size()
+		}
+	}
+	return nil
 }
 
 // ParseDigest checks "sha256:HEX" and returns the hex part.
@@ -107,7 +162,7 @@ func (s *Store) Put(r io.Reader) (string, error) {
 	}
 	d := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	p, _ := s.Path(d)
-	if err := os.Rename(f.Name(), p); err != nil {
+	if err := s.install(f.Name(), p); err != nil {
 		return "", fmt.Errorf("blobstore: put: %w", err)
 	}
 	return d, nil
@@ -146,7 +201,7 @@ func (s *Store) CommitHashed(digest string, sum []byte) error {
 		os.Remove(pp)
 		return fmt.Errorf("%s: %w", digest, ErrDigestMismatch)
 	}
-	return os.Rename(pp, filepath.Join(s.dir, h))
+	return s.install(pp, filepath.Join(s.dir, h))
 }
 
 // Commit verifies a finished partial download and makes it a blob; on a
@@ -171,5 +226,5 @@ func (s *Store) Commit(digest string) error {
 		os.Remove(pp)
 		return fmt.Errorf("%s: %w", digest, ErrDigestMismatch)
 	}
-	return os.Rename(pp, filepath.Join(s.dir, h))
+	return s.install(pp, filepath.Join(s.dir, h))
 }

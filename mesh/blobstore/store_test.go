@@ -64,3 +64,57 @@ func TestPutOpenResumeVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestCached: the store counts complete blobs and their bytes once each,
+// never partials or refused bytes, and counts again from disk when opened.
+func TestCached(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(s *Store, blobs, size int64) {
+		t.Helper()
+		if b, n := s.Cached(); b != blobs || n != size {
+			t.Fatalf("cached %d blobs, %d bytes; want %d, %d", b, n, blobs, size)
+		}
+	}
+	want(s, 0, 0)
+	a := bytes.Repeat([]byte("a"), 300)
+	if _, err := s.Put(bytes.NewReader(a)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(bytes.NewReader(a)); err != nil { // the same bytes again
+		t.Fatal(err)
+	}
+	want(s, 1, 300)
+	b := bytes.Repeat([]byte("b"), 700)
+	p, _, _ := s.Partial(Digest(b))
+	p.Write(b[:100])
+	p.Close()
+	want(s, 1, 300) // a partial is not cached yet
+	p, _, _ = s.Partial(Digest(b))
+	p.Write(b[100:])
+	p.Close()
+	if err := s.Commit(Digest(b)); err != nil {
+		t.Fatal(err)
+	}
+	want(s, 2, 1000)
+	bad := Digest([]byte("expected"))
+	p, _, _ = s.Partial(bad)
+	p.Write([]byte("something else"))
+	p.Close()
+	if err := s.CommitHashed(bad, []byte("not the sum")); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("corrupt hashed commit: %v", err)
+	}
+	want(s, 2, 1000)
+	// Another partial left behind is not counted when the store is opened again.
+	p, _, _ = s.Partial(Digest([]byte("later")))
+	p.Write([]byte("lat"))
+	p.Close()
+	again, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(again, 2, 1000)
+}

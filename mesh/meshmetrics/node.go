@@ -16,6 +16,19 @@ var (
 	outboxDesc    = prometheus.NewDesc("canopy_mesh_outbox_messages_total", "Outbox messages delivered to this node (root) or acknowledged to it (sender).", nil, nil)
 	blobServeDesc = prometheus.NewDesc("canopy_mesh_blobs_served_total", "Blob downloads the node served from its store.", nil, nil)
 	blobFetchDesc = prometheus.NewDesc("canopy_mesh_blobs_fetched_total", "Blob downloads the node made from its parent (and cached).", nil, nil)
+
+	reqSentDesc     = prometheus.NewDesc("canopy_mesh_requests_sent_total", "Requests the node made, to any node.", nil, nil)
+	reqFailedDesc   = prometheus.NewDesc("canopy_mesh_requests_failed_total", "Requests the node made that ended in an error, timeouts included.", nil, nil)
+	reqTimeoutDesc  = prometheus.NewDesc("canopy_mesh_requests_timed_out_total", "Requests the node made whose deadline passed, here, on a hop or in the handler (also counted as failed).", nil, nil)
+	reqServedDesc   = prometheus.NewDesc("canopy_mesh_requests_served_total", "Requests addressed to the node that it answered, with a reply or an error.", nil, nil)
+	beatSentDesc    = prometheus.NewDesc("canopy_mesh_heartbeats_sent_total", "Heartbeats the node sent to its parent.", nil, nil)
+	beatMissedDesc  = prometheus.NewDesc("canopy_mesh_heartbeats_missed_total", "Heartbeats the node sent that its parent did not answer in time.", nil, nil)
+	beatRecvDesc    = prometheus.NewDesc("canopy_mesh_heartbeats_received_total", "Heartbeats the node received from its children.", nil, nil)
+	beatTimeoutDesc = prometheus.NewDesc("canopy_mesh_heartbeat_timeouts_total", "Children the node dropped because their heartbeats stopped.", nil, nil)
+	blobBytesServed = prometheus.NewDesc("canopy_mesh_blob_served_bytes_total", "Blob bytes the node sent to its children.", nil, nil)
+	blobBytesFetch  = prometheus.NewDesc("canopy_mesh_blob_fetched_bytes_total", "Blob bytes the node received from its parent.", nil, nil)
+	cachedBlobsDesc = prometheus.NewDesc("canopy_mesh_blobstore_blobs", "Complete blobs in the node's blob store; absent without a store.", nil, nil)
+	cachedBytesDesc = prometheus.NewDesc("canopy_mesh_blobstore_bytes", "Size of the complete blobs in the node's blob store; absent without a store.", nil, nil)
 )
 
 // Node is a prometheus.Collector of one mesh node.
@@ -27,7 +40,9 @@ func New(n *mesh.Node) *Node { return &Node{n} }
 // Describe implements prometheus.Collector.
 func (c *Node) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{parentUpDesc, childrenDesc, rttDesc, relayedDesc, forwardDesc,
-		droppedDesc, outboxDesc, blobServeDesc, blobFetchDesc} {
+		droppedDesc, outboxDesc, blobServeDesc, blobFetchDesc, reqSentDesc, reqFailedDesc, reqTimeoutDesc,
+		reqServedDesc, beatSentDesc, beatMissedDesc, beatRecvDesc, beatTimeoutDesc, blobBytesServed,
+		blobBytesFetch, cachedBlobsDesc, cachedBytesDesc} {
 		ch <- d
 	}
 }
@@ -58,4 +73,19 @@ func (c *Node) Collect(ch chan<- prometheus.Metric) {
 	counter(outboxDesc, s.OutboxMessages.Load())
 	counter(blobServeDesc, s.BlobServes.Load())
 	counter(blobFetchDesc, s.BlobFetches.Load())
+	counter(reqSentDesc, s.RequestsSent.Load())
+	counter(reqFailedDesc, s.RequestsFailed.Load())
+	counter(reqTimeoutDesc, s.RequestsTimedOut.Load())
+	counter(reqServedDesc, s.RequestsServed.Load())
+	counter(beatSentDesc, s.HeartbeatsSent.Load())
+	counter(beatMissedDesc, s.HeartbeatsMissed.Load())
+	counter(beatRecvDesc, s.HeartbeatsReceived.Load())
+	counter(beatTimeoutDesc, s.HeartbeatTimeouts.Load())
+	counter(blobBytesServed, s.BlobBytesServed.Load())
+	counter(blobBytesFetch, s.BlobBytesFetched.Load())
+	if st := c.n.Blobs(); st != nil {
+		blobs, bytes := st.Cached()
+		gauge(cachedBlobsDesc, float64(blobs))
+		gauge(cachedBytesDesc, float64(bytes))
+	}
 }

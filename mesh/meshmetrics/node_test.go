@@ -93,7 +93,9 @@ func startNode(t *testing.T, name kernel.NodeName, role kernel.Role, cfg mesh.Co
 	}
 	ev := meshmetrics.NewEvents()
 	cfg.Name, cfg.Role, cfg.Blobs, cfg.OnEvent = name, role, st, ev.Record
-	cfg.HeartbeatInterval, cfg.LostAfter = 50*time.Millisecond, 300*time.Millisecond
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval, cfg.LostAfter = 50*time.Millisecond, 300*time.Millisecond
+	}
 	n, err := mesh.New(cfg)
 	if err != nil {
 		t.Fatal(err)
