@@ -34,6 +34,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newServerCmd(),
 		newAgentCmd(),
 		newTokenCmd(),
+		newGetCmd(),
 	)
 	return root
 }
