@@ -26,6 +26,10 @@ type rawConn struct {
 // rawProtocol is MQTT 3.1.1.
 const rawProtocol = 4
 
+// maxRawPacket bounds a packet the load generator reads (the embedded
+// broker's default bound).
+const maxRawPacket = 1 << 20
+
 // dialRaw connects to addr (host:port) as clientID with a clean session and
 // no keepalive, and waits for the CONNACK.
 func dialRaw(ctx context.Context, addr, clientID string) (*rawConn, error) {
@@ -119,6 +123,9 @@ func (rc *rawConn) read() (packets.Packet, error) {
 	n, _, err := packets.DecodeLength(rc.r)
 	if err != nil {
 		return pk, err
+	}
+	if n > maxRawPacket {
+		return pk, fmt.Errorf("packet of %d bytes exceeds %d", n, maxRawPacket)
 	}
 	pk.FixedHeader.Remaining = n
 	if cap(rc.buf) < n {
