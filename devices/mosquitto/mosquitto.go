@@ -95,7 +95,7 @@ func FreePort() (int, error) {
 
 func (p *Process) start(ctx context.Context) error {
 	conf := filepath.Join(p.cfg.Dir, "mosquitto.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nlog_dest none\n", p.cfg.Port)
+	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_dest none\n", p.cfg.Port)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		return fmt.Errorf("mosquitto config: %w", err)
 	}
