@@ -138,10 +138,7 @@ func TestRelayJoinShowsRenewedCertificate(t *testing.T) {
 	if err := gw.WaitParent(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(45 * time.Minute)
-	select {
-	case <-renewed:
-	case <-ctx.Done():
+	if awaitRenewal(ctx, clk, renewed) == nil {
 		t.Fatal("gateway certificate not renewed")
 	}
 	if err := ca.auth.CA.Revoke(old.Cert.SerialNumber); err != nil {
@@ -155,5 +152,26 @@ func TestRelayJoinShowsRenewedCertificate(t *testing.T) {
 	tok, _ := ca.auth.Tokens.Create(kernel.RoleLeaf, time.Minute)
 	if _, _, err := gw.RelayJoin(ctx, tok, csr); err != nil {
 		t.Fatalf("join relayed after the gateway's renewal: %v", err)
+	}
+}
+
+// awaitRenewal moves clk 45 minutes on (of a one-hour certificate), then a
+// minute (RenewCheck) at a time until the node reports its renewal: the
+// renewal loop may start waiting on the fake clock only after the first
+// step, and a timer made after an Advance would never fire. It returns nil
+// when ctx ends first.
+func awaitRenewal(ctx context.Context, clk *clock.Fake, renewed <-chan *identity.Node) *identity.Node {
+	clk.Advance(45 * time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case n := <-renewed:
+			return n
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			clk.Advance(time.Minute)
+		}
 	}
 }

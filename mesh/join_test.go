@@ -85,11 +85,8 @@ func TestJoinThroughGatewayAndRenew(t *testing.T) {
 	eventually(t, "controller routes the new device", func() bool { return ctl.Reaches("dev-1") })
 
 	// 45 of 60 minutes later the certificate is renewed through the tree.
-	clk.Advance(45 * time.Minute)
-	var n2 *identity.Node
-	select {
-	case n2 = <-renewed:
-	case <-ctx.Done():
+	n2 := awaitRenewal(ctx, clk, renewed)
+	if n2 == nil {
 		t.Fatal("certificate not renewed")
 	}
 	if n2.Name != "dev-1" || n2.Role != kernel.RoleLeaf || n2.Cert.NotAfter.Before(id.Cert.NotAfter) || n2.Cert.SerialNumber.Cmp(id.Cert.SerialNumber) == 0 {
