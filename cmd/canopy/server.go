@@ -182,8 +182,9 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 	if c.tokens, err = openTokenStore(filepath.Join(o.data, "tokens.json"), nil); err != nil {
 		return nil, err
 	}
-	// OnJoin's c.nodes is opened below, before the network takes joins.
-	c.auth = &identity.Authority{CA: c.ca, Tokens: c.tokens, OnJoin: c.joined}
+	// Admit's and OnJoin's c.nodes is opened below, before the network
+	// takes joins.
+	c.auth = &identity.Authority{CA: c.ca, Tokens: c.tokens, Admit: c.admit, OnJoin: c.joined}
 	if c.identity, err = c.auth.Bootstrap(filepath.Join(o.data, "identity"), name); err != nil {
 		return nil, fmt.Errorf("controller identity: %w", err)
 	}
@@ -238,9 +239,15 @@ func (c *controller) join(_ context.Context, token string, csr []byte) ([]byte, 
 	return c.auth.Join(token, csr)
 }
 
+// admit refuses a join for a name that is the controller's or another
+// device's (a different key): one name, one device.
+func (c *controller) admit(name kernel.NodeName, key string) error {
+	return c.nodes.admit(name, key)
+}
+
 // joined records a node the authority issued a certificate to.
-func (c *controller) joined(name kernel.NodeName, role kernel.Role) {
-	if err := c.nodes.joined(name, role); err != nil {
+func (c *controller) joined(name kernel.NodeName, role kernel.Role, key string) {
+	if err := c.nodes.joined(name, role, key); err != nil {
 		c.log.Warn("node list not saved", "err", err)
 	}
 	c.log.Info("node joined", "node", string(name), "role", string(role))

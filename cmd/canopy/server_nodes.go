@@ -20,9 +20,12 @@ import (
 // certificate it was issued (on disk) and its last status (in memory,
 // except labels).
 type nodeRecord struct {
-	Name     kernel.NodeName   `json:"name"`
-	Role     kernel.Role       `json:"role"`
-	Joined   time.Time         `json:"joined"`
+	Name   kernel.NodeName `json:"name"`
+	Role   kernel.Role     `json:"role"`
+	Joined time.Time       `json:"joined"`
+	// Key is the hash of the node's public key (identity.KeyHash): a join
+	// under this name with another key is refused.
+	Key      string            `json:"key,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Parent   kernel.NodeName   `json:"-"`
 	Addr     string            `json:"-"`
@@ -63,8 +66,24 @@ func openNodeRegistry(path string, self kernel.NodeName) (*nodeRegistry, error) 
 	return r, nil
 }
 
-// joined records a node issued a certificate for role.
-func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role) error {
+// admit refuses name for a device with key when the name is the
+// controller's own or belongs to a node that joined with another key. The
+// same device (same key) may join again, e.g. after its certificate
+// expired offline.
+func (r *nodeRegistry) admit(name kernel.NodeName, key string) error {
+	if name == r.self {
+		return fmt.Errorf("node name %q is the controller's: start the device with another --name", name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec := r.m[name]; rec != nil && rec.Key != "" && rec.Key != key {
+		return fmt.Errorf("node name %q is taken by another device (joined %s): start this one with another --name", name, rec.Joined.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// joined records a node issued a certificate for role with key.
+func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role, key string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.m[name]
@@ -72,7 +91,7 @@ func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role) error {
 		rec = &nodeRecord{Name: name}
 		r.m[name] = rec
 	}
-	rec.Role, rec.Joined = role, time.Now().UTC()
+	rec.Role, rec.Joined, rec.Key = role, time.Now().UTC(), key
 	return r.saveLocked()
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestControllerJoinUsesDurableTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &controller{log: slog.New(slog.DiscardHandler), ca: ca, tokens: tokens, nodes: reg}
-	c.auth = &identity.Authority{CA: ca, Tokens: tokens, OnJoin: c.joined}
+	c.auth = &identity.Authority{CA: ca, Tokens: tokens, Admit: c.admit, OnJoin: c.joined}
 
 	if _, err := tokens.Create(kernel.RoleController, 0); err == nil {
 		t.Fatal("a controller join token was issued")
@@ -70,5 +71,30 @@ func TestControllerJoinUsesDurableTokens(t *testing.T) {
 	}
 	if rec := again.m["gw-1"]; rec == nil || rec.Role != kernel.RoleGateway || len(again.m) != 1 {
 		t.Fatalf("node list after reopening: %v", again.m)
+	}
+
+	// One name, one device: another key under gw-1, or the controller's
+	// own name, is refused without using the token; the same key may join
+	// again (a certificate that expired offline).
+	tok2, err := c.auth.Tokens.Create(kernel.RoleLeaf, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := identity.LoadOrCreateKey(filepath.Join(dir, "other.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[kernel.NodeName]string{
+		"gw-1": `node name "gw-1" is taken by another device (joined `,
+		"ctl":  `node name "ctl" is the controller's: start the device with another --name`,
+	} {
+		csr, _ := identity.NewCSR(other, name)
+		if _, _, err := c.join(t.Context(), tok2, csr); err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("join as %s with another key: %v", name, err)
+		}
+	}
+	csr, _ = identity.NewCSR(key, "gw-1")
+	if _, _, err := c.join(t.Context(), tok2, csr); err != nil {
+		t.Fatalf("the same device joining again (its token unused by the refusals): %v", err)
 	}
 }

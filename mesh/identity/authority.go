@@ -1,6 +1,9 @@
 package identity
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -18,9 +21,21 @@ type Authority struct {
 	Tokens TokenStore
 	// CertTTL is the lifetime of issued certificates; 0 means DefaultCertTTL.
 	CertTTL time.Duration
+	// Admit, when set, may refuse a join by the node name the CSR asks for
+	// and the hash of its public key (KeyHash), before the token is
+	// redeemed, so a refused name does not use the token up. A controller
+	// uses it to keep one name to one device.
+	Admit func(name kernel.NodeName, keyHash string) error
 	// OnJoin, when set, is told of every node Join issued a certificate
-	// to (to record it); it runs before Join returns.
-	OnJoin func(name kernel.NodeName, role kernel.Role)
+	// to (to record it), with its key's hash; it runs before Join returns.
+	OnJoin func(name kernel.NodeName, role kernel.Role, keyHash string)
+}
+
+// KeyHash names a public key: "sha256:" and the hex SHA-256 of its
+// SubjectPublicKeyInfo.
+func KeyHash(spkiDER []byte) string {
+	h := sha256.Sum256(spkiDER)
+	return "sha256:" + hex.EncodeToString(h[:])
 }
 
 // Join redeems a token (single use) and signs the CSR for the role the
@@ -29,6 +44,16 @@ type Authority struct {
 func (a *Authority) Join(token string, csrDER []byte) (cert, ca []byte, err error) {
 	if a.Tokens == nil {
 		return nil, nil, errors.New("join: this authority has no token store")
+	}
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, nil, fmt.Errorf("join: csr: %w", err)
+	}
+	name, key := kernel.NodeName(csr.Subject.CommonName), KeyHash(csr.RawSubjectPublicKeyInfo)
+	if a.Admit != nil {
+		if err := a.Admit(name, key); err != nil {
+			return nil, nil, err
+		}
 	}
 	role, err := a.Tokens.Redeem(token)
 	if err != nil {
@@ -39,11 +64,7 @@ func (a *Authority) Join(token string, csrDER []byte) (cert, ca []byte, err erro
 		return nil, nil, fmt.Errorf("join: %w", err)
 	}
 	if a.OnJoin != nil {
-		c, err := DecodeCert(cert)
-		if err != nil {
-			return nil, nil, fmt.Errorf("join: %w", err)
-		}
-		a.OnJoin(kernel.NodeName(c.Subject.CommonName), role)
+		a.OnJoin(name, role, key)
 	}
 	return cert, a.CA.Cert.Raw, nil
 }

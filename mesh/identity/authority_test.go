@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestAuthorityWithOtherTokenStore(t *testing.T) {
 	}
 	var got []joined
 	a := &Authority{CA: ca, Tokens: &oneToken{tok: "abcdef.0123456789abcdef"},
-		OnJoin: func(n kernel.NodeName, r kernel.Role) { got = append(got, joined{n, r}) }}
+		OnJoin: func(n kernel.NodeName, r kernel.Role, _ string) { got = append(got, joined{n, r}) }}
 	key, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
 	if err != nil {
 		t.Fatal(err)
@@ -70,5 +71,51 @@ func TestAuthorityWithOtherTokenStore(t *testing.T) {
 	}
 	if _, _, err := (&Authority{CA: ca}).Join("abcdef.0123456789abcdef", csr); err == nil {
 		t.Fatal("an authority with no token store joined a node")
+	}
+}
+
+// Admit sees the name and key a CSR asks for before the token is redeemed:
+// a refused name leaves the token unused, and OnJoin gets the same key hash.
+func TestAuthorityAdmitBeforeRedeem(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &oneToken{tok: "abcdef.0123456789abcdef"}
+	var admitted, recorded string
+	a := &Authority{CA: ca, Tokens: store,
+		Admit: func(n kernel.NodeName, key string) error {
+			if n == "taken" {
+				return errors.New(`node name "taken" is in use by another device`)
+			}
+			admitted = key
+			return nil
+		},
+		OnJoin: func(_ kernel.NodeName, _ kernel.Role, key string) { recorded = key }}
+	key, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := NewCSR(key, "taken")
+	if _, _, err := a.Join("abcdef.0123456789abcdef", csr); err == nil || err.Error() != `node name "taken" is in use by another device` {
+		t.Fatalf("taken name: %v", err)
+	}
+	if store.used {
+		t.Fatal("a refused name used the token up")
+	}
+	csr, _ = NewCSR(key, "free")
+	cert, _, err := a.Join("abcdef.0123456789abcdef", csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := DecodeCert(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := KeyHash(c.RawSubjectPublicKeyInfo); admitted != want || recorded != want {
+		t.Fatalf("key hashes: admitted %s, recorded %s, want %s", admitted, recorded, want)
+	}
+	if _, _, err := a.Join("abcdef.0123456789abcdef", []byte("not a csr")); err == nil || !strings.Contains(err.Error(), "csr") {
+		t.Fatalf("garbage csr: %v", err)
 	}
 }
