@@ -299,8 +299,8 @@ func parseLabels(s string) (map[string]string, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
-		if !ok || k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue || strings.ContainsAny(k+v, " \t\n\"'") {
-			return nil, usageError{fmt.Errorf("--labels %q: want k=v,k2=v2 (no spaces or quotes)", kv)}
+		if !ok || k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue || !validLabel(k, v) {
+			return nil, usageError{fmt.Errorf("--labels %q: want k=v,k2=v2 (no spaces, quotes or control characters)", kv)}
 		}
 		if _, dup := out[k]; dup {
 			return nil, usageError{fmt.Errorf("--labels: %q given twice", k)}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh"
@@ -49,6 +52,9 @@ func decodeStatus(b []byte) (nodeStatus, error) {
 	if len(st.Addr) > 300 || len(st.Version) > 100 {
 		return st, errors.New("status: address or version too long")
 	}
+	if !printableWord(st.Addr) || !printableWord(st.Version) {
+		return st, fmt.Errorf("status: address %.70q or version %.70q holds spaces or control characters", st.Addr, st.Version)
+	}
 	if len(st.Labels) > maxLabels {
 		return st, fmt.Errorf("status: %d labels, at most %d", len(st.Labels), maxLabels)
 	}
@@ -56,8 +62,32 @@ func decodeStatus(b []byte) (nodeStatus, error) {
 		if k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue {
 			return st, fmt.Errorf("status: label %.70q: key 1-%d bytes, value at most %d", k, maxLabelKey, maxLabelValue)
 		}
+		if !validLabel(k, v) {
+			return st, fmt.Errorf("status: label %.70q=%.70q: no spaces, quotes, commas or control characters, and no = in the key", k, v)
+		}
 	}
 	return st, nil
+}
+
+// printableWord reports whether s is valid UTF-8 with no spaces and no
+// control characters: text shown in a table cell of 'canopy get nodes'
+// that cannot move the terminal's cursor or break the table.
+func printableWord(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validLabel reports whether k=v is a label --labels can say and 'canopy
+// get nodes' can show: printable words, no quotes or commas, no = in k.
+func validLabel(k, v string) bool {
+	return printableWord(k) && printableWord(v) && !strings.ContainsAny(k+v, "\"',") && !strings.Contains(k, "=")
 }
 
 // reportStatus sends st (with the current parent) to the controller every
