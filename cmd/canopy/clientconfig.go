@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -121,6 +122,9 @@ func (f *clientFlags) client() (*apiClient, error) {
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, usageError{fmt.Errorf("server %q: want a URL like https://HOST:7070", server)}
 	}
+	if base.Scheme == "http" && !isLoopbackHost(base.Hostname()) {
+		return nil, usageError{fmt.Errorf("server %q: http:// would send the API token in clear text; use https:// (the API serves HTTPS)", server)}
+	}
 	roots, err := x509.SystemCertPool()
 	if err != nil {
 		roots = x509.NewCertPool()
@@ -136,6 +140,15 @@ func (f *clientFlags) client() (*apiClient, error) {
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
 		},
 	}, nil
+}
+
+// isLoopbackHost reports whether host (no port) names this machine only.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // apiClient calls the controller's HTTP API.

@@ -211,3 +211,22 @@ func TestClientWithoutCA(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// An http:// server URL would send the bearer token in clear text (and the
+// API serves HTTPS only): refused as a usage error unless the host is
+// loopback.
+func TestClientRefusesCleartextToken(t *testing.T) {
+	t.Setenv("CANOPY_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
+	t.Setenv("CANOPY_SERVER", "")
+	t.Setenv("CANOPY_TOKEN", "")
+	for _, s := range []string{"http://10.0.0.5:7070", "http://ctl.example:7070", "HTTP://ctl:7070", "ftp://ctl:7070"} {
+		if _, err := (&clientFlags{server: s, token: "x"}).client(); err == nil || exitCodeQuiet(err) != 2 || strings.Contains(err.Error(), "\n") {
+			t.Errorf("server %s: %v, want a one-line usage error", s, err)
+		}
+	}
+	for _, s := range []string{"http://127.0.0.1:7070", "http://localhost:7070", "http://[::1]:7070", "https://10.0.0.5:7070", "10.0.0.5:7070"} {
+		if _, err := (&clientFlags{server: s, token: "x"}).client(); err != nil {
+			t.Errorf("server %s: %v", s, err)
+		}
+	}
+}
