@@ -117,7 +117,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.http)
+	ln, err := listenAPI("tcp", o.http)
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -155,9 +155,12 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	fmt.Fprintf(cmd.OutOrStdout(), "controller %s: mesh %s, API %s\nCA hash %s\nclient config %s: %s\n",
 		c.identity.Name, c.node.Addr(), url, c.ca.Hash(), cfgPath, next)
 
+	// The renewal loop ends with the command, whichever way it ends (an
+	// API that stopped serving too, not only ctx).
+	renewCtx, stopRenew := context.WithCancel(ctx)
 	renewDone := make(chan struct{})
-	go func() { defer close(renewDone); c.renewSelfLoop(ctx) }()
-	defer func() { <-renewDone }()
+	go func() { defer close(renewDone); c.renewSelfLoop(renewCtx) }()
+	defer func() { stopRenew(); <-renewDone }()
 	select {
 	case <-ctx.Done():
 		log.Info("controller stopping")
@@ -166,6 +169,9 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 		return fmt.Errorf("api: %w", err)
 	}
 }
+
+// listenAPI binds the API's address; tests replace it.
+var listenAPI = net.Listen
 
 // startController opens the CA, identity, tokens and node list under
 // o.data and starts the root of the mesh.
