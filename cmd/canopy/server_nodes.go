@@ -60,7 +60,10 @@ func openNodeRegistry(path string, self kernel.NodeName) (*nodeRegistry, error) 
 	if err := json.Unmarshal(b, &file); err != nil {
 		return nil, fmt.Errorf("nodes %s: %w", path, err)
 	}
-	for _, n := range file.Nodes {
+	for i, n := range file.Nodes {
+		if n == nil || !kernel.ValidName(string(n.Name)) {
+			return nil, fmt.Errorf("nodes %s: entry %d is damaged (no valid node name)", path, i)
+		}
 		r.m[n.Name] = n
 	}
 	return r, nil

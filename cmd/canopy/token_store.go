@@ -35,7 +35,14 @@ const (
 var (
 	joinTokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
 	apiTokenRE  = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{32})$`)
+	tokenIDRE   = regexp.MustCompile(`^[a-z0-9]{6}$`)
 )
+
+// isHex reports whether s is hex digits only.
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
 
 // storedToken is a token as kept on disk: only the SHA-256 of its secret.
 type storedToken struct {
@@ -82,7 +89,10 @@ func openTokenStore(path string, now func() time.Time) (*tokenStore, error) {
 	if err := json.Unmarshal(b, &file); err != nil {
 		return nil, fmt.Errorf("tokens %s: %w", path, err)
 	}
-	for _, t := range file.Tokens {
+	for i, t := range file.Tokens {
+		if t == nil || !tokenIDRE.MatchString(t.ID) || len(t.Hash) != 2*sha256.Size || !isHex(t.Hash) {
+			return nil, fmt.Errorf("tokens %s: entry %d is damaged (want an id of 6 [a-z0-9] and a sha256 of 64 hex digits)", path, i)
+		}
 		s.m[t.ID] = t
 	}
 	return s, nil

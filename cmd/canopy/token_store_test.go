@@ -230,3 +230,23 @@ func TestClientRefusesCleartextToken(t *testing.T) {
 		}
 	}
 }
+
+// A damaged tokens.json or nodes.json stops the controller with one line
+// naming the file, never a panic.
+func TestDamagedControllerFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, body := range []string{`{"tokens":[null]}`, `{"tokens":[{"id":"","sha256":"00","role":"agent"}]}`, `{"tokens":[{"id":"abcdef","sha256":"zz","role":"agent"}]}`} {
+		path := filepath.Join(dir, "tokens.json")
+		os.WriteFile(path, []byte(body), 0o600)
+		if _, err := openTokenStore(path, nil); err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("tokens %s: %v, want a one-line error naming the file", body, err)
+		}
+	}
+	for _, body := range []string{`{"nodes":[null]}`, `{"nodes":[{"name":"Not A Name","role":"leaf"}]}`} {
+		path := filepath.Join(dir, "nodes.json")
+		os.WriteFile(path, []byte(body), 0o600)
+		if _, err := openNodeRegistry(path, "ctl"); err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("nodes %s: %v, want a one-line error naming the file", body, err)
+		}
+	}
+}
