@@ -131,7 +131,14 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 // with the token and the CA pin and saves the result.
 func agentIdentity(ctx context.Context, o *agentOptions, log *slog.Logger) (*identity.Node, error) {
 	dir := filepath.Join(o.data, "identity")
-	if id, err := identity.LoadNode(dir); err == nil {
+	id, err := identity.LoadNode(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Saved but unreadable (a key open to others, a damaged file):
+		// joining again would not help, and the flags of a first start
+		// are not what is missing.
+		return nil, fmt.Errorf("node identity in %s: %s", dir, oneLineErr(err))
+	}
+	if err == nil {
 		if o.name != "" && string(id.Name) != o.name {
 			return nil, fmt.Errorf("data dir %s holds node %q, not %q (the name is fixed at the first start)", o.data, id.Name, o.name)
 		}
@@ -160,7 +167,7 @@ func agentIdentity(ctx context.Context, o *agentOptions, log *slog.Logger) (*ide
 	}
 	jctx, cancel := context.WithTimeout(ctx, o.joinTimeout)
 	defer cancel()
-	id, err := quicnet.LoadOrJoin(jctx, dir, quicnet.JoinRequest{Addr: o.join, CAHash: o.caHash, Token: o.token, Name: name, Logger: log})
+	id, err = quicnet.LoadOrJoin(jctx, dir, quicnet.JoinRequest{Addr: o.join, CAHash: o.caHash, Token: o.token, Name: name, Logger: log})
 	if err != nil {
 		return nil, joinError(o, err)
 	}
