@@ -16,9 +16,15 @@ func gauge(name, help string, labels ...string) metric {
 	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.GaugeValue}
 }
 
-// emit sends one sample of m.
+// emit sends one sample of m. A label value the exposition cannot carry
+// (not UTF-8: outbox destinations may be any bytes) makes that sample an
+// error of the scrape; the collector's other samples are still sent.
 func (m metric) emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(m.desc, m.typ, v, labels...)
+	s, err := prometheus.NewConstMetric(m.desc, m.typ, v, labels...)
+	if err != nil {
+		s = prometheus.NewInvalidMetric(m.desc, err)
+	}
+	ch <- s
 }
 
 // describe sends the descriptions of ms.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/canopy-fleet/canopy/devices/devmetrics"
@@ -97,5 +98,31 @@ func TestOutboxDiskFullMetric(t *testing.T) {
 	}
 	if got := values(t, devmetrics.NewOutbox(o))["canopy_outbox_disk_full_errors_total"]; got != 3 {
 		t.Fatalf("disk full errors %v, want 3", got)
+	}
+}
+
+// A destination that is not valid UTF-8 (the outbox takes any bytes but
+// NUL) cannot be a label value: the scrape reports that one sample as an
+// error and serves the rest, instead of panicking in the registry's
+// collector goroutine and taking the process down.
+func TestOutboxMetricsBadDestination(t *testing.T) {
+	o := openOutbox(t, outbox.Config{MinFreeDisk: -1})
+	if err := o.Append(context.Background(), outbox.Message{ID: "m0", Dest: "bad\xff", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(devmetrics.NewOutbox(o))
+	mfs, err := reg.Gather()
+	if err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("gather: %v, want an error about the label's UTF-8", err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "canopy_outbox_appended_total" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the other outbox metrics were not served: %d families, err %v", len(mfs), err)
 	}
 }
