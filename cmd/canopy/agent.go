@@ -87,6 +87,8 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		if err := identity.ValidateCAHash(o.caHash); err != nil {
 			return usageError{fmt.Errorf("--ca-hash: %w", err)}
 		}
+		// Hex in either case is the same pin; CAHash writes lower case.
+		o.caHash = strings.ToLower(o.caHash)
 	}
 	if o.gateway {
 		if _, _, err := net.SplitHostPort(o.listen); err != nil {
