@@ -174,27 +174,53 @@ func (s *tokenStore) Create(role kernel.Role, ttl time.Duration) (string, error)
 func (s *tokenStore) Redeem(tok string) (kernel.Role, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.lookupLocked(joinTokenRE, tok)
+	t, err := s.joinTokenLocked(tok)
 	if err != nil {
 		return "", err
-	}
-	switch {
-	case !t.isJoin():
-		return "", fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUnknown)
-	case t.Used:
-		return "", fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUsed)
-	case !s.now().Before(t.Expires):
-		return "", fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenExpired)
 	}
 	t.Used = true
 	if err := s.saveLocked(); err != nil {
 		t.Used = false
 		return "", err
 	}
-	if t.Role == api.TokenGateway {
-		return kernel.RoleGateway, nil
+	return t.nodeRole(), nil
+}
+
+// Check answers as Redeem would, without consuming the token
+// (identity.TokenStore).
+func (s *tokenStore) Check(tok string) (kernel.Role, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.joinTokenLocked(tok)
+	if err != nil {
+		return "", err
 	}
-	return kernel.RoleLeaf, nil
+	return t.nodeRole(), nil
+}
+
+// joinTokenLocked finds the join token Redeem would take.
+func (s *tokenStore) joinTokenLocked(tok string) (*storedToken, error) {
+	t, err := s.lookupLocked(joinTokenRE, tok)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !t.isJoin():
+		return nil, fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUnknown)
+	case t.Used:
+		return nil, fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUsed)
+	case !s.now().Before(t.Expires):
+		return nil, fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenExpired)
+	}
+	return t, nil
+}
+
+// nodeRole is the node role a join token grants.
+func (t *storedToken) nodeRole() kernel.Role {
+	if t.Role == api.TokenGateway {
+		return kernel.RoleGateway
+	}
+	return kernel.RoleLeaf
 }
 
 // Authenticate checks an API token (api.Authenticator).

@@ -250,3 +250,29 @@ func TestDamagedControllerFiles(t *testing.T) {
 		}
 	}
 }
+
+// Check answers as Redeem would and leaves the token usable.
+func TestTokenStoreCheck(t *testing.T) {
+	s, err := openTokenStore(filepath.Join(t.TempDir(), "tokens.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, _, err := s.create(api.TokenGateway, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if r, err := s.Check(gw); err != nil || r != kernel.RoleGateway {
+			t.Fatalf("check: %q, %v", r, err)
+		}
+	}
+	if r, err := s.Redeem(gw); err != nil || r != kernel.RoleGateway {
+		t.Fatalf("redeem after checks: %q, %v", r, err)
+	}
+	if _, err := s.Check(gw); !errors.Is(err, identity.ErrTokenUsed) {
+		t.Fatalf("check after redeem: %v", err)
+	}
+	if _, err := s.Check(gw[:7] + strings.Repeat("a", 16)); !errors.Is(err, identity.ErrTokenUnknown) {
+		t.Fatalf("check of a wrong secret: %v", err)
+	}
+}

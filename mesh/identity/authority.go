@@ -23,8 +23,10 @@ type Authority struct {
 	CertTTL time.Duration
 	// Admit, when set, may refuse a join by the node name the CSR asks for
 	// and the hash of its public key (KeyHash), before the token is
-	// redeemed, so a refused name does not use the token up. A controller
-	// uses it to keep one name to one device.
+	// redeemed, so a refused name does not use the token up. It is asked
+	// only once the token checked good (TokenStore.Check), so that what it
+	// says about names is told to token holders alone. A controller uses it
+	// to keep one name to one device.
 	Admit func(name kernel.NodeName, keyHash string) error
 	// OnJoin, when set, is told of every node Join issued a certificate
 	// to (to record it), with its key's hash; it runs before Join returns.
@@ -51,6 +53,10 @@ func (a *Authority) Join(token string, csrDER []byte) (cert, ca []byte, err erro
 	}
 	name, key := kernel.NodeName(csr.Subject.CommonName), KeyHash(csr.RawSubjectPublicKeyInfo)
 	if a.Admit != nil {
+		// Peers without a valid token learn nothing of the names in use.
+		if _, err := a.Tokens.Check(token); err != nil {
+			return nil, nil, err
+		}
 		if err := a.Admit(name, key); err != nil {
 			return nil, nil, err
 		}

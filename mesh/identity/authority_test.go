@@ -23,13 +23,20 @@ func (o *oneToken) Create(kernel.Role, time.Duration) (string, error) {
 }
 
 func (o *oneToken) Redeem(tok string) (kernel.Role, error) {
+	r, err := o.Check(tok)
+	if err == nil {
+		o.used = true
+	}
+	return r, err
+}
+
+func (o *oneToken) Check(tok string) (kernel.Role, error) {
 	switch {
 	case tok != o.tok:
 		return "", fmt.Errorf("token %.6s: %w", tok, ErrTokenUnknown)
 	case o.used:
 		return "", fmt.Errorf("token %.6s: %w", tok, ErrTokenUsed)
 	}
-	o.used = true
 	return kernel.RoleGateway, nil
 }
 
@@ -117,5 +124,37 @@ func TestAuthorityAdmitBeforeRedeem(t *testing.T) {
 	}
 	if _, _, err := a.Join("abcdef.0123456789abcdef", []byte("not a csr")); err == nil || !strings.Contains(err.Error(), "csr") {
 		t.Fatalf("garbage csr: %v", err)
+	}
+}
+
+// A join without a valid token is refused for its token before Admit is
+// asked: a peer holding no token learns nothing of the names in use.
+func TestAuthorityAdmitOnlyWithValidToken(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &oneToken{tok: "abcdef.0123456789abcdef"}
+	asked := 0
+	a := &Authority{CA: ca, Tokens: store, Admit: func(n kernel.NodeName, _ string) error {
+		asked++
+		return fmt.Errorf("node name %q is taken by another device (joined 2026-01-02)", n)
+	}}
+	key, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := NewCSR(key, "taken")
+	for _, tok := range []string{"zzzzzz.0123456789abcdef", "not a token"} {
+		_, _, err := a.Join(tok, csr)
+		if err == nil || strings.Contains(err.Error(), "taken") {
+			t.Fatalf("join with token %q: %v, want the token refused without a word on the name", tok, err)
+		}
+	}
+	if asked != 0 {
+		t.Fatalf("Admit asked %d times for joins without a valid token", asked)
+	}
+	if _, _, err := a.Join(store.tok, csr); err == nil || !strings.Contains(err.Error(), "taken") || store.used {
+		t.Fatalf("join with a valid token for a taken name: %v (token used: %v)", err, store.used)
 	}
 }

@@ -33,11 +33,13 @@ const tokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 // granting role for ttl (DefaultTokenTTL when 0); Redeem checks one and
 // consumes it (single use), returning the role it grants, or an error
 // wrapping ErrTokenMalformed, ErrTokenUnknown, ErrTokenExpired, ErrTokenUsed
-// or ErrTokenRevoked. Implementations are safe for concurrent use. Tokens
-// is the in-memory one.
+// or ErrTokenRevoked; Check answers as Redeem would without consuming the
+// token. Implementations are safe for concurrent use. Tokens is the
+// in-memory one.
 type TokenStore interface {
 	Create(role kernel.Role, ttl time.Duration) (string, error)
 	Redeem(token string) (kernel.Role, error)
+	Check(token string) (kernel.Role, error)
 }
 
 var _ TokenStore = (*Tokens)(nil)
@@ -89,27 +91,48 @@ func (t *Tokens) Create(role kernel.Role, ttl time.Duration) (string, error) {
 
 // Redeem checks a token and consumes it, returning the role it grants.
 func (t *Tokens) Redeem(token string) (kernel.Role, error) {
-	m := tokenRE.FindStringSubmatch(token)
-	if m == nil {
-		return "", ErrTokenMalformed
-	}
-	sum := sha256.Sum256([]byte(m[2]))
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.m[m[1]]
-	if e == nil || subtle.ConstantTimeCompare(e.hash[:], sum[:]) != 1 {
-		return "", fmt.Errorf("token %s: %w", m[1], ErrTokenUnknown)
-	}
-	switch {
-	case e.revoked:
-		return "", fmt.Errorf("token %s: %w", m[1], ErrTokenRevoked)
-	case e.used:
-		return "", fmt.Errorf("token %s: %w", m[1], ErrTokenUsed)
-	case !t.now().Before(e.expires):
-		return "", fmt.Errorf("token %s: %w", m[1], ErrTokenExpired)
+	e, err := t.lookupLocked(token)
+	if err != nil {
+		return "", err
 	}
 	e.used = true
 	return e.role, nil
+}
+
+// Check answers as Redeem would, without consuming the token.
+func (t *Tokens) Check(token string) (kernel.Role, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, err := t.lookupLocked(token)
+	if err != nil {
+		return "", err
+	}
+	return e.role, nil
+}
+
+// lookupLocked finds the entry of a token Redeem would take, comparing its
+// secret in constant time.
+func (t *Tokens) lookupLocked(token string) (*tokenEntry, error) {
+	m := tokenRE.FindStringSubmatch(token)
+	if m == nil {
+		return nil, ErrTokenMalformed
+	}
+	sum := sha256.Sum256([]byte(m[2]))
+	e := t.m[m[1]]
+	if e == nil || subtle.ConstantTimeCompare(e.hash[:], sum[:]) != 1 {
+		return nil, fmt.Errorf("token %s: %w", m[1], ErrTokenUnknown)
+	}
+	switch {
+	case e.revoked:
+		return nil, fmt.Errorf("token %s: %w", m[1], ErrTokenRevoked)
+	case e.used:
+		return nil, fmt.Errorf("token %s: %w", m[1], ErrTokenUsed)
+	case !t.now().Before(e.expires):
+		return nil, fmt.Errorf("token %s: %w", m[1], ErrTokenExpired)
+	}
+	return e, nil
 }
 
 // Revoke makes a token unusable. Revoking an unknown id is an error.
