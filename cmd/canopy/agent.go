@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -324,17 +323,8 @@ func parseLabels(s string) (map[string]string, error) {
 
 func loadAgentState(path string) (agentState, error) {
 	var st agentState
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, fmt.Errorf("agent state: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("agent state %s: %w", path, err)
-	}
-	return st, nil
+	err := loadJSON(path, "agent state", &st)
+	return st, err
 }
 
 func writeAgentState(path string, st agentState) error {

@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"os"
 	"sync"
 	"time"
 
@@ -47,18 +44,11 @@ type nodeRegistry struct {
 
 func openNodeRegistry(path string, self kernel.NodeName) (*nodeRegistry, error) {
 	r := &nodeRegistry{path: path, self: self, m: map[kernel.NodeName]*nodeRecord{}}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return r, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", err)
-	}
 	var file struct {
 		Nodes []*nodeRecord `json:"nodes"`
 	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		return nil, fmt.Errorf("nodes %s: %w", path, err)
+	if err := loadJSON(path, "nodes", &file); err != nil {
+		return nil, err
 	}
 	for i, n := range file.Nodes {
 		if n == nil || !kernel.ValidName(string(n.Name)) {
@@ -89,11 +79,7 @@ func (r *nodeRegistry) admit(name kernel.NodeName, key string) error {
 func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role, key string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec := r.m[name]
-	if rec == nil {
-		rec = &nodeRecord{Name: name}
-		r.m[name] = rec
-	}
+	rec := r.recordLocked(name)
 	rec.Role, rec.Joined, rec.Key = role, time.Now().UTC(), key
 	return r.saveLocked()
 }
@@ -106,17 +92,23 @@ func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec := r.m[from]
-	if rec == nil {
-		rec = &nodeRecord{Name: from}
-		r.m[from] = rec
-	}
+	rec := r.recordLocked(from)
 	rec.Parent, rec.Addr, rec.Version, rec.LastSeen = st.Parent, st.Addr, st.Version, time.Now().UTC()
 	if !maps.Equal(rec.Labels, st.Labels) {
 		rec.Labels = st.Labels
 		return nil, r.saveLocked()
 	}
 	return nil, nil
+}
+
+// recordLocked returns name's record, made empty if there is none.
+func (r *nodeRegistry) recordLocked(name kernel.NodeName) *nodeRecord {
+	rec := r.m[name]
+	if rec == nil {
+		rec = &nodeRecord{Name: name}
+		r.m[name] = rec
+	}
+	return rec
 }
 
 // Nodes lists the controller itself and every node known or linked.

@@ -76,18 +76,11 @@ func openTokenStore(path string, now func() time.Time) (*tokenStore, error) {
 		now = time.Now
 	}
 	s := &tokenStore{path: path, now: now, m: map[string]*storedToken{}}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
-	}
 	var file struct {
 		Tokens []*storedToken `json:"tokens"`
 	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		return nil, fmt.Errorf("tokens %s: %w", path, err)
+	if err := loadJSON(path, "tokens", &file); err != nil {
+		return nil, err
 	}
 	for i, t := range file.Tokens {
 		if t == nil || !tokenIDRE.MatchString(t.ID) || len(t.Hash) != 2*sha256.Size || !isHex(t.Hash) {
@@ -274,6 +267,22 @@ func randomToken(n int) string {
 		out = append(out, tokenAlphabet[int(b[0])%len(tokenAlphabet)])
 	}
 	return string(out)
+}
+
+// loadJSON reads the JSON file at path into v, leaving v as it is when the
+// file does not exist; what names the file's contents in errors.
+func loadJSON(path, what string, v any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
 }
 
 // writeFileAtomic writes b to path through a temporary file and a rename,
