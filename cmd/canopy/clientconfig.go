@@ -108,16 +108,23 @@ func (f *clientFlags) client() (*apiClient, error) {
 		return fromFile
 	}
 	server := pick(f.server, "CANOPY_SERVER", file.Server)
-	token := pick(f.token, "CANOPY_TOKEN", file.Token)
 	if server == "" {
 		return nil, usageError{fmt.Errorf("no server: pass --server, set CANOPY_SERVER, or run canopy server (it writes %s)", path)}
 	}
+	// The file's token is for the file's server only: another server
+	// (named by flag or environment) must come with a token of its own.
+	fileToken := file.Token
+	if differentServer(server, file.Server) {
+		fileToken = ""
+	}
+	token := pick(f.token, "CANOPY_TOKEN", fileToken)
 	if token == "" {
+		if file.Token != "" && fileToken == "" {
+			return nil, usageError{fmt.Errorf("no API token for %s: the token in %s is for %s; pass --token or set CANOPY_TOKEN", server, path, file.Server)}
+		}
 		return nil, usageError{fmt.Errorf("no API token: pass --token, set CANOPY_TOKEN, or run canopy server (it writes %s)", path)}
 	}
-	if !strings.Contains(server, "://") {
-		server = "https://" + server
-	}
+	server = withScheme(server)
 	base, err := url.Parse(server)
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, usageError{fmt.Errorf("server %q: want a URL like https://HOST:7070", server)}
@@ -140,6 +147,23 @@ func (f *clientFlags) client() (*apiClient, error) {
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
 		},
 	}, nil
+}
+
+// withScheme adds https:// to a server given as HOST:PORT.
+func withScheme(server string) string {
+	if !strings.Contains(server, "://") {
+		return "https://" + server
+	}
+	return server
+}
+
+// differentServer reports whether the server URLs a and b differ (scheme
+// added, trailing slash and case of scheme and host ignored).
+func differentServer(a, b string) bool {
+	norm := func(s string) string {
+		return strings.ToLower(strings.TrimRight(withScheme(s), "/"))
+	}
+	return norm(a) != norm(b)
 }
 
 // isLoopbackHost reports whether host (no port) names this machine only.

@@ -276,3 +276,34 @@ func TestTokenStoreCheck(t *testing.T) {
 		t.Fatalf("check of a wrong secret: %v", err)
 	}
 }
+
+// The config file's token goes only to the config file's server: naming
+// another server by flag or environment without a token of its own is a
+// usage error, not a leak of the file's (admin) token to that server.
+func TestClientFileTokenStaysWithItsServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	t.Setenv("CANOPY_CONFIG", path)
+	t.Setenv("CANOPY_SERVER", "")
+	t.Setenv("CANOPY_TOKEN", "")
+	if err := (&clientConfig{Server: "https://ctl-a:7070", Token: "a-admin-token"}).save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&clientFlags{server: "https://ctl-b:7070"}).client(); err == nil || exitCodeQuiet(err) != 2 || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("--server of another cluster with the file's token: %v", err)
+	}
+	t.Setenv("CANOPY_SERVER", "ctl-b:7070")
+	if _, err := (&clientFlags{}).client(); err == nil || exitCodeQuiet(err) != 2 {
+		t.Fatalf("CANOPY_SERVER of another cluster with the file's token: %v", err)
+	}
+	t.Setenv("CANOPY_SERVER", "")
+	// The same server, however it is written, keeps the file's token.
+	for _, s := range []string{"", "https://ctl-a:7070", "ctl-a:7070", "https://ctl-a:7070/"} {
+		c, err := (&clientFlags{server: s}).client()
+		if err != nil || c.token != "a-admin-token" {
+			t.Fatalf("server %q: %v", s, err)
+		}
+	}
+	if c, err := (&clientFlags{server: "https://ctl-b:7070", token: "b"}).client(); err != nil || c.token != "b" {
+		t.Fatalf("another server with its own token: %v", err)
+	}
+}
