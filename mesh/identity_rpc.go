@@ -1,7 +1,9 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -74,12 +76,37 @@ func (n *Node) ServeIdentity(a *identity.Authority) {
 		if err != nil {
 			return nil, fmt.Errorf("renew: %w", err)
 		}
+		if err := sameKey(m.Cert, m.CSR); err != nil {
+			n.log.Warn("renewal refused", "from", string(from), "err", err)
+			return nil, err
+		}
 		cert, err := a.Renew(from, peer.Role, m.CSR)
 		if err != nil {
 			return nil, err
 		}
 		return frame.Marshal(certReply{Cert: cert})
 	})
+}
+
+// sameKey checks that a renewal's CSR is for the key its certificate holds.
+// The certificate alone proves nothing (every handshake shows it) and the
+// sender's name is only as good as the hops that carried it (a gateway
+// speaks for its subtree); the CSR's signature, checked when it is signed,
+// proves the sender holds the CSR's key, so with this check only the
+// holder of the certificate's key renews it.
+func sameKey(certDER, csrDER []byte) error {
+	c, err := identity.DecodeCert(certDER)
+	if err != nil {
+		return fmt.Errorf("renew: certificate: %w", err)
+	}
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return fmt.Errorf("renew: csr: %w", err)
+	}
+	if !bytes.Equal(c.RawSubjectPublicKeyInfo, csr.RawSubjectPublicKeyInfo) {
+		return errors.New("renew: the csr's key is not the certificate's: a renewal keeps the node's key")
+	}
+	return nil
 }
 
 // revocationLoop keeps Config.Revocations in step with the root's list and
