@@ -3,7 +3,11 @@ package mesh
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -23,13 +27,29 @@ type revokedList struct {
 	Serials []string
 }
 
-// joinMsg is a join a gateway relays: the device's token and CSR, and the
-// gateway's own current certificate, which proves to the root that a
-// gateway relays it.
+// joinMsg is a join a gateway relays: the device's token and CSR, the
+// gateway's own current certificate, and the gateway's signature over the
+// token and CSR with that certificate's key (relaySigned), which together
+// prove to the root that a gateway relays it. The certificate alone would
+// not: every handshake shows it.
 type joinMsg struct {
 	Token string
 	CSR   []byte
 	Via   []byte `cbor:",omitempty"`
+	Sig   []byte `cbor:",omitempty"`
+}
+
+// relayDigest is what a relaying gateway signs: the token and the CSR,
+// each length-prefixed, under a label of their own.
+func relayDigest(token string, csr []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("canopy relayed join\x00"))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(token)))
+	h.Write(n[:])
+	h.Write([]byte(token))
+	h.Write(csr)
+	return h.Sum(nil)
 }
 
 type certReply struct {
@@ -45,14 +65,15 @@ type renewMsg struct {
 // ServeIdentity makes this node (the root) answer joins relayed by gateways
 // and certificate renewals, with a. A relayed join is taken only from a
 // node whose certificate (valid, not revoked, naming the sender) says it
-// is a gateway; any other is refused before its token is looked at.
+// is a gateway and whose signature over the join checks with that
+// certificate's key; any other is refused before its token is looked at.
 func (n *Node) ServeIdentity(a *identity.Authority) {
 	n.Handle(kindJoin, func(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
 		var m joinMsg
 		if err := frame.Unmarshal(body, &m); err != nil {
 			return nil, err
 		}
-		if err := relayerIsGateway(a, n.cfg.Clock.Now, from, m.Via); err != nil {
+		if err := relayerIsGateway(a, n.cfg.Clock.Now, from, m); err != nil {
 			n.log.Warn("relayed join refused", "via", string(from), "err", err)
 			return nil, err
 		}
@@ -152,19 +173,28 @@ func (n *Node) dropRevoked(serials []string) {
 	}
 }
 
-// relayerIsGateway checks that the node from, which relays a join, proved
-// with its certificate via that it is a gateway.
-func relayerIsGateway(a *identity.Authority, now func() time.Time, from kernel.NodeName, via []byte) error {
-	if len(via) == 0 {
+// relayerIsGateway checks that the node from, which relays the join m,
+// proved with its certificate (m.Via) that it is a gateway, and with its
+// signature (m.Sig) that it holds that certificate's key.
+func relayerIsGateway(a *identity.Authority, now func() time.Time, from kernel.NodeName, m joinMsg) error {
+	if len(m.Via) == 0 {
 		return fmt.Errorf("joins are relayed by gateways only, and %s showed no certificate", from)
 	}
 	v := identity.Verifier{CA: a.CA.Cert, Revoked: a.CA.IsRevoked, Now: now}
-	peer, err := v.Verify([][]byte{via}, from)
+	peer, err := v.Verify([][]byte{m.Via}, from)
 	if err != nil {
 		return fmt.Errorf("joins are relayed by gateways only: %s: %w", from, err)
 	}
 	if peer.Role != kernel.RoleGateway {
 		return fmt.Errorf("joins are relayed by gateways only, and %s is a %s", from, peer.Role)
+	}
+	c, err := identity.DecodeCert(m.Via)
+	if err != nil {
+		return fmt.Errorf("joins are relayed by gateways only: %s: %w", from, err)
+	}
+	pub, ok := c.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !ecdsa.VerifyASN1(pub, relayDigest(m.Token, m.CSR), m.Sig) {
+		return fmt.Errorf("joins are relayed by gateways only, and %s's signature over the join does not check with its certificate", from)
 	}
 	return nil
 }
@@ -181,7 +211,11 @@ func (n *Node) RelayJoin(ctx context.Context, token string, csr []byte) ([]byte,
 	if id == nil {
 		return nil, nil, errors.New("relay join: this node has no identity to show the root (mesh.Config.Identity)")
 	}
-	b, err := frame.Marshal(joinMsg{Token: token, CSR: csr, Via: id.Cert.Raw})
+	sig, err := ecdsa.SignASN1(rand.Reader, id.Key, relayDigest(token, csr))
+	if err != nil {
+		return nil, nil, fmt.Errorf("relay join: sign: %w", err)
+	}
+	b, err := frame.Marshal(joinMsg{Token: token, CSR: csr, Via: id.Cert.Raw, Sig: sig})
 	if err != nil {
 		return nil, nil, err
 	}
