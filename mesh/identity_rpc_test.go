@@ -24,25 +24,7 @@ func TestRelayedJoinOnlyFromGateways(t *testing.T) {
 	f := memnet.NewFabric()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	start := func(name kernel.NodeName, role kernel.Role, parent *Node, id *identity.Node) *Node {
-		t.Helper()
-		cfg := Config{Name: name, Role: role, Network: f.Endpoint(name, role), Identity: id, Logger: testLogger()}
-		if role != kernel.RoleLeaf {
-			cfg.Listen = memListen(name)
-		}
-		if parent != nil {
-			cfg.Parents = []Parent{{Addr: parent.Addr(), Name: parent.cfg.Name}}
-		}
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
-	}
+	start := treeStarter(t, ctx, f)
 	ctl := start("ctl", kernel.RoleController, nil, nil)
 	ctl.ServeIdentity(ca.auth)
 	gwID, badID := ca.identity(t, "gw-1", kernel.RoleGateway), ca.identity(t, "gw-3", kernel.RoleGateway)
@@ -103,6 +85,31 @@ func TestRelayedJoinOnlyFromGateways(t *testing.T) {
 	}
 	_, _, err = gw.RelayJoin(ctx, tok, csr)
 	refused("a replayed token", "already used", err)
+}
+
+// treeStarter returns a function that starts a node on f with id, under
+// parent (nil for the root), listening unless it is a leaf, and closes it
+// at the test's end.
+func treeStarter(t *testing.T, ctx context.Context, f *memnet.Fabric) func(name kernel.NodeName, role kernel.Role, parent *Node, id *identity.Node) *Node {
+	return func(name kernel.NodeName, role kernel.Role, parent *Node, id *identity.Node) *Node {
+		t.Helper()
+		cfg := Config{Name: name, Role: role, Network: f.Endpoint(name, role), Identity: id, Logger: testLogger()}
+		if role != kernel.RoleLeaf {
+			cfg.Listen = memListen(name)
+		}
+		if parent != nil {
+			cfg.Parents = []Parent{{Addr: parent.Addr(), Name: parent.cfg.Name}}
+		}
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
 }
 
 // A gateway relays with the certificate it holds now: after a renewal the
