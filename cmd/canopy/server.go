@@ -121,14 +121,14 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	cert, err := apiCertificate(c.ca, filepath.Join(o.data, "ca"), ln.Addr(), string(c.identity.Name))
-	if err != nil {
+	certs := &apiCerts{ca: c.ca, caDir: filepath.Join(o.data, "ca"), listen: ln.Addr(), nodeName: string(c.identity.Name), now: time.Now}
+	if _, err := certs.get(nil); err != nil { // fail at start, not at the first client
 		ln.Close()
 		return err
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),

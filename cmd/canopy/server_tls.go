@@ -12,22 +12,59 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/canopy-fleet/canopy/mesh/identity"
 )
 
 // apiCertTTL is the lifetime of the API's certificate; a new one is made
-// at every start.
+// at every start, and again when a third of its lifetime is left
+// (apiCerts).
 const apiCertTTL = 90 * 24 * time.Hour
 
-// apiCertificate issues the HTTPS certificate of the API from the cluster
-// CA (whose key is in caDir), so that clients holding the CA verify it. It
+// apiCerts is the API's certificate source (tls.Config.GetCertificate): it
+// issues the certificate when first asked and issues it again once a third
+// of its lifetime is left, so a controller that runs for months never
+// serves an expired one. Safe for concurrent use.
+type apiCerts struct {
+	ca       *identity.CA
+	caDir    string
+	listen   net.Addr
+	nodeName string
+	now      func() time.Time
+
+	mu  sync.Mutex
+	cur *tls.Certificate
+}
+
+// get returns the current certificate, issuing a new one when it is due.
+// If issuing fails while the current one is still valid, that one is kept.
+func (a *apiCerts) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if a.cur != nil && now.Before(a.cur.Leaf.NotAfter.Add(-apiCertTTL/3)) {
+		return a.cur, nil
+	}
+	c, err := apiCertificate(a.ca, a.caDir, a.listen, a.nodeName, now)
+	if err != nil {
+		if a.cur != nil && now.Before(a.cur.Leaf.NotAfter) {
+			return a.cur, nil
+		}
+		return nil, err
+	}
+	a.cur = &c
+	return a.cur, nil
+}
+
+// apiCertificate issues the HTTPS certificate of the API, valid from now,
+// from the cluster CA (whose key is in caDir), so that clients holding the CA verify it. It
 // names localhost, the host name, the node name and the addresses the API
 // is reachable at (every interface address when it listens on all). Its
 // key stays in memory. It names no node role, so it cannot pass as a mesh
 // identity.
-func apiCertificate(ca *identity.CA, caDir string, listen net.Addr, nodeName string) (tls.Certificate, error) {
+func apiCertificate(ca *identity.CA, caDir string, listen net.Addr, nodeName string, now time.Time) (tls.Certificate, error) {
 	caKey, err := identity.LoadKey(filepath.Join(caDir, "ca.key"))
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("api certificate: %w", err)
@@ -54,7 +91,6 @@ func apiCertificate(ca *identity.CA, caDir string, listen net.Addr, nodeName str
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "canopy API " + nodeName},
