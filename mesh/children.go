@@ -56,7 +56,7 @@ func (n *Node) admitChild(c link.Conn) {
 	l.lastBeat = n.cfg.Clock.Now()
 	l.listen = h.Listen
 	l.interest = setOf(h.Interest)
-	added := append([]kernel.NodeName{name}, h.Routes...)
+	added := []kernel.NodeName{name}
 	n.mu.Lock()
 	old := n.children[name]
 	n.children[name] = l
@@ -67,8 +67,15 @@ func (n *Node) admitChild(c link.Conn) {
 			}
 		}
 	}
-	for _, r := range added {
-		n.routes[r] = l
+	n.routes[name] = l // its certificate's name: a direct link wins over any claim
+	var refused []kernel.NodeName
+	for _, r := range h.Routes {
+		if n.mayRouteLocked(l, r) {
+			n.routes[r] = l
+			added = append(added, r)
+		} else {
+			refused = append(refused, r)
+		}
 	}
 	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l)}
 	l.sent = strings.Join(ack.Interest, "\x00")
@@ -81,6 +88,9 @@ func (n *Node) admitChild(c link.Conn) {
 		return
 	}
 	s.CloseWrite()
+	if len(refused) > 0 {
+		n.log.Warn("routes refused", "peer", string(name), "role", string(l.peer.Role), "names", refused)
+	}
 	n.sendRoutesUp(added, nil)
 	n.interestChanged()
 	if l.listen != "" || (old != nil && old.listen != "") {
@@ -213,11 +223,13 @@ func (n *Node) onRoutes(l *peerLink, p []byte, s link.Stream) {
 		replyOK(s)
 		return
 	}
-	var add, del []kernel.NodeName
+	var add, del, refused []kernel.NodeName
 	for _, x := range r.Add {
-		if x != n.cfg.Name {
+		if n.mayRouteLocked(l, x) {
 			n.routes[x] = l
 			add = append(add, x)
+		} else {
+			refused = append(refused, x)
 		}
 	}
 	for _, x := range r.Del {
@@ -227,8 +239,40 @@ func (n *Node) onRoutes(l *peerLink, p []byte, s link.Stream) {
 		}
 	}
 	n.mu.Unlock()
+	if len(refused) > 0 {
+		n.log.Warn("routes refused", "peer", string(l.peer.Name), "role", string(l.peer.Role), "names", refused)
+	}
 	replyOK(s)
 	n.sendRoutesUp(add, del)
+}
+
+// mayRouteLocked reports whether child link l may claim a route to x, a
+// node below it. Only gateways (and controllers) have subtrees: a leaf's
+// claims are refused, so a leaf cannot draw another node's traffic or
+// send in its name. No child may claim this node, its parents, or a node
+// that is itself linked here as a child through another link (its
+// certificate names it; a claim does not). A gateway's claim may replace
+// another gateway's, so a node that moved between gateways is found
+// before the old gateway notices it gone.
+func (n *Node) mayRouteLocked(l *peerLink, x kernel.NodeName) bool {
+	if l.peer.Role != kernel.RoleGateway && l.peer.Role != kernel.RoleController {
+		return false
+	}
+	if x == n.cfg.Name || !kernel.ValidName(string(x)) {
+		return false
+	}
+	for _, p := range n.cfg.Parents {
+		if p.Name == x {
+			return false
+		}
+	}
+	if n.parent != nil && n.parent.peer.Name == x {
+		return false
+	}
+	if c := n.children[x]; c != nil && c != l {
+		return false
+	}
+	return true
 }
 
 // subtreeLocked lists every node below this one.
