@@ -149,6 +149,8 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 		// runs; its operator makes tokens with --server and --token.
 		log.Warn("client config not written", "err", err)
 		cfgPath, next = "not written", err.Error()
+	} else if def, _ := clientConfigPath(); cfgPath != def {
+		next = "next, 'CANOPY_CONFIG=" + cfgPath + " canopy token create --role agent' (the default config is another cluster's)"
 	}
 	log.Info("controller running", "node", string(c.identity.Name), "mesh", c.node.Addr(), "api", url,
 		"ca_hash", c.ca.Hash(), "client_config", cfgPath)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel/api"
@@ -13,8 +14,12 @@ import (
 const adminTokenTTL = 10 * 365 * 24 * time.Hour
 
 // writeClientConfig makes sure the client config points at this server
-// with a token it accepts: it keeps a config that does, and otherwise
-// writes one with a new admin token. It returns the file's path.
+// with a token it accepts: it keeps a config that does, re-points one of
+// this cluster whose admin token still works (no new token), and
+// otherwise writes one with a new admin token. A config of another
+// cluster (another CA) is left alone: this server's goes next to it,
+// named after the controller, and the operator picks it with
+// CANOPY_CONFIG. It returns the file's path.
 func (c *controller) writeClientConfig(url string) (string, error) {
 	path, err := clientConfigPath()
 	if err != nil {
@@ -25,15 +30,29 @@ func (c *controller) writeClientConfig(url string) (string, error) {
 		c.log.Warn("client config unreadable; writing a new one", "path", path, "err", err)
 		old = &clientConfig{}
 	}
-	caPEM := string(identity.EncodeCert(c.ca.Cert.Raw))
-	if old.Server == url && old.CAHash == c.ca.Hash() && old.CACert == caPEM {
-		if role, err := c.tokens.Authenticate(context.Background(), old.Token); err == nil && role == api.RoleAdmin {
-			return path, nil
+	if old.CAHash != "" && old.CAHash != c.ca.Hash() {
+		other := filepath.Join(filepath.Dir(path), "config."+string(c.identity.Name)+".yaml")
+		c.log.Warn("client config belongs to another cluster; this one's written beside it (set CANOPY_CONFIG to use it)",
+			"path", path, "other_ca", old.CAHash, "written", other)
+		path = other
+		if old, err = loadClientConfig(path); err != nil {
+			old = &clientConfig{}
 		}
 	}
-	tok, _, err := c.tokens.create(api.TokenAdmin, adminTokenTTL)
-	if err != nil {
-		return "", err
+	caPEM := string(identity.EncodeCert(c.ca.Cert.Raw))
+	tok := ""
+	if old.CAHash == c.ca.Hash() {
+		if role, err := c.tokens.Authenticate(context.Background(), old.Token); err == nil && role == api.RoleAdmin {
+			if old.Server == url && old.CACert == caPEM {
+				return path, nil
+			}
+			tok = old.Token
+		}
+	}
+	if tok == "" {
+		if tok, _, err = c.tokens.create(api.TokenAdmin, adminTokenTTL); err != nil {
+			return "", err
+		}
 	}
 	cfg := &clientConfig{Server: url, Token: tok, CAHash: c.ca.Hash(), CACert: caPEM}
 	if err := cfg.save(path); err != nil {
