@@ -1,7 +1,6 @@
 package mesh
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/identity"
-	"github.com/canopy-fleet/canopy/mesh/memnet"
 )
 
 // A renewal is for the key the certificate holds: a node that can send in
@@ -18,13 +16,7 @@ import (
 // certificate (public: every handshake shows it) does not get a
 // certificate of that name for a key of its own.
 func TestRenewKeepsTheCertificatesKey(t *testing.T) {
-	ca := newTestCA(t)
-	f := memnet.NewFabric()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	start := treeStarter(t, ctx, f)
-	ctl := start("ctl", kernel.RoleController, nil, nil)
-	ctl.ServeIdentity(ca.auth)
+	ca, ctx, start, ctl := identityRoot(t)
 	gw := start("gw-1", kernel.RoleGateway, ctl, ca.identity(t, "gw-1", kernel.RoleGateway))
 	leafID := ca.identity(t, "leaf-1", kernel.RoleLeaf)
 	leaf := start("leaf-1", kernel.RoleLeaf, gw, leafID)
@@ -59,13 +51,7 @@ func TestRenewKeepsTheCertificatesKey(t *testing.T) {
 // for gw-2 below it) and shows that gateway's public certificate is
 // refused, and the token stays unused.
 func TestRelayedJoinNeedsTheGatewaysSignature(t *testing.T) {
-	ca := newTestCA(t)
-	f := memnet.NewFabric()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	start := treeStarter(t, ctx, f)
-	ctl := start("ctl", kernel.RoleController, nil, nil)
-	ctl.ServeIdentity(ca.auth)
+	ca, ctx, start, ctl := identityRoot(t)
 	gw1 := start("gw-1", kernel.RoleGateway, ctl, ca.identity(t, "gw-1", kernel.RoleGateway))
 	gw2ID := ca.identity(t, "gw-2", kernel.RoleGateway)
 	gw2 := start("gw-2", kernel.RoleGateway, gw1, gw2ID)

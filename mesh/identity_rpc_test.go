@@ -20,13 +20,7 @@ import (
 // the token still works when a gateway relays it. A refusal reaches the
 // device as the root's reason alone.
 func TestRelayedJoinOnlyFromGateways(t *testing.T) {
-	ca := newTestCA(t)
-	f := memnet.NewFabric()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	start := treeStarter(t, ctx, f)
-	ctl := start("ctl", kernel.RoleController, nil, nil)
-	ctl.ServeIdentity(ca.auth)
+	ca, ctx, start, ctl := identityRoot(t)
 	gwID, badID := ca.identity(t, "gw-1", kernel.RoleGateway), ca.identity(t, "gw-3", kernel.RoleGateway)
 	gw := start("gw-1", kernel.RoleGateway, ctl, gwID)
 	bare := start("gw-2", kernel.RoleGateway, ctl, nil)
@@ -90,6 +84,18 @@ func TestRelayedJoinOnlyFromGateways(t *testing.T) {
 // treeStarter returns a function that starts a node on f with id, under
 // parent (nil for the root), listening unless it is a leaf, and closes it
 // at the test's end.
+// identityRoot starts a memnet tree's controller serving identity (joins,
+// renewals, revocations) from a test CA; start adds nodes below it.
+func identityRoot(t *testing.T) (*testCA, context.Context, func(kernel.NodeName, kernel.Role, *Node, *identity.Node) *Node, *Node) {
+	ca := newTestCA(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	start := treeStarter(t, ctx, memnet.NewFabric())
+	ctl := start("ctl", kernel.RoleController, nil, nil)
+	ctl.ServeIdentity(ca.auth)
+	return ca, ctx, start, ctl
+}
+
 func treeStarter(t *testing.T, ctx context.Context, f *memnet.Fabric) func(name kernel.NodeName, role kernel.Role, parent *Node, id *identity.Node) *Node {
 	return func(name kernel.NodeName, role kernel.Role, parent *Node, id *identity.Node) *Node {
 		t.Helper()

@@ -215,7 +215,7 @@ func TestOutboxLedgerSIGKILL(t *testing.T) {
 	}
 	cfg := killTimers
 	cfg.Name, cfg.Role, cfg.Network, cfg.Logger = "leaf", kernel.RoleLeaf, network, testLogger()
-	cfg.Parents, cfg.Outbox = []Parent{{Addr: addr, Name: "ctl"}}, fromZero{ob} // IDs 0-1999, as devices/outbox numbers them
+	cfg.Parents, cfg.Outbox = []Parent{{Addr: addr, Name: "ctl"}}, shifted{ob} // IDs 0-1999, as devices/outbox numbers them
 	leaf, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -310,25 +310,6 @@ func TestOutboxLedgerIDsWentBack(t *testing.T) {
 	}
 }
 
-// fromZero numbers its messages from 0, as devices/outbox does.
-type fromZero struct{ *MemOutbox }
-
-func (o fromZero) Peek(ctx context.Context, max int) ([]kernel.OutboxMessage, error) {
-	ms, err := o.MemOutbox.Peek(ctx, max)
-	for i := range ms {
-		ms[i].ID--
-	}
-	return ms, err
-}
-
-func (o fromZero) Ack(ctx context.Context, ids ...uint64) error {
-	shifted := make([]uint64, len(ids))
-	for i, id := range ids {
-		shifted[i] = id + 1
-	}
-	return o.MemOutbox.Ack(ctx, shifted...)
-}
-
 // TestOutboxFirstIDZero: an outbox whose first ID is 0 loses nothing; the
 // root tells "nothing delivered yet" from "0 delivered".
 func TestOutboxFirstIDZero(t *testing.T) {
@@ -341,7 +322,7 @@ func TestOutboxFirstIDZero(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		ob.Append("t/x", nil)
 	}
-	tr.base.Outbox = fromZero{ob}
+	tr.base.Outbox = shifted{ob}
 	tr.start("leaf", kernel.RoleLeaf, "", "ctl")
 	eventually(t, "leaf's outbox drained", func() bool { return ob.Len() == 0 })
 	ids := got.snapshot()
