@@ -41,9 +41,11 @@ type Node struct {
 	outbox   outboxState
 	probes   map[kernel.NodeName]time.Duration // alternates' and siblings' round trips, guarded by mu
 	siblings map[kernel.NodeName]string        // listening siblings' addresses (siblings.go), guarded by mu
-	nonce    string
-	seq      atomic.Uint64
-	counter  Counters
+	// revokedNews wakes revocationWatch (revocation.go); buffered 1.
+	revokedNews chan struct{}
+	nonce       string
+	seq         atomic.Uint64
+	counter     Counters
 }
 
 // Counters are totals a node keeps about its work, for tests and metrics.
@@ -78,15 +80,16 @@ func New(cfg Config) (*Node, error) {
 	b := make([]byte, 4)
 	rand.Read(b)
 	n := &Node{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "mesh", "node", string(cfg.Name)),
-		children: map[kernel.NodeName]*peerLink{},
-		routes:   map[kernel.NodeName]*peerLink{},
-		handlers: map[string]kernel.MessageHandler{},
-		parentUp: make(chan struct{}),
-		work:     make(chan func()),
-		probes:   map[kernel.NodeName]time.Duration{},
-		nonce:    hex.EncodeToString(b),
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "mesh", "node", string(cfg.Name)),
+		children:    map[kernel.NodeName]*peerLink{},
+		routes:      map[kernel.NodeName]*peerLink{},
+		handlers:    map[string]kernel.MessageHandler{},
+		parentUp:    make(chan struct{}),
+		work:        make(chan func()),
+		probes:      map[kernel.NodeName]time.Duration{},
+		revokedNews: make(chan struct{}, 1),
+		nonce:       hex.EncodeToString(b),
 	}
 	n.topics.init()
 	n.lat.init()
@@ -132,7 +135,8 @@ func (n *Node) Start(ctx context.Context) error {
 			n.goRun(n.renewLoop)
 		}
 		if n.cfg.Revocations != nil {
-			n.goRun(n.revocationLoop)
+			n.Handle(kindRevokedNews, n.onRevokedNews)
+			n.goRun(n.revocationWatch)
 		}
 	}
 	return nil

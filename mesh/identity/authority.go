@@ -31,6 +31,25 @@ type Authority struct {
 	// OnJoin, when set, is told of every node Join issued a certificate
 	// to (to record it), with its key's hash; it runs before Join returns.
 	OnJoin func(name kernel.NodeName, role kernel.Role, keyHash string)
+	// OnIssue, when set, is told of every certificate Join or Renew signs,
+	// before it is handed out, so that the controller can revoke a node's
+	// certificates by its name later. An error refuses the certificate.
+	OnIssue func(cert *x509.Certificate) error
+}
+
+// issued tells OnIssue of the certificate der.
+func (a *Authority) issued(der []byte) error {
+	if a.OnIssue == nil {
+		return nil
+	}
+	c, err := DecodeCert(der)
+	if err != nil {
+		return err
+	}
+	if err := a.OnIssue(c); err != nil {
+		return fmt.Errorf("certificate for %s not recorded: %w", c.Subject.CommonName, err)
+	}
+	return nil
 }
 
 // KeyHash names a public key: "sha256:" and the hex SHA-256 of its
@@ -69,6 +88,9 @@ func (a *Authority) Join(token string, csrDER []byte) (cert, ca []byte, err erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("join: %w", err)
 	}
+	if err := a.issued(cert); err != nil {
+		return nil, nil, fmt.Errorf("join: %w", err)
+	}
 	if a.OnJoin != nil {
 		a.OnJoin(name, role, key)
 	}
@@ -88,6 +110,9 @@ func (a *Authority) Renew(peer kernel.NodeName, role kernel.Role, csrDER []byte)
 	}
 	if kernel.NodeName(c.Subject.CommonName) != peer {
 		return nil, fmt.Errorf("renew: csr names %q but the link is %q: %w", c.Subject.CommonName, peer, ErrWrongName)
+	}
+	if err := a.issued(cert); err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
 	}
 	return cert, nil
 }
