@@ -35,6 +35,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newAgentCmd(),
 		newTokenCmd(),
 		newGetCmd(),
+		newDeleteCmd(),
 	)
 	return root
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,7 +107,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 		return err
 	}
 	handler, err := api.New(api.Config{
-		Auth: c.tokens, Tokens: c, Nodes: c.nodes, Metrics: metrics, Logger: log,
+		Auth: c.tokens, Tokens: c, Nodes: c.nodes, NodeDeleter: c, Metrics: metrics, Logger: log,
 		Ready: func(context.Context) error {
 			if c.node.Addr() == "" {
 				return errors.New("mesh not listening")
@@ -192,7 +193,8 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 	}
 	// Admit's and OnJoin's c.nodes is opened below, before the network
 	// takes joins.
-	c.auth = &identity.Authority{CA: c.ca, Tokens: c.tokens, Admit: c.admit, OnJoin: c.joined}
+	c.auth = &identity.Authority{CA: c.ca, Tokens: c.tokens, Admit: c.admit, OnJoin: c.joined,
+		OnIssue: func(cert *x509.Certificate) error { return c.nodes.issued(cert) }}
 	if c.identity, err = c.auth.Bootstrap(filepath.Join(o.data, "identity"), name); err != nil {
 		return nil, fmt.Errorf("controller identity: %w", err)
 	}

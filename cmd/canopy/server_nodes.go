@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,12 +24,15 @@ type nodeRecord struct {
 	Joined time.Time       `json:"joined"`
 	// Key is the hash of the node's public key (identity.KeyHash): a join
 	// under this name with another key is refused.
-	Key      string            `json:"key,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Parent   kernel.NodeName   `json:"-"`
-	Addr     string            `json:"-"`
-	Version  string            `json:"-"`
-	LastSeen time.Time         `json:"-"`
+	Key    string            `json:"key,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Certs are the node's certificates not yet expired, as issued (at
+	// the join and each renewal): what deleting the node revokes.
+	Certs    []issuedCert    `json:"certs,omitempty"`
+	Parent   kernel.NodeName `json:"-"`
+	Addr     string          `json:"-"`
+	Version  string          `json:"-"`
+	LastSeen time.Time       `json:"-"`
 }
 
 // nodeRegistry is the controller's list of nodes (api.NodeLister): those
@@ -82,6 +87,63 @@ func (r *nodeRegistry) joined(name kernel.NodeName, role kernel.Role, key string
 	rec := r.recordLocked(name)
 	rec.Role, rec.Joined, rec.Key = role, time.Now().UTC(), key
 	return r.saveLocked()
+}
+
+// issuedCert is a certificate the CA issued to a node.
+type issuedCert struct {
+	Serial  string    `json:"serial"` // hex, as the CA's revocation list has it
+	Expires time.Time `json:"expires"`
+}
+
+// issued records a certificate the authority signed for a node
+// (identity.Authority.OnIssue), on disk before it returns, forgetting the
+// node's certificates that have expired.
+func (r *nodeRegistry) issued(c *x509.Certificate) error {
+	name := kernel.NodeName(c.Subject.CommonName)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.recordLocked(name)
+	if rec.Role == "" && len(c.Subject.OrganizationalUnit) > 0 {
+		rec.Role = kernel.Role(c.Subject.OrganizationalUnit[0]) // kept on disk from now on
+	}
+	now := time.Now()
+	rec.Certs = slices.DeleteFunc(rec.Certs, func(ic issuedCert) bool { return !now.Before(ic.Expires) })
+	rec.Certs = append(rec.Certs, issuedCert{Serial: c.SerialNumber.Text(16), Expires: c.NotAfter.UTC()})
+	return r.saveLocked()
+}
+
+// liveCerts returns the serials of name's certificates that have not
+// expired, and whether the registry knows name at all.
+func (r *nodeRegistry) liveCerts(name kernel.NodeName) (serials []string, known bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.m[name]
+	if rec == nil {
+		return nil, false
+	}
+	now := time.Now()
+	for _, ic := range rec.Certs {
+		if now.Before(ic.Expires) {
+			serials = append(serials, ic.Serial)
+		}
+	}
+	return serials, true
+}
+
+// forget removes name from the registry (its name is free again).
+func (r *nodeRegistry) forget(name kernel.NodeName) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.m[name]
+	if rec == nil {
+		return nil
+	}
+	delete(r.m, name)
+	if err := r.saveLocked(); err != nil {
+		r.m[name] = rec
+		return err
+	}
+	return nil
 }
 
 // onStatus is the kindStatus handler.

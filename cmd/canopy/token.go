@@ -17,13 +17,13 @@ import (
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Create join tokens for devices and API tokens for people and scripts",
+		Short: "Create, list and revoke join tokens for devices and API tokens for people and scripts",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageError{fmt.Errorf("token: want a subcommand: create")}
+			return usageError{fmt.Errorf("token: want a subcommand: create, list or revoke")}
 		},
 	}
-	cmd.AddCommand(newTokenCreateCmd())
+	cmd.AddCommand(newTokenCreateCmd(), newTokenListCmd(), newTokenRevokeCmd())
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,6 +53,7 @@ type storedToken struct {
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
 	Used    bool      `json:"used,omitempty"`
+	Revoked bool      `json:"revoked,omitempty"`
 }
 
 func (t *storedToken) isJoin() bool { return t.Role == api.TokenAgent || t.Role == api.TokenGateway }
@@ -200,6 +202,8 @@ func (s *tokenStore) joinTokenLocked(tok string) (*storedToken, error) {
 	switch {
 	case !t.isJoin():
 		return nil, fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUnknown)
+	case t.Revoked:
+		return nil, fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenRevoked)
 	case t.Used:
 		return nil, fmt.Errorf("token %s: %w", t.ID, identity.ErrTokenUsed)
 	case !s.now().Before(t.Expires):
@@ -224,10 +228,63 @@ func (s *tokenStore) Authenticate(_ context.Context, tok string) (api.Role, erro
 	if err != nil || t.isJoin() {
 		return "", api.ErrUnauthenticated
 	}
+	if t.Revoked {
+		return "", api.ErrTokenRevoked
+	}
 	if !s.now().Before(t.Expires) {
 		return "", api.ErrTokenExpired
 	}
 	return api.ParseRole(t.Role)
+}
+
+// info describes t without its secret, as of now.
+func (t *storedToken) info(now time.Time) api.TokenInfo {
+	state := api.TokenValid
+	switch {
+	case t.Revoked:
+		state = api.TokenRevoked
+	case t.Used:
+		state = api.TokenUsed
+	case !now.Before(t.Expires):
+		state = api.TokenExpired
+	}
+	return api.TokenInfo{ID: t.ID, Role: t.Role, State: state, Created: t.Created, Expires: t.Expires}
+}
+
+// list describes every token the store remembers (expired ones for
+// keepExpired).
+func (s *tokenStore) list() []api.TokenInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]api.TokenInfo, 0, len(s.m))
+	for _, t := range s.m {
+		out = append(out, t.info(now))
+	}
+	return out
+}
+
+// revoke makes token id unusable, on disk before it returns, if allow
+// accepts its role. An unknown id is an *api.Error 404; revoking a revoked
+// token changes nothing.
+func (s *tokenStore) revoke(id string, allow func(role string) error) (api.TokenInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.m[id]
+	if t == nil {
+		return api.TokenInfo{}, api.Errorf(http.StatusNotFound, "id", "no token %s (tokens are forgotten a day after they expire)", id)
+	}
+	if err := allow(t.Role); err != nil {
+		return api.TokenInfo{}, err
+	}
+	if !t.Revoked {
+		t.Revoked = true
+		if err := s.saveLocked(); err != nil {
+			t.Revoked = false
+			return api.TokenInfo{}, err
+		}
+	}
+	return t.info(s.now()), nil
 }
 
 // pruneLocked forgets tokens expired for longer than keepExpired.

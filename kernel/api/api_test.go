@@ -37,6 +37,38 @@ func (f *fakeIssuer) CreateToken(_ context.Context, req TokenRequest) (Token, er
 	return t, nil
 }
 
+func (f *fakeIssuer) ListTokens(context.Context) ([]TokenInfo, error) {
+	return []TokenInfo{
+		{ID: "zzzzzz", Role: "viewer", State: TokenValid, Created: time.Unix(200, 0)},
+		{ID: "aaaaaa", Role: "agent", State: TokenUsed, Created: time.Unix(100, 0)},
+	}, nil
+}
+
+// RevokeToken knows aaaaaa (agent) and adminn (admin).
+func (f *fakeIssuer) RevokeToken(_ context.Context, id string, allow func(string) error) (TokenInfo, error) {
+	roles := map[string]string{"aaaaaa": "agent", "adminn": "admin"}
+	role, ok := roles[id]
+	if !ok {
+		return TokenInfo{}, Errorf(http.StatusNotFound, "id", "no token %s", id)
+	}
+	if err := allow(role); err != nil {
+		return TokenInfo{}, err
+	}
+	return TokenInfo{ID: id, Role: role, State: TokenRevoked}, nil
+}
+
+type fakeDeleter struct{}
+
+func (fakeDeleter) DeleteNode(_ context.Context, name string) (NodeDeletion, error) {
+	switch name {
+	case "ctl":
+		return NodeDeletion{}, Errorf(http.StatusBadRequest, "name", "the controller cannot be deleted")
+	case "gw-1":
+		return NodeDeletion{Name: name, RevokedCertificates: []string{"1f"}}, nil
+	}
+	return NodeDeletion{}, Errorf(http.StatusNotFound, "name", "no node %q", name)
+}
+
 type fakeNodes []Node
 
 func (f fakeNodes) Nodes(context.Context) ([]Node, error) { return append([]Node(nil), f...), nil }
@@ -45,11 +77,12 @@ func newTestServer(t *testing.T) (*Server, *fakeIssuer) {
 	t.Helper()
 	iss := &fakeIssuer{}
 	s, err := New(Config{
-		Auth:    fakeAuth{"adm": RoleAdmin, "op": RoleOperator, "view": RoleViewer},
-		Tokens:  iss,
-		Nodes:   fakeNodes{{Name: "gw-1", Role: "gateway", Parent: "ctl", State: StateLinked}, {Name: "ctl", Role: "controller", State: StateLinked}},
-		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("up 1\n")) }),
-		Ready:   func(context.Context) error { return nil },
+		Auth:        fakeAuth{"adm": RoleAdmin, "op": RoleOperator, "view": RoleViewer},
+		Tokens:      iss,
+		Nodes:       fakeNodes{{Name: "gw-1", Role: "gateway", Parent: "ctl", State: StateLinked}, {Name: "ctl", Role: "controller", State: StateLinked}},
+		NodeDeleter: fakeDeleter{},
+		Metrics:     http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("up 1\n")) }),
+		Ready:       func(context.Context) error { return nil },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +121,24 @@ func TestEndpoints(t *testing.T) {
 		{name: "unknown field", method: "POST", path: "/api/v1/tokens", token: "op", body: `{"role":"agent","rol":"x"}`, status: 400, field: "rol"},
 		{name: "empty body", method: "POST", path: "/api/v1/tokens", token: "op", status: 400, want: "empty"},
 		{name: "two objects", method: "POST", path: "/api/v1/tokens", token: "op", body: `{"role":"agent"}{}`, status: 400, want: "more than one"},
+		{name: "tokens listed, oldest first", method: "GET", path: "/api/v1/tokens", token: "op", status: 200, want: `"id": "aaaaaa",
+      "role": "agent",
+      "state": "used"`},
+		{name: "tokens as viewer", method: "GET", path: "/api/v1/tokens", token: "view", status: 403, want: "needs operator"},
+		{name: "tokens by PUT", method: "PUT", path: "/api/v1/tokens", token: "op", status: 405, want: "use GET or POST"},
+		{name: "revoke a join token", method: "DELETE", path: "/api/v1/tokens/aaaaaa", token: "op", status: 200, want: `"state": "revoked"`},
+		{name: "revoke an admin token as operator", method: "DELETE", path: "/api/v1/tokens/adminn", token: "op", status: 403, want: "may not revoke a admin token"},
+		{name: "revoke an admin token as admin", method: "DELETE", path: "/api/v1/tokens/adminn", token: "adm", status: 200, want: `"state": "revoked"`},
+		{name: "revoke an unknown token", method: "DELETE", path: "/api/v1/tokens/bbbbbb", token: "op", status: 404, field: "id"},
+		{name: "revoke a whole token", method: "DELETE", path: "/api/v1/tokens/aaaaaa.0123456789abcdef", token: "op", status: 400, field: "id"},
+		{name: "revoke as viewer", method: "DELETE", path: "/api/v1/tokens/aaaaaa", token: "view", status: 403},
+		{name: "one node", method: "GET", path: "/api/v1/nodes/gw-1", token: "view", status: 200, want: `"parent": "ctl"`},
+		{name: "one unknown node", method: "GET", path: "/api/v1/nodes/pi-9", token: "view", status: 404, field: "name"},
+		{name: "delete a node", method: "DELETE", path: "/api/v1/nodes/gw-1", token: "op", status: 200, want: `"revokedCertificates": [
+    "1f"`},
+		{name: "delete the controller", method: "DELETE", path: "/api/v1/nodes/ctl", token: "op", status: 400, field: "name"},
+		{name: "delete an unknown node", method: "DELETE", path: "/api/v1/nodes/pi-9", token: "op", status: 404, field: "name"},
+		{name: "delete a node as viewer", method: "DELETE", path: "/api/v1/nodes/gw-1", token: "view", status: 403},
 		{name: "huge body", method: "POST", path: "/api/v1/tokens", token: "op", body: `{"role":"` + strings.Repeat("a", maxBody) + `"}`, status: 413},
 	}
 	for _, c := range cases {

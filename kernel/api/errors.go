@@ -38,6 +38,7 @@ func Errorf(status int, field, format string, args ...any) *Error {
 var (
 	ErrUnauthenticated = errors.New("token unknown")
 	ErrTokenExpired    = errors.New("token expired")
+	ErrTokenRevoked    = errors.New("token revoked")
 )
 
 func oneLine(s string) string {

@@ -35,6 +35,23 @@ type NodeLister interface {
 	Nodes(ctx context.Context) ([]Node, error)
 }
 
+// NodeDeleter removes a node from the cluster: it revokes every
+// certificate issued to the node, drops its links and forgets it, so the
+// device can join again only with a new join token. The handler calls it
+// from the request's goroutine; it returns an *Error with status 404 for
+// an unknown node and 400 for one that cannot be deleted (the controller).
+type NodeDeleter interface {
+	DeleteNode(ctx context.Context, name string) (NodeDeletion, error)
+}
+
+// NodeDeletion is the answer of DELETE /api/v1/nodes/{name}.
+type NodeDeletion struct {
+	Name string `json:"name"`
+	// RevokedCertificates are the serial numbers (hex) of the node's
+	// certificates revoked by the deletion.
+	RevokedCertificates []string `json:"revokedCertificates"`
+}
+
 // NodeList is the body of GET /api/v1/nodes.
 type NodeList struct {
 	Nodes []Node `json:"nodes"`
@@ -53,5 +70,38 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ Role) error
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 	writeJSON(w, http.StatusOK, NodeList{Nodes: nodes})
+	return nil
+}
+
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request, _ Role) error {
+	if s.cfg.Nodes == nil {
+		return Errorf(http.StatusNotImplemented, "", "this server does not list nodes")
+	}
+	name := r.PathValue("name")
+	nodes, err := s.cfg.Nodes.Nodes(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if n.Name == name {
+			writeJSON(w, http.StatusOK, n)
+			return nil
+		}
+	}
+	return Errorf(http.StatusNotFound, "name", "no node %q", name)
+}
+
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request, _ Role) error {
+	if s.cfg.NodeDeleter == nil {
+		return Errorf(http.StatusNotImplemented, "", "this server does not delete nodes")
+	}
+	d, err := s.cfg.NodeDeleter.DeleteNode(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if d.RevokedCertificates == nil {
+		d.RevokedCertificates = []string{}
+	}
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }

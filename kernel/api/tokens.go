@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 )
@@ -53,11 +55,40 @@ type JoinInfo struct {
 	CAHash string `json:"caHash"`
 }
 
-// TokenIssuer creates tokens. The handler calls it from the request's
-// goroutine after checking the request and the caller's right to it; it
-// returns an *Error for a request it refuses, any other error is a 500.
+// Token states in a TokenInfo.
+const (
+	TokenValid   = "valid"
+	TokenUsed    = "used" // a join token a device has joined with
+	TokenExpired = "expired"
+	TokenRevoked = "revoked"
+)
+
+// TokenInfo describes a token without its secret: an entry of
+// GET /api/v1/tokens and the answer of DELETE /api/v1/tokens/{id}.
+type TokenInfo struct {
+	ID      string    `json:"id"` // the part before the dot
+	Role    string    `json:"role"`
+	State   string    `json:"state"` // valid, used, expired or revoked
+	Created time.Time `json:"created,omitzero"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// TokenList is the body of GET /api/v1/tokens.
+type TokenList struct {
+	Tokens []TokenInfo `json:"tokens"`
+}
+
+// TokenIssuer creates, lists and revokes tokens. The handlers call it from
+// the request's goroutine after checking the request and the caller's
+// right to it; it returns an *Error for a request it refuses, any other
+// error is a 500. RevokeToken answers an *Error with status 404 for an
+// unknown id; revoking a revoked token is not an error.
 type TokenIssuer interface {
 	CreateToken(ctx context.Context, req TokenRequest) (Token, error)
+	ListTokens(ctx context.Context) ([]TokenInfo, error)
+	// RevokeToken revokes the token id if allow accepts its role (a
+	// TokenRequest role); else it returns allow's error.
+	RevokeToken(ctx context.Context, id string, allow func(role string) error) (TokenInfo, error)
 }
 
 // maxTTL bounds token lifetimes (and keeps the arithmetic far from
@@ -146,4 +177,49 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, caller Role
 // String shows the request for logs.
 func (t TokenRequest) String() string {
 	return fmt.Sprintf("role=%s ttl=%s host=%s", t.Role, t.TTL, t.Host)
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ Role) error {
+	if s.cfg.Tokens == nil {
+		return Errorf(http.StatusNotImplemented, "", "this server does not issue tokens")
+	}
+	list, err := s.cfg.Tokens.ListTokens(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []TokenInfo{}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].Created.Equal(list[j].Created) {
+			return list[i].Created.Before(list[j].Created)
+		}
+		return list[i].ID < list[j].ID
+	})
+	writeJSON(w, http.StatusOK, TokenList{Tokens: list})
+	return nil
+}
+
+// tokenIDRE is the form of a token's id: the part before the dot.
+var tokenIDRE = regexp.MustCompile(`^[a-z0-9]{6}$`)
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, caller Role) error {
+	if s.cfg.Tokens == nil {
+		return Errorf(http.StatusNotImplemented, "", "this server does not issue tokens")
+	}
+	id := r.PathValue("id")
+	if !tokenIDRE.MatchString(id) {
+		return Errorf(http.StatusBadRequest, "id", "%q: want a token id, the 6 characters before the dot", id)
+	}
+	info, err := s.cfg.Tokens.RevokeToken(r.Context(), id, func(role string) error {
+		if role == TokenAgent || role == TokenGateway || caller.Allows(Role(role)) {
+			return nil
+		}
+		return Errorf(http.StatusForbidden, "", "a %s token may not revoke a %s token", caller, role)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
 }
