@@ -55,7 +55,7 @@ func TestControllerJoinUsesDurableTokens(t *testing.T) {
 		t.Fatalf("joined %+v, %v", id, err)
 	}
 
-	reopened, err := openTokenStore(tokens.path, nil)
+	reopened, err := openTokenStore(filepath.Join(dir, "tokens.json"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

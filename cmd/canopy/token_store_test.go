@@ -97,7 +97,7 @@ func TestTokenStore(t *testing.T) {
 		})
 	}
 	// Expired tokens are forgotten a day after they expire.
-	now = now.Add(keepExpired + time.Hour)
+	now = now.Add(identity.KeepExpired + time.Hour)
 	mk("agent", 0)
 	if _, err := s.Authenticate(context.Background(), stale); !errors.Is(err, api.ErrUnauthenticated) {
 		t.Fatalf("long-expired token: %v", err)

@@ -160,7 +160,7 @@ func TestTokens(t *testing.T) {
 	}
 	expired, _ := ts.Create(kernel.RoleLeaf, time.Minute)
 	revoked, _ := ts.Create(kernel.RoleLeaf, time.Minute)
-	if err := ts.Revoke(revoked[:6]); err != nil {
+	if _, err := ts.Revoke(revoked[:6], nil); err != nil {
 		t.Fatal(err)
 	}
 	wrongSecret := tok[:7] + "aaaaaaaaaaaaaaaa"
@@ -186,9 +186,12 @@ func TestTokens(t *testing.T) {
 	if _, err := ts.Create("root", 0); err == nil {
 		t.Fatal("bad role accepted")
 	}
-	ts.Prune()
-	if len(ts.m) != 0 {
-		t.Fatalf("prune left %d tokens", len(ts.m))
+	if err := ts.Prune(); err != nil || len(ts.m) != 3 {
+		t.Fatalf("prune forgot tokens expired a minute ago (%d left, %v): they are kept for KeepExpired", len(ts.m), err)
+	}
+	clk.t = clk.t.Add(KeepExpired + time.Minute)
+	if err := ts.Prune(); err != nil || len(ts.m) != 0 {
+		t.Fatalf("prune left %d tokens, %v", len(ts.m), err)
 	}
 }
 
