@@ -30,18 +30,7 @@ func TestJoinThroughGatewayAndRenew(t *testing.T) {
 		}
 		return nw
 	}
-	start := func(cfg Config) *Node {
-		cfg.Logger = testLogger()
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
-	}
+	start := nodeStarter(t, ctx)
 	ctl := start(Config{Name: "ctl", Role: kernel.RoleController, Network: mk("ctl", kernel.RoleController, nil), Listen: "127.0.0.1:0"})
 	ctl.ServeIdentity(ca.auth)
 	var gw *Node
@@ -104,23 +93,7 @@ func TestRevocationReachesGateways(t *testing.T) {
 	ca := newTestCA(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var nodes []*Node
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	})
-	start := func(cfg Config) *Node {
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
-		return n
-	}
+	start := nodeStarter(t, ctx)
 	ctlNet, _ := quicnet.New(quicnet.Config{Identity: ca.identity(t, "ctl", kernel.RoleController), Revoked: ca.auth.CA.IsRevoked})
 	ctl := start(Config{Name: "ctl", Role: kernel.RoleController, Network: ctlNet, Listen: "127.0.0.1:0"})
 	ctl.ServeIdentity(ca.auth)
@@ -148,5 +121,25 @@ func TestRevocationReachesGateways(t *testing.T) {
 		if e.Kind == EventChildLost && e.Peer == "leaf-1" && e.Reason != "certificate revoked" {
 			t.Fatalf("lost for %q", e.Reason)
 		}
+	}
+}
+
+// nodeStarter returns a function that makes and starts a node on ctx
+// (logging to the test), closed when the test ends.
+func nodeStarter(t *testing.T, ctx context.Context) func(Config) *Node {
+	return func(cfg Config) *Node {
+		t.Helper()
+		if cfg.Logger == nil {
+			cfg.Logger = testLogger()
+		}
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
 	}
 }

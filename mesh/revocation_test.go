@@ -18,23 +18,10 @@ func TestRevokedNewsReachesNestedGateways(t *testing.T) {
 	ca := newTestCA(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var nodes []*Node
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	})
+	startNode := nodeStarter(t, ctx)
 	start := func(cfg Config) *Node {
 		cfg.ReconnectMax = 100 * time.Millisecond
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
-		return n
+		return startNode(cfg)
 	}
 	ctlNet, _ := quicnet.New(quicnet.Config{Identity: ca.identity(t, "ctl", kernel.RoleController), Revoked: ca.auth.CA.IsRevoked})
 	ctlEvents := newEvents()

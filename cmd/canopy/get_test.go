@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,19 +16,7 @@ import (
 // `canopy get nodes` as a table, JSON and YAML, and checks its refusals.
 func TestGetNodes(t *testing.T) {
 	checkNoLeaks(t) // registered first, so it runs after every command has stopped
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	t.Setenv("CANOPY_CONFIG", cfgPath)
-	t.Setenv("CANOPY_SERVER", "")
-	t.Setenv("CANOPY_TOKEN", "")
-	startProc(t, "server", "server", "--data", filepath.Join(dir, "ctl"), "--name", "ctl", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
-	eventually(t, "client config written", func() error {
-		c, err := loadClientConfig(cfgPath)
-		if err == nil && (c.Server == "" || c.Token == "") {
-			err = errors.New("not yet")
-		}
-		return err
-	})
+	dir := startTestController(t)
 	tok := createToken(t, "--role", "agent")
 	startProc(t, "leaf-1", agentArgs(t, tok, "--name", "leaf-1", "--data", filepath.Join(dir, "leaf-1"), "--labels", "site=plant-1,zone=b")...)
 	nodeIs(t, "leaf-1", "leaf", "ctl", api.StateLinked)

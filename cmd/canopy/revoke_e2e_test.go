@@ -18,19 +18,7 @@ import (
 // itself cannot be deleted.
 func TestRevokeThroughCLI(t *testing.T) {
 	checkNoLeaks(t)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	t.Setenv("CANOPY_CONFIG", cfgPath)
-	t.Setenv("CANOPY_SERVER", "")
-	t.Setenv("CANOPY_TOKEN", "")
-	startProc(t, "server", "server", "--data", filepath.Join(dir, "ctl"), "--name", "ctl", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
-	eventually(t, "client config written", func() error {
-		c, err := loadClientConfig(cfgPath)
-		if err == nil && c.Token == "" {
-			err = errors.New("not yet")
-		}
-		return err
-	})
+	dir := startTestController(t)
 	gwTok := createToken(t, "--role", "gateway")
 	startProc(t, "gateway", agentArgs(t, gwTok, "--listen", "127.0.0.1:0", "--name", "gw-1", "--data", filepath.Join(dir, "gw"))...)
 	gw := nodeIs(t, "gw-1", "gateway", "ctl", api.StateLinked)

@@ -155,6 +155,28 @@ func nodeIs(t *testing.T, name, role, parent, state string) api.Node {
 	return got
 }
 
+// startTestController runs `canopy server` (node ctl, loopback, ports
+// chosen by the system) in a temporary directory, points the client
+// commands at the config file it writes, and waits for that file. It
+// returns the directory.
+func startTestController(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	t.Setenv("CANOPY_CONFIG", cfgPath)
+	t.Setenv("CANOPY_SERVER", "")
+	t.Setenv("CANOPY_TOKEN", "")
+	startProc(t, "server", "server", "--data", filepath.Join(dir, "ctl"), "--name", "ctl", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
+	eventually(t, "client config written", func() error {
+		c, err := loadClientConfig(cfgPath)
+		if err == nil && (c.Server == "" || c.Token == "") {
+			err = errors.New("not yet")
+		}
+		return err
+	})
+	return dir
+}
+
 // checkNoLeaks fails the test if goroutines started during it outlive it.
 func checkNoLeaks(t *testing.T) {
 	before := runtime.NumGoroutine()
