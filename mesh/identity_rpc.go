@@ -3,8 +3,6 @@ package mesh
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -192,8 +190,7 @@ func relayerIsGateway(a *identity.Authority, now func() time.Time, from kernel.N
 	if err != nil {
 		return fmt.Errorf("joins are relayed by gateways only: %s: %w", from, err)
 	}
-	pub, ok := c.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !ecdsa.VerifyASN1(pub, relayDigest(m.Token, m.CSR), m.Sig) {
+	if !identity.VerifyDigest(c.PublicKey, relayDigest(m.Token, m.CSR), m.Sig) {
 		return fmt.Errorf("joins are relayed by gateways only, and %s's signature over the join does not check with its certificate", from)
 	}
 	return nil
@@ -211,7 +208,7 @@ func (n *Node) RelayJoin(ctx context.Context, token string, csr []byte) ([]byte,
 	if id == nil {
 		return nil, nil, errors.New("relay join: this node has no identity to show the root (mesh.Config.Identity)")
 	}
-	sig, err := ecdsa.SignASN1(rand.Reader, id.Key, relayDigest(token, csr))
+	sig, err := identity.SignDigest(id.Key, relayDigest(token, csr))
 	if err != nil {
 		return nil, nil, fmt.Errorf("relay join: sign: %w", err)
 	}

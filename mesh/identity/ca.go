@@ -1,7 +1,7 @@
 package identity
 
 import (
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -35,7 +35,7 @@ const DefaultCertTTL = 30 * 24 * time.Hour
 // keeps the list of revoked serial numbers. Safe for concurrent use.
 type CA struct {
 	Cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	key  crypto.Signer
 	dir  string
 	now  func() time.Time
 
@@ -43,8 +43,8 @@ type CA struct {
 	revoked map[string]bool // serial, lowercase hex
 }
 
-// LoadOrCreateCA loads the CA kept in dir, or creates one (ten years, ECDSA
-// P-256) when dir holds none. now is the clock; nil means time.Now.
+// LoadOrCreateCA loads the CA kept in dir (an Ed25519 or ECDSA key), or
+// creates one (ten years, Ed25519) when dir holds none. now is the clock; nil means time.Now.
 func LoadOrCreateCA(dir string, now func() time.Time) (*CA, error) {
 	if now == nil {
 		now = time.Now
@@ -87,7 +87,7 @@ func (ca *CA) selfSign(path string) error {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ca.key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ca.key.Public(), ca.key)
 	if err != nil {
 		return fmt.Errorf("ca: self-sign: %w", err)
 	}

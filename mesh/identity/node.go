@@ -1,7 +1,7 @@
 package identity
 
 import (
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -25,13 +25,13 @@ const (
 type Node struct {
 	Name kernel.NodeName
 	Role kernel.Role
-	Key  *ecdsa.PrivateKey
+	Key  crypto.Signer // Ed25519, or ECDSA when made before Ed25519
 	Cert *x509.Certificate
 	CA   *x509.Certificate
 }
 
 // NewCSR makes a certificate signing request for name with key.
-func NewCSR(key *ecdsa.PrivateKey, name kernel.NodeName) ([]byte, error) {
+func NewCSR(key crypto.Signer, name kernel.NodeName) ([]byte, error) {
 	if !kernel.ValidName(string(name)) {
 		return nil, fmt.Errorf("node name %q is not a valid name (1-63 lowercase letters, digits, dashes)", name)
 	}
@@ -48,7 +48,7 @@ func NewCSR(key *ecdsa.PrivateKey, name kernel.NodeName) ([]byte, error) {
 // NewNode builds an identity from a key, a signed certificate and the CA
 // certificate, checking that the certificate is for this key and names a
 // node and role.
-func NewNode(key *ecdsa.PrivateKey, certDER, caDER []byte) (*Node, error) {
+func NewNode(key crypto.Signer, certDER, caDER []byte) (*Node, error) {
 	cert, err := DecodeCert(certDER)
 	if err != nil {
 		return nil, err
@@ -57,8 +57,8 @@ func NewNode(key *ecdsa.PrivateKey, certDER, caDER []byte) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
-	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(&key.PublicKey) {
+	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(key.Public()) {
 		return nil, fmt.Errorf("certificate for %q is not for this node's key", cert.Subject.CommonName)
 	}
 	name, role, err := PeerOf(cert)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
@@ -25,6 +26,9 @@ type Verifier struct {
 	CA      *x509.Certificate
 	Revoked func(serial *big.Int) bool
 	Now     func() time.Time
+
+	rootsOnce sync.Once
+	roots     *x509.CertPool // CA alone, made on first use
 }
 
 // Peer is what a verified certificate says about the node that holds it.
@@ -46,14 +50,27 @@ func (v *Verifier) Verify(rawCerts [][]byte, want kernel.NodeName) (Peer, error)
 	if err != nil {
 		return Peer{}, fmt.Errorf("peer certificate: %w", err)
 	}
+	return v.VerifyCert(leaf, want)
+}
+
+// VerifyCert is Verify for a certificate already parsed, such as
+// tls.ConnectionState.PeerCertificates[0]: a TLS handshake parses the
+// peer's certificate itself, and parsing it again left about 2 KiB of
+// garbage per handshake (docs/BENCHMARKS.md, Mesh).
+func (v *Verifier) VerifyCert(leaf *x509.Certificate, want kernel.NodeName) (Peer, error) {
+	if leaf == nil {
+		return Peer{}, ErrNoCertificate
+	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(v.CA)
+	v.rootsOnce.Do(func() {
+		v.roots = x509.NewCertPool()
+		v.roots.AddCert(v.CA)
+	})
 	if _, err := leaf.Verify(x509.VerifyOptions{
-		Roots:       roots,
+		Roots:       v.roots,
 		CurrentTime: now(),
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}); err != nil {

@@ -2,7 +2,7 @@ package quicnet
 
 import (
 	"context"
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -27,11 +27,11 @@ const maxJoinFrame = 64 << 10
 
 // JoinRequest is what a new node brings to its first contact.
 type JoinRequest struct {
-	Addr   string            // the parent to join through
-	CAHash string            // "sha256:HEX" of the CA's SubjectPublicKeyInfo
-	Token  string            // "ID.SECRET"
-	Name   kernel.NodeName   // this node's name
-	Key    *ecdsa.PrivateKey // this node's key; only the CSR leaves the device
+	Addr   string          // the parent to join through
+	CAHash string          // "sha256:HEX" of the CA's SubjectPublicKeyInfo
+	Token  string          // "ID.SECRET"
+	Name   kernel.NodeName // this node's name
+	Key    crypto.Signer   // this node's key; only the CSR leaves the device
 	Logger *slog.Logger
 }
 

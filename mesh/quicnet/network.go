@@ -3,6 +3,7 @@ package quicnet
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"slices"
@@ -101,7 +102,7 @@ func (n *Network) serverTLS() *tls.Config {
 				}
 				return nil
 			}
-			if _, err := v.Verify(rawCerts(cs), ""); err != nil {
+			if _, err := v.VerifyCert(leafOf(cs), ""); err != nil {
 				n.cfg.Logger.Warn("refused peer", "err", err)
 				return err
 			}
@@ -121,13 +122,22 @@ func (n *Network) clientTLS(want kernel.NodeName) *tls.Config {
 		InsecureSkipVerify:     true, // VerifyConnection checks the chain against the cluster CA
 		SessionTicketsDisabled: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if _, err := v.Verify(rawCerts(cs), want); err != nil {
+			if _, err := v.VerifyCert(leafOf(cs), want); err != nil {
 				n.cfg.Logger.Warn("refused server", "err", err)
 				return err
 			}
 			return nil
 		},
 	}
+}
+
+// leafOf is the peer's certificate as crypto/tls parsed it, nil when the
+// peer sent none.
+func leafOf(cs tls.ConnectionState) *x509.Certificate {
+	if len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	return cs.PeerCertificates[0]
 }
 
 func rawCerts(cs tls.ConnectionState) [][]byte {
