@@ -333,11 +333,9 @@ func (n *Node) interestChanged() {
 		}
 		sort.Strings(all)
 	}
-	type upd struct {
-		l *peerLink
-		f []string
-	}
-	var ups []upd
+	// Sets are queued to each link before n.mu is released, so that two
+	// changes computed one after the other are sent in that order: the
+	// link keeps the last set sent (l.sent) and does not resend it.
 	n.eachLinkLocked(func(l *peerLink) {
 		in := own[l]
 		var f []string
@@ -351,16 +349,14 @@ func (n *Node) interestChanged() {
 			key = strings.Join(f, "\x00")
 		}
 		l.mu.Lock()
-		if l.sent != key {
-			l.sent = key
-			ups = append(ups, upd{l, f})
-		}
+		changed := l.sent != key
+		l.sent = key
 		l.mu.Unlock()
+		if changed {
+			l.enqueue(tInterest, interest{Filters: f})
+		}
 	})
 	n.mu.Unlock()
-	for _, u := range ups {
-		u.l.enqueue(tInterest, interest{Filters: u.f})
-	}
 }
 
 func b2i(b bool) int {
