@@ -27,31 +27,60 @@ type topicState struct {
 	subs   map[int]subscription
 	nextID int
 	local  map[string]int // filter → local subscription count
-	seenMu sync.Mutex
-	seen   map[string]bool
+	// upInterest is the parent link's last interest, guarded by the
+	// node's mu. While the node has no parent (a lost link, a failover)
+	// its children are still told of it, so that QoS 1 publications wait
+	// for the next parent instead of being dropped as wanted by nobody.
+	upInterest map[string]bool
+	seenMu     sync.Mutex
+	seen       map[string]*delivery
 	order  []string
+}
+
+// delivery is a publication this node has taken: done closes when its
+// delivery ended, err (set before) says whether forwarding failed.
+type delivery struct {
+	done chan struct{}
+	err  error
 }
 
 func (t *topicState) init() {
 	t.subs = map[int]subscription{}
 	t.local = map[string]int{}
-	t.seen = map[string]bool{}
+	t.seen = map[string]*delivery{}
 }
 
-// markSeen records id and reports whether it was new.
-func (t *topicState) markSeen(id string) bool {
+// claim records id and returns its delivery, and whether it is new (the
+// caller delivers it and calls finish) or a repeat (of one in progress or
+// done).
+func (t *topicState) claim(id string) (d *delivery, first bool) {
 	t.seenMu.Lock()
 	defer t.seenMu.Unlock()
-	if t.seen[id] {
-		return false
+	if d := t.seen[id]; d != nil {
+		return d, false
 	}
-	t.seen[id] = true
+	d = &delivery{done: make(chan struct{})}
+	t.seen[id] = d
 	t.order = append(t.order, id)
 	if len(t.order) > seenSize {
 		delete(t.seen, t.order[0])
 		t.order = t.order[1:]
 	}
-	return true
+	return d, true
+}
+
+// finish ends the delivery d of id with its forwarding error. A failed
+// one is forgotten, so that the sender's retry delivers it again (at
+// least once: local subscribers may see it twice) rather than being
+// acknowledged as a repeat.
+func (t *topicState) finish(id string, d *delivery, err error) {
+	t.seenMu.Lock()
+	d.err = err
+	if err != nil && t.seen[id] == d {
+		delete(t.seen, id)
+	}
+	t.seenMu.Unlock()
+	close(d.done)
 }
 
 // Subscribe calls h for every publication on a topic matching filter
@@ -104,9 +133,24 @@ func (n *Node) Publish(ctx context.Context, topic string, data []byte, qos uint8
 // link except from: children whose subtrees want it, and the parent when m
 // did not come from it and the rest of the tree wants it.
 func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
-	if !n.topics.markSeen(m.ID) {
-		return nil
+	d, first := n.topics.claim(m.ID)
+	if !first {
+		// A repeat is acknowledged for what the first delivery did: if
+		// that fails, so does this, and the sender tries again.
+		select {
+		case <-d.done:
+			return d.err
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w", m.ID, ctx.Err())
+		}
 	}
+	err := n.deliverFirst(ctx, m, from)
+	n.topics.finish(m.ID, d, err)
+	return err
+}
+
+// deliverFirst is deliver of a publication not seen before.
+func (n *Node) deliverFirst(ctx context.Context, m Message, from *peerLink) error {
 	n.mu.Lock()
 	var hs []func(Message)
 	for _, s := range n.topics.subs {
@@ -270,6 +314,11 @@ func (n *Node) interestForLocked(l *peerLink) []string {
 	for f := range n.topics.local {
 		add(f)
 	}
+	if n.parent == nil && !l.isParent {
+		for f := range n.topics.upInterest {
+			add(f)
+		}
+	}
 	n.eachLinkLocked(func(o *peerLink) {
 		if o == l {
 			return
@@ -306,6 +355,18 @@ func (n *Node) interestChanged() {
 			count = map[string]int{}
 		}
 		count[f]++
+	}
+	if n.parent != nil {
+		n.parent.mu.Lock()
+		n.topics.upInterest = n.parent.interest
+		n.parent.mu.Unlock()
+	} else {
+		for f := range n.topics.upInterest {
+			if count == nil {
+				count = map[string]int{}
+			}
+			count[f]++
+		}
 	}
 	n.eachLinkLocked(func(l *peerLink) {
 		l.mu.Lock()
