@@ -74,6 +74,11 @@ func newEnv() (*env, error) {
 func (e *env) close() { os.RemoveAll(e.dir) }
 
 func (e *env) identity(name kernel.NodeName, role kernel.Role) (*identity.Node, error) {
+	if role == kernel.RoleController {
+		// Join tokens grant leaf or gateway only; controllers are issued
+		// by the CA directly.
+		return e.auth.Issue(filepath.Join(e.dir, string(name)), name, role)
+	}
 	key, err := identity.LoadOrCreateKey(filepath.Join(e.dir, string(name), "node.key"))
 	if err != nil {
 		return nil, err
