@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/renameio/v2/maybe"
 
+	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/api"
 	"github.com/canopy-fleet/canopy/mesh/identity"
 )
@@ -43,6 +44,17 @@ func openTokenStore(path string, now func() time.Time) (*tokenStore, error) {
 		return nil, err
 	}
 	return &tokenStore{t}, nil
+}
+
+// Create issues a join token for a leaf or a gateway
+// (identity.TokenStore). A controller cannot join this one's cluster (one
+// controller per cluster until the control plane replicates its state),
+// so no token is made for one.
+func (s *tokenStore) Create(role kernel.Role, ttl time.Duration) (string, error) {
+	if role != kernel.RoleLeaf && role != kernel.RoleGateway {
+		return "", fmt.Errorf("join token for role %q: want leaf or gateway", role)
+	}
+	return s.Tokens.Create(role, ttl)
 }
 
 // create makes a token of role (a join role or an API role) valid for ttl

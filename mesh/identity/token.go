@@ -37,9 +37,13 @@ const KeepExpired = 24 * time.Hour
 // Join token kinds (TokenRecord.Kind); a store may keep tokens of other
 // kinds (API tokens) for its caller, who gives them their meaning.
 const (
-	KindAgent   = "agent"   // joins a leaf
-	KindGateway = "gateway" // joins a gateway
+	KindAgent      = "agent"      // joins a leaf
+	KindGateway    = "gateway"    // joins a gateway
+	KindController = "controller" // joins another controller
 )
+
+// joinKinds maps join token kinds to the node roles they grant.
+var joinKinds = map[string]kernel.Role{KindAgent: kernel.RoleLeaf, KindGateway: kernel.RoleGateway, KindController: kernel.RoleController}
 
 // JoinSecretLen is the length of a join token's secret (kubeadm's form:
 // a 6-character id, a dot, 16 characters).
@@ -77,7 +81,7 @@ type TokenRecord struct {
 }
 
 // IsJoin reports whether the record is a join token.
-func (r TokenRecord) IsJoin() bool { return r.Kind == KindAgent || r.Kind == KindGateway }
+func (r TokenRecord) IsJoin() bool { _, ok := joinKinds[r.Kind]; return ok }
 
 // Tokens issues and checks tokens of the form "ID.SECRET" (a 6-character
 // id and a secret, [a-z0-9]): join tokens (kubeadm's form, single use) and
@@ -158,16 +162,17 @@ func (t *Tokens) Issue(kind string, secretLen int, ttl time.Duration) (string, T
 }
 
 // Create issues a join token for a node role (TokenStore): a leaf's is of
-// KindAgent, a gateway's of KindGateway; ttl 0 is DefaultTokenTTL.
+// KindAgent, a gateway's of KindGateway, a controller's of KindController;
+// ttl 0 is DefaultTokenTTL.
 func (t *Tokens) Create(role kernel.Role, ttl time.Duration) (string, error) {
-	var kind string
-	switch role {
-	case kernel.RoleLeaf:
-		kind = KindAgent
-	case kernel.RoleGateway:
-		kind = KindGateway
-	default:
-		return "", fmt.Errorf("join token for role %q: want leaf or gateway", role)
+	kind := ""
+	for k, r := range joinKinds {
+		if r == role {
+			kind = k
+		}
+	}
+	if kind == "" {
+		return "", fmt.Errorf("join token for role %q: want leaf, gateway or controller", role)
 	}
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
@@ -204,12 +209,7 @@ func (t *Tokens) Check(token string) (kernel.Role, error) {
 	return joinRole(r), nil
 }
 
-func joinRole(r *TokenRecord) kernel.Role {
-	if r.Kind == KindGateway {
-		return kernel.RoleGateway
-	}
-	return kernel.RoleLeaf
-}
+func joinRole(r *TokenRecord) kernel.Role { return joinKinds[r.Kind] }
 
 // joinLocked finds the join token Redeem would take.
 func (t *Tokens) joinLocked(token string) (*TokenRecord, error) {
