@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/link"
 )
 
@@ -52,6 +53,10 @@ func (l *Layer) acceptConns() {
 		c, err := l.ln.Accept(l.ctx)
 		if err != nil {
 			return
+		}
+		if err := controllerOnly(c); err != nil {
+			c.Close() // raft does no authentication of its own: only controllers may speak it
+			continue
 		}
 		l.wg.Add(1)
 		go l.acceptStreams(c)
@@ -141,6 +146,10 @@ func (l *Layer) conn(ctx context.Context, address string) (link.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftlayer: dial %s: %w", address, err)
 	}
+	if err := controllerOnly(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("raftlayer: dial %s: %w", address, err)
+	}
 	l.mu.Lock()
 	if old := l.conns[address]; old != nil && old != c {
 		old.Close()
@@ -152,6 +161,16 @@ func (l *Layer) conn(ctx context.Context, address string) (link.Conn, error) {
 		l.acceptStreams(c)
 	}()
 	return c, nil
+}
+
+// controllerOnly refuses a link whose peer's certificate is not a
+// controller's: raft trusts every message it gets, so a leaf or gateway
+// (whose certificate is from the same cluster CA) must not reach it.
+func controllerOnly(c link.Conn) error {
+	if p := c.Peer(); p.Role != kernel.RoleController {
+		return fmt.Errorf("peer %s is a %s, and raft is spoken between controllers only", p.Name, p.Role)
+	}
+	return nil
 }
 
 type addr string
