@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +21,15 @@ func TestGetNodes(t *testing.T) {
 	tok := createToken(t, "--role", "agent")
 	startProc(t, "leaf-1", agentArgs(t, tok, "--name", "leaf-1", "--data", filepath.Join(dir, "leaf-1"), "--labels", "site=plant-1,zone=b")...)
 	nodeIs(t, "leaf-1", "leaf", "ctl", api.StateLinked)
+	// Its measurements reach the API: the round trip to its parent, and
+	// the controller's to it.
+	eventually(t, "leaf-1's latency report listed", func() error {
+		nodes := listNodes(t)
+		if nodes["leaf-1"].LatencyMillis["ctl"] <= 0 || nodes["ctl"].LatencyMillis["leaf-1"] <= 0 {
+			return fmt.Errorf("latency: leaf-1 %v, ctl %v", nodes["leaf-1"].LatencyMillis, nodes["ctl"].LatencyMillis)
+		}
+		return nil
+	})
 
 	t.Run("table", func(t *testing.T) {
 		out, err := runCLI(t, "get", "nodes")

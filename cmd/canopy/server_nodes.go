@@ -188,12 +188,9 @@ func (r *nodeRegistry) Nodes(context.Context) ([]api.Node, error) {
 			recs[c] = nodeRecord{Name: c, Parent: r.self}
 		}
 	}
-	for from := range lat {
-		if _, ok := recs[from]; !ok && from != r.self {
-			recs[from] = nodeRecord{Name: from}
-		}
-	}
-	out := []api.Node{{Name: string(r.self), Role: string(kernel.RoleController), State: api.StateLinked, Addr: r.mesh.Addr(), Version: version, LastSeen: time.Now().UTC()}}
+	self := api.Node{Name: string(r.self), Role: string(kernel.RoleController), State: api.StateLinked, Addr: r.mesh.Addr(), Version: version, LastSeen: time.Now().UTC()}
+	self.LatencyMillis = latencyMillis(lat[r.self])
+	out := []api.Node{self}
 	for name, rec := range recs {
 		if name == r.self {
 			continue
@@ -210,11 +207,28 @@ func (r *nodeRegistry) Nodes(context.Context) ([]api.Node, error) {
 			if d == 0 {
 				d = lat[rec.Parent][name]
 			}
-			n.RTTMillis = float64(d.Microseconds()) / 1000
+			n.RTTMillis = millis(d)
 		}
+		n.LatencyMillis = latencyMillis(lat[name])
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// latencyMillis is a node's reported round trips in milliseconds; nil for
+// none.
+func latencyMillis(rtt map[kernel.NodeName]time.Duration) map[string]float64 {
+	if len(rtt) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(rtt))
+	for to, d := range rtt {
+		out[string(to)] = millis(d)
+	}
+	return out
 }
 
 func (r *nodeRegistry) saveLocked() error {

@@ -22,6 +22,11 @@ type Node struct {
 	// RTTMillis is the round trip to its parent as last measured, in
 	// milliseconds; 0 when not measured.
 	RTTMillis float64 `json:"rttMs,omitempty"`
+	// LatencyMillis is every round trip the node last reported, in
+	// milliseconds, by the node measured: its parent, its children, and
+	// the siblings and alternate parents it probes. The controller
+	// places work by these.
+	LatencyMillis map[string]float64 `json:"latencyMs,omitempty"`
 	// Addr is where it accepts children (gateways and controllers).
 	Addr     string            `json:"addr,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
