@@ -2,10 +2,13 @@
 // directory: complete blobs named by their SHA-256, and partial downloads
 // that a later fetch resumes where the last one stopped. A blob becomes
 // visible only after its bytes hash to its name. The store counts the
-// complete blobs it holds and their bytes (Cached).
+// complete blobs it holds and their bytes (Cached), and may be bounded in
+// size (SetLimit): a gateway's cache for its subtree then drops the least
+// recently used blobs, which a later fetch brings back.
 package blobstore
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,8 +17,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrNotFound is returned for a blob the store does not hold.
@@ -32,6 +37,65 @@ type Store struct {
 
 	mu           sync.Mutex // makes a blob's arrival and its count one step
 	blobs, bytes int64      // complete blobs held, guarded by mu
+	limit        int64      // bound on bytes, 0 for none; guarded by mu
+	evicted      int64      // blobs removed to keep within limit; guarded by mu
+}
+
+// SetLimit bounds the total size of the complete blobs to max bytes (0
+// removes the bound): whenever a new blob takes the store past it, the
+// least recently used other blobs (Open marks a blob used) are removed
+// until it fits; the blob just added stays even if it alone is larger. Removing a
+// blob someone has open is safe: the open file stays readable.
+func (s *Store) SetLimit(max int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = max
+	s.evictLocked("")
+}
+
+// Evicted is how many blobs the store removed to keep within its limit.
+func (s *Store) Evicted() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.evicted
+}
+
+// evictLocked removes least recently used blobs, never keep (a path),
+// until the store is within its limit.
+func (s *Store) evictLocked(keep string) {
+	if s.limit <= 0 || s.bytes <= s.limit {
+		return
+	}
+	type blob struct {
+		path string
+		size int64
+		used int64 // modification time, unix nanoseconds: Open touches it
+	}
+	var all []blob
+	ents, _ := os.ReadDir(s.dir)
+	for _, e := range ents {
+		p := filepath.Join(s.dir, e.Name())
+		if !e.Type().IsRegular() || p == keep {
+			continue
+		}
+		if _, err := ParseDigest("sha256:" + e.Name()); err != nil {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			all = append(all, blob{p, info.Size(), info.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(all, func(a, b blob) int { return cmp.Compare(a.used, b.used) })
+	for _, b := range all {
+		if s.bytes <= s.limit {
+			return
+		}
+		if os.Remove(b.path) == nil {
+			s.blobs--
+			s.bytes -= b.size
+			s.evicted++
+		}
+	}
 }
 
 // Open makes (if needed) and returns the store in dir, counting the
@@ -87,6 +151,7 @@ func (s *Store) install(from, p string) error {
 			s.bytes += st.Size()
 		}
 	}
+	s.evictLocked(p)
 	return nil
 }
 
@@ -142,6 +207,8 @@ func (s *Store) Open(digest string) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
+	now := time.Now()
+	os.Chtimes(p, now, now) // marks it used, for SetLimit's eviction; best effort
 	return f, st.Size(), nil
 }
 
