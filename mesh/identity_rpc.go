@@ -128,31 +128,6 @@ func sameKey(certDER, csrDER []byte) error {
 	return nil
 }
 
-// revocationLoop keeps Config.Revocations in step with the root's list and
-// disconnects children whose certificates were revoked.
-func (n *Node) revocationLoop() {
-	for {
-		if err := n.WaitParent(n.ctx); err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
-		b, err := n.Request(ctx, "", kindRevoked, nil)
-		cancel()
-		var list revokedList
-		if err == nil {
-			err = frame.Unmarshal(b, &list)
-		}
-		if err != nil {
-			n.log.Warn("revocation list not refreshed", "err", err)
-		} else if added := n.cfg.Revocations.Replace(list.Serials); len(added) > 0 {
-			n.dropRevoked(added)
-		}
-		if !n.sleep(n.ctx, n.cfg.RenewCheck) {
-			return
-		}
-	}
-}
-
 func (n *Node) dropRevoked(serials []string) {
 	bad := make(map[string]bool, len(serials))
 	for _, s := range serials {
