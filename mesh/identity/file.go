@@ -8,10 +8,10 @@ import (
 	"github.com/google/renameio/v2/maybe"
 )
 
-// writeFileSynced writes b to path atomically (a synced temporary file
+// writeFile writes b to path atomically (a synced temporary file
 // renamed over it, so a crash leaves the old file or the new one), with
 // mode for a new file; the directory is made (0700) if needed.
-func writeFileSynced(path string, b []byte, mode os.FileMode) error {
+func writeFile(path string, b []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

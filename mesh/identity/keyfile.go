@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // LoadOrCreateKey reads the private key at path (see LoadKey), or creates
@@ -93,24 +92,6 @@ func ParseKey(b []byte) (crypto.Signer, error) {
 		}
 	}
 	return nil, fmt.Errorf("pem block %q: want PRIVATE KEY or EC PRIVATE KEY", blk.Type)
-}
-
-// writeFile writes b to path atomically (temp file and rename) with mode.
-func writeFile(path string, b []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // EncodeCert returns the PEM encoding of a DER certificate.

@@ -362,7 +362,7 @@ func (t *Tokens) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileSynced(t.path, b, 0o600)
+	return writeFile(t.path, b, 0o600)
 }
 
 // randomString draws n characters of [a-z0-9] uniformly from crypto/rand.
