@@ -112,9 +112,9 @@ func (r *nodeRegistry) issued(c *x509.Certificate) error {
 	return r.saveLocked()
 }
 
-// liveCerts returns the serials of name's certificates that have not
-// expired, and whether the registry knows name at all.
-func (r *nodeRegistry) liveCerts(name kernel.NodeName) (serials []string, known bool) {
+// liveCerts returns name's certificates that have not expired, and
+// whether the registry knows name at all.
+func (r *nodeRegistry) liveCerts(name kernel.NodeName) (certs []issuedCert, known bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.m[name]
@@ -124,10 +124,10 @@ func (r *nodeRegistry) liveCerts(name kernel.NodeName) (serials []string, known 
 	now := time.Now()
 	for _, ic := range rec.Certs {
 		if now.Before(ic.Expires) {
-			serials = append(serials, ic.Serial)
+			certs = append(certs, ic)
 		}
 	}
-	return serials, true
+	return certs, true
 }
 
 // forget removes name from the registry (its name is free again).

@@ -39,24 +39,28 @@ func (c *controller) DeleteNode(_ context.Context, name string) (api.NodeDeletio
 	case node == c.identity.Name:
 		return api.NodeDeletion{}, api.Errorf(http.StatusBadRequest, "name", "%s is the controller; it cannot be deleted", name)
 	}
-	serials, known := c.nodes.liveCerts(node)
+	certs, known := c.nodes.liveCerts(node)
 	if !known {
 		return api.NodeDeletion{}, api.Errorf(http.StatusNotFound, "name", "no node %q joined this cluster", name)
 	}
-	if len(serials) == 0 && c.node.Reaches(node) {
+	if len(certs) == 0 && c.node.Reaches(node) {
 		// Joined before certificates were recorded: nothing to revoke by
 		// name, and forgetting it would leave it linked.
 		return api.NodeDeletion{}, api.Errorf(http.StatusConflict, "name",
 			"no certificate of %s is on record to revoke (it joined before canopy recorded them; it can be deleted after its next renewal)", name)
 	}
-	for _, s := range serials {
-		serial, ok := new(big.Int).SetString(s, 16)
+	serials := make([]string, 0, len(certs))
+	for _, ic := range certs {
+		serial, ok := new(big.Int).SetString(ic.Serial, 16)
 		if !ok {
-			return api.NodeDeletion{}, fmt.Errorf("node %s: certificate serial %q on record is not hex", name, s)
+			return api.NodeDeletion{}, fmt.Errorf("node %s: certificate serial %q on record is not hex", name, ic.Serial)
 		}
-		if err := c.ca.Revoke(serial); err != nil {
-			return api.NodeDeletion{}, fmt.Errorf("revoke %s's certificate %s: %w", name, s, err)
+		// Until it expires: then it is refused for that, and the
+		// revocation list every gateway fetches stays small.
+		if err := c.ca.RevokeUntil(serial, ic.Expires); err != nil {
+			return api.NodeDeletion{}, fmt.Errorf("revoke %s's certificate %s: %w", name, ic.Serial, err)
 		}
+		serials = append(serials, ic.Serial)
 	}
 	c.node.Revoked(serials)
 	if err := c.nodes.forget(node); err != nil {

@@ -40,7 +40,7 @@ type CA struct {
 	now  func() time.Time
 
 	mu      sync.Mutex
-	revoked map[string]bool // serial, lowercase hex
+	revoked map[string]time.Time // serial, lowercase hex → until when the entry matters (the certificate's expiry; zero: always)
 }
 
 // LoadOrCreateCA loads the CA kept in dir (an Ed25519 or ECDSA key), or
@@ -49,7 +49,7 @@ func LoadOrCreateCA(dir string, now func() time.Time) (*CA, error) {
 	if now == nil {
 		now = time.Now
 	}
-	ca := &CA{dir: dir, now: now, revoked: map[string]bool{}}
+	ca := &CA{dir: dir, now: now, revoked: map[string]time.Time{}}
 	certPath := filepath.Join(dir, caCertFile)
 	b, err := os.ReadFile(certPath)
 	switch {
@@ -158,14 +158,49 @@ func (ca *CA) Sign(csrDER []byte, role kernel.Role, ttl time.Duration) ([]byte, 
 }
 
 // Revoke adds a certificate's serial number to the revocation list and
-// persists the list.
-func (ca *CA) Revoke(serial *big.Int) error {
+// persists the list. The entry stays for good; RevokeUntil lets it go
+// once the certificate has expired.
+func (ca *CA) Revoke(serial *big.Int) error { return ca.RevokeUntil(serial, time.Time{}) }
+
+// RevokeUntil adds a certificate's serial number to the revocation list
+// until notAfter, the certificate's expiry (zero: for good), and persists
+// the list. After its expiry the certificate is refused for that, so the
+// entry is dropped and the list that every gateway fetches stays small.
+func (ca *CA) RevokeUntil(serial *big.Int, notAfter time.Time) error {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	ca.revoked[serial.Text(16)] = true
+	ca.revoked[serial.Text(16)] = notAfter.UTC()
+	return ca.saveRevokedLocked()
+}
+
+// revokedSkew is how long after a revoked certificate's expiry its entry
+// stays: a node whose clock is behind still refuses it meanwhile.
+const revokedSkew = time.Hour
+
+// pruneRevokedLocked drops the entries of certificates that have expired
+// and reports whether it dropped any.
+func (ca *CA) pruneRevokedLocked() bool {
+	now, pruned := ca.now(), false
+	for s, until := range ca.revoked {
+		if !until.IsZero() && now.After(until.Add(revokedSkew)) {
+			delete(ca.revoked, s)
+			pruned = true
+		}
+	}
+	return pruned
+}
+
+// saveRevokedLocked writes the list: a serial per line, with its expiry
+// (RFC 3339) when it has one.
+func (ca *CA) saveRevokedLocked() error {
+	ca.pruneRevokedLocked()
 	list := make([]string, 0, len(ca.revoked))
-	for s := range ca.revoked {
-		list = append(list, s)
+	for s, until := range ca.revoked {
+		if until.IsZero() {
+			list = append(list, s)
+		} else {
+			list = append(list, s+" "+until.Format(time.RFC3339))
+		}
 	}
 	sort.Strings(list)
 	return writeFile(filepath.Join(ca.dir, revokedFile), []byte(strings.Join(list, "\n")+"\n"), 0o600)
@@ -175,7 +210,8 @@ func (ca *CA) Revoke(serial *big.Int) error {
 func (ca *CA) IsRevoked(serial *big.Int) bool {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	return ca.revoked[serial.Text(16)]
+	_, ok := ca.revoked[serial.Text(16)]
+	return ok
 }
 
 func (ca *CA) loadRevoked() error {
@@ -186,8 +222,18 @@ func (ca *CA) loadRevoked() error {
 	if err != nil {
 		return fmt.Errorf("ca: revoked list: %w", err)
 	}
-	for _, s := range strings.Fields(string(b)) {
-		ca.revoked[s] = true
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var until time.Time
+		if len(f) > 1 {
+			if until, err = time.Parse(time.RFC3339, f[1]); err != nil {
+				return fmt.Errorf("ca: revoked list line %d: expiry %q: want RFC 3339", i+1, f[1])
+			}
+		}
+		ca.revoked[f[0]] = until
 	}
 	return nil
 }

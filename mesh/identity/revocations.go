@@ -38,10 +38,14 @@ func (r *Revocations) Replace(serials []string) (added []string) {
 	return added
 }
 
-// List returns the revoked serials of the CA, sorted.
+// List returns the revoked serials of the CA whose certificates have not
+// expired, sorted.
 func (ca *CA) List() []string {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
+	if ca.pruneRevokedLocked() {
+		ca.saveRevokedLocked() // best effort: the file is pruned again at the next change
+	}
 	out := make([]string, 0, len(ca.revoked))
 	for s := range ca.revoked {
 		out = append(out, s)
