@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/api"
+	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/identity"
 )
 
@@ -154,5 +156,44 @@ func TestNodeRegistryCerts(t *testing.T) {
 	}
 	if err := r.admit("pi-1", "sha256:other"); err != nil {
 		t.Fatalf("pi-1's name not free after deletion: %v", err)
+	}
+}
+
+// Labels come with every status report: a node changing them in each one
+// costs a write per interval, not per report, and the last ones are on
+// disk once the registry closes.
+func TestNodeLabelsSavedCoalesced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nodes.json")
+	r, err := openNodeRegistry(path, "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.joined("pi-1", kernel.RoleLeaf, "sha256:k1"); err != nil {
+		t.Fatal(err)
+	}
+	before := r.writes
+	const reports = 200
+	for i := range reports {
+		b, err := frame.Marshal(nodeStatus{Parent: "ctl", Labels: map[string]string{"seq": strconv.Itoa(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.onStatus(context.Background(), "pi-1", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.mu.Lock()
+	writes := r.writes - before
+	r.mu.Unlock()
+	if writes > reports/10 {
+		t.Fatalf("%d label changes made %d writes", reports, writes)
+	}
+	r.close()
+	again, err := openNodeRegistry(path, "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.m["pi-1"].Labels["seq"]; got != strconv.Itoa(reports-1) {
+		t.Fatalf("labels on disk after close: seq=%q", got)
 	}
 }

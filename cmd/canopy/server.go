@@ -209,6 +209,7 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 	if c.nodes, err = openNodeRegistry(filepath.Join(o.data, "nodes.json"), c.identity.Name); err != nil {
 		return nil, err
 	}
+	c.nodes.log = log.With("component", "nodes")
 	if c.ledger, err = ledger.Open(filepath.Join(o.data, "outbox-ledger")); err != nil {
 		return nil, err
 	}
@@ -237,6 +238,9 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 func (c *controller) close() {
 	if c.node != nil {
 		c.node.Close()
+	}
+	if c.nodes != nil {
+		c.nodes.close() // after the mesh: no status arrives any more
 	}
 	if c.ledger != nil {
 		c.ledger.Close()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -39,16 +40,27 @@ type nodeRecord struct {
 // that joined through it, kept in a file, with state and round trips read
 // from the mesh. Safe for concurrent use.
 type nodeRegistry struct {
+	log  *slog.Logger
 	path string
 	self kernel.NodeName
 	mesh *mesh.Node // set before the API serves
 
 	mu sync.Mutex
 	m  map[kernel.NodeName]*nodeRecord
+	// labelSave is the pending write of label changes (saveLabelsAfter);
+	// nil when none is pending. Guarded by mu.
+	labelSave *time.Timer
+	writes    int // times the file was written, guarded by mu
 }
 
+// saveLabelsAfter is how long label changes wait to be written with
+// whatever else changes meanwhile: labels come with every status report,
+// so a node that changes them each time costs one write per interval, not
+// one per report.
+const saveLabelsAfter = 2 * time.Second
+
 func openNodeRegistry(path string, self kernel.NodeName) (*nodeRegistry, error) {
-	r := &nodeRegistry{path: path, self: self, m: map[kernel.NodeName]*nodeRecord{}}
+	r := &nodeRegistry{log: slog.New(slog.DiscardHandler), path: path, self: self, m: map[kernel.NodeName]*nodeRecord{}}
 	var file struct {
 		Nodes []*nodeRecord `json:"nodes"`
 	}
@@ -158,9 +170,31 @@ func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []
 	rec.Parent, rec.Addr, rec.Version, rec.LastSeen = st.Parent, st.Addr, st.Version, time.Now().UTC()
 	if !maps.Equal(rec.Labels, st.Labels) {
 		rec.Labels = st.Labels
-		return nil, r.saveLocked()
+		if r.labelSave == nil {
+			r.labelSave = time.AfterFunc(saveLabelsAfter, r.saveLabels)
+		}
 	}
 	return nil, nil
+}
+
+// saveLabels writes the label changes saveLabelsAfter gathered.
+func (r *nodeRegistry) saveLabels() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.labelSave = nil
+	if err := r.saveLocked(); err != nil {
+		r.log.Warn("node labels not saved; will retry with the next change", "err", err)
+	}
+}
+
+// close writes label changes still waiting.
+func (r *nodeRegistry) close() {
+	r.mu.Lock()
+	pending := r.labelSave != nil && r.labelSave.Stop()
+	r.mu.Unlock()
+	if pending {
+		r.saveLabels()
+	}
 }
 
 // recordLocked returns name's record, made empty if there is none.
@@ -232,6 +266,7 @@ func latencyMillis(rtt map[kernel.NodeName]time.Duration) map[string]float64 {
 }
 
 func (r *nodeRegistry) saveLocked() error {
+	r.writes++
 	file := struct {
 		Nodes []*nodeRecord `json:"nodes"`
 	}{Nodes: make([]*nodeRecord, 0, len(r.m))}
