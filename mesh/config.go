@@ -33,6 +33,17 @@ type Config struct {
 	// Parents are tried in order, the first as primary; empty means this
 	// node is the root of the tree (a controller).
 	Parents []Parent
+	// Alternates are parents learned earlier (saved from OnAlternates),
+	// dialed after Parents until the parent sends its own list.
+	Alternates []Parent
+	// OnAlternates receives the alternate parents whenever the parent
+	// sends a new list (alternates.go), e.g. to save them; it must not
+	// block for long.
+	OnAlternates func([]Parent)
+	// Advertise is the address given to the parent for siblings and
+	// failing-over children to dial: HOST:PORT, or HOST with the bound
+	// port. Empty: the bound address, unless its host is unspecified.
+	Advertise string
 
 	Clock  clock.Clock  // nil: the real clock
 	Rand   *rand.Rand   // nil: seeded from the runtime (backoff jitter)
@@ -107,6 +118,11 @@ func (c *Config) Validate() error {
 	for i, p := range c.Parents {
 		if p.Addr == "" {
 			errs = append(errs, fmt.Errorf("mesh: Parents[%d].Addr is empty", i))
+		}
+	}
+	for i, p := range c.Alternates {
+		if p.Addr == "" {
+			errs = append(errs, fmt.Errorf("mesh: Alternates[%d].Addr is empty", i))
 		}
 	}
 	for _, d := range []struct {

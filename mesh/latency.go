@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,10 +23,12 @@ type Report struct {
 	RTT map[kernel.NodeName]time.Duration
 }
 
-// latencyGraph is the root's collection of reports.
+// latencyGraph is the root's collection of reports. A node's entry goes
+// when its route does (prune): a node deleted or gone leaves the graph.
 type latencyGraph struct {
-	mu sync.Mutex
-	m  map[kernel.NodeName]map[kernel.NodeName]time.Duration
+	mu     sync.Mutex
+	m      map[kernel.NodeName]map[kernel.NodeName]time.Duration
+	pruned time.Time // last prune, on the node's clock
 }
 
 func (g *latencyGraph) init() { g.m = map[kernel.NodeName]map[kernel.NodeName]time.Duration{} }
@@ -36,10 +39,29 @@ func (g *latencyGraph) set(from kernel.NodeName, rtt map[kernel.NodeName]time.Du
 	g.m[from] = rtt
 }
 
+// prune drops the entries of nodes this node has no route to.
+func (n *Node) pruneLatency() {
+	n.mu.Lock()
+	known := make(map[kernel.NodeName]bool, len(n.routes))
+	for name := range n.routes {
+		known[name] = true
+	}
+	n.mu.Unlock()
+	n.lat.mu.Lock()
+	defer n.lat.mu.Unlock()
+	n.lat.pruned = n.cfg.Clock.Now()
+	for name := range n.lat.m {
+		if !known[name] {
+			delete(n.lat.m, name)
+		}
+	}
+}
+
 // Latency returns the latency graph: for each reporting node, its measured
-// round trips to its linked nodes. At the root it covers the whole tree;
-// elsewhere it holds this node's own links.
+// round trips to its linked nodes. At the root it covers the whole tree
+// (the nodes it has a route to); elsewhere it holds this node's own links.
 func (n *Node) Latency() map[kernel.NodeName]map[kernel.NodeName]time.Duration {
+	n.pruneLatency()
 	own := n.measure()
 	n.lat.mu.Lock()
 	defer n.lat.mu.Unlock()
@@ -95,45 +117,59 @@ func (n *Node) reportLoop() {
 	}
 }
 
-// probeLoop measures the alternate parents and, on a node that listens,
-// its listening siblings (siblings.go): a connection (the transport's
-// handshake RTT, or the dial time where it measures none), closed at once
-// without a hello, so the target never counts it as a child. A target
-// that does not answer loses its figure until it answers again.
+// probeLoop measures the configured and learned alternate parents and,
+// on a node that listens, its listening siblings (siblings.go): a
+// connection (the transport's handshake RTT, or the dial time where it
+// measures none), closed at once without a hello, so the target never
+// counts it as a child. A target that does not answer loses its figure
+// until it answers again.
 func (n *Node) probeLoop() {
 	for n.sleep(n.ctx, n.cfg.ProbeInterval) {
-		cur := n.Parent()
 		for _, p := range n.probeTargets() {
-			if p.Name != "" && p.Name == cur {
-				continue
+			if n.ctx.Err() != nil {
+				return
 			}
-			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.DialTimeout)
-			start := time.Now()
-			c, err := n.cfg.Network.Dial(ctx, p.Addr, p.Name)
-			cancel()
-			if err != nil {
-				n.log.Debug("probe failed", "addr", p.Addr, "err", err)
-				if p.Name != "" {
-					n.mu.Lock()
-					delete(n.probes, p.Name) // no stale figure for a node gone silent
-					n.mu.Unlock()
-				}
-				continue
-			}
-			d := c.RTT()
-			if d == 0 {
-				d = time.Since(start)
-			}
-			name := c.Peer().Name
-			c.Close()
-			if name == cur || name == n.cfg.Name {
-				continue
-			}
-			n.mu.Lock()
-			n.probes[name] = d
-			n.mu.Unlock()
+			n.probe(p)
 		}
 	}
+}
+
+// probe measures one target. The figure is kept only when the target is
+// still a probe target (and not the parent) when the probe ends: a list
+// that changed meanwhile must not leave a stale figure behind.
+func (n *Node) probe(p Parent) {
+	cur := n.Parent()
+	if p.Name != "" && p.Name == cur {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.DialTimeout)
+	start := time.Now()
+	c, err := n.cfg.Network.Dial(ctx, p.Addr, p.Name)
+	cancel()
+	if err != nil {
+		n.log.Debug("probe failed", "addr", p.Addr, "err", err)
+		if p.Name != "" {
+			n.mu.Lock()
+			delete(n.probes, p.Name) // no stale figure for a node gone silent
+			n.mu.Unlock()
+		}
+		return
+	}
+	d := c.RTT()
+	if d == 0 {
+		d = time.Since(start)
+	}
+	name := c.Peer().Name
+	c.Close()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if name == n.cfg.Name || (n.parent != nil && n.parent.peer.Name == name) {
+		return
+	}
+	if !slices.ContainsFunc(n.probeTargetsLocked(), func(q Parent) bool { return q.Addr == p.Addr && (q.Name == p.Name || q.Name == "") }) {
+		return
+	}
+	n.probes[name] = d
 }
 
 func (n *Node) onReport(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
@@ -145,6 +181,12 @@ func (n *Node) onReport(_ context.Context, from kernel.NodeName, body []byte) ([
 		return nil, &RemoteError{Code: CodeBadRequest, Msg: "report for another node"}
 	}
 	n.lat.set(from, r.RTT)
+	n.lat.mu.Lock()
+	due := n.cfg.Clock.Now().Sub(n.lat.pruned) >= n.cfg.ReportInterval
+	n.lat.mu.Unlock()
+	if due { // a walk over the routes once per report interval, not per report
+		n.pruneLatency()
+	}
 	return nil, nil
 }
 

@@ -253,12 +253,14 @@ func treeSuite(t *testing.T, mk func(t *testing.T) (*tree, func(kernel.NodeName)
 		// Cut the leaf off, queue more, heal: the rest arrive, in order, once.
 		block("leaf-ob", "gw-1")
 		block("leaf-ob", "gw-2")
+		block("leaf-ob", "ctl") // an alternate it learned from its gateway
 		eventually(t, "leaf lost its parent", func() bool { return leaf.Parent() == "" })
 		for i := 50; i < 120; i++ {
 			ob.Append("t/x", []byte(fmt.Sprint(i)))
 		}
 		unblock("leaf-ob", "gw-1")
 		unblock("leaf-ob", "gw-2")
+		unblock("leaf-ob", "ctl")
 		eventually(t, "all 120 delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 120 })
 		eventually(t, "outbox drained", func() bool { m, _ := ob.Peek(ctx, 1); return len(m) == 0 })
 		mu.Lock()

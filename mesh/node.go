@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,9 @@ type Node struct {
 	outbox   outboxState
 	probes   map[kernel.NodeName]time.Duration // alternates' and siblings' round trips, guarded by mu
 	siblings map[kernel.NodeName]string        // listening siblings' addresses (siblings.go), guarded by mu
+	learned  []Parent                          // alternates learned from the parent (alternates.go), guarded by mu
+	linkedTo Parent                            // the entry the parent link was dialed by, guarded by mu
+	toldAlts []siblingAddr                     // alternates last told to the children, guarded by mu
 	// revokedNews wakes revocationWatch (revocation.go); buffered 1.
 	revokedNews chan struct{}
 	nonce       string
@@ -88,6 +92,7 @@ func New(cfg Config) (*Node, error) {
 		parentUp:    make(chan struct{}),
 		work:        make(chan func()),
 		probes:      map[kernel.NodeName]time.Duration{},
+		learned:     slices.Clone(cfg.Alternates),
 		revokedNews: make(chan struct{}, 1),
 		nonce:       hex.EncodeToString(b),
 	}
@@ -125,7 +130,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.IsRoot() {
 		n.goRun(n.parentLoop)
 		n.goRun(n.reportLoop)
-		if (len(n.cfg.Parents) > 1 || n.ln != nil) && n.cfg.ProbeInterval > 0 {
+		if n.cfg.ProbeInterval > 0 { // alternates may be learned at any time
 			n.goRun(n.probeLoop)
 		}
 		if n.cfg.Outbox != nil {
@@ -189,6 +194,9 @@ func (n *Node) emit(kind EventKind, peer kernel.NodeName, reason string) {
 	n.log.Info(string(kind), "peer", string(peer), "reason", reason)
 	if n.cfg.OnEvent != nil {
 		n.cfg.OnEvent(Event{Kind: kind, Peer: peer, Reason: reason, At: n.cfg.Clock.Now()})
+	}
+	if kind == EventChildUp {
+		n.childUp(peer)
 	}
 }
 

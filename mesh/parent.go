@@ -10,37 +10,61 @@ import (
 	"github.com/canopy-fleet/canopy/mesh/frame"
 )
 
-// parentLoop keeps this node linked to a parent: it dials the parents in
-// order, fails over to the next one when a link is lost or a dial fails,
-// and waits with backoff and jitter when every parent failed in a row.
+// parentLoop keeps this node linked to a parent: it dials the configured
+// parents, then the learned alternates (alternates.go), in order, and
+// fails over to the next one when a link is lost or a dial fails. After
+// losing a link that worked it waits a random fraction of ReconnectMin
+// first, so the children of a gateway that died do not all dial its
+// alternate at once; it waits with backoff when every parent failed in a
+// row, a link dropped before its first heartbeat was answered counting
+// as a failure (so a parent that drops a child after its hello is not
+// redialed in a tight loop).
 func (n *Node) parentLoop() {
 	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock, Rand: n.cfg.Rand}
-	next := 0
+	var lost Parent
 	for n.ctx.Err() == nil {
-		linked := false
-		for i := 0; i < len(n.cfg.Parents) && n.ctx.Err() == nil; i++ {
-			idx := (next + i) % len(n.cfg.Parents)
-			l, err := n.dialParent(idx)
+		n.mu.Lock()
+		cands := n.candidatesLocked(lost)
+		n.mu.Unlock()
+		worked := false
+		for _, p := range cands {
+			if n.ctx.Err() != nil {
+				return
+			}
+			l, err := n.dialParent(p)
 			if err != nil {
-				n.log.Warn("parent dial failed", "addr", n.cfg.Parents[idx].Addr, "err", err)
+				n.log.Warn("parent dial failed", "addr", p.Addr, "err", err)
 				continue
 			}
-			bo.Reset()
-			linked = true
-			reason := n.runParent(l)
+			reason, answered := n.runParent(l, p)
 			n.emit(EventParentLost, l.peer.Name, reason)
 			// A lost parent is tried last: fail over to the next one first.
-			next = idx + 1
-			break
+			lost = p
+			if answered {
+				worked = true
+				break
+			}
 		}
-		if !linked && bo.Wait(n.ctx) != nil {
+		if worked {
+			bo.Reset()
+			if !n.sleep(n.ctx, n.lossJitter()) {
+				return
+			}
+			continue
+		}
+		if bo.Wait(n.ctx) != nil {
 			return
 		}
 	}
 }
 
-func (n *Node) dialParent(idx int) (*peerLink, error) {
-	p := n.cfg.Parents[idx]
+// lossJitter is the wait before redialing after a lost link: uniform in
+// [0, ReconnectMin). Only parentLoop calls it (cfg.Rand is its own).
+func (n *Node) lossJitter() time.Duration {
+	return time.Duration(n.cfg.Rand.Int64N(int64(n.cfg.ReconnectMin)))
+}
+
+func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.DialTimeout)
 	defer cancel()
 	c, err := n.cfg.Network.Dial(ctx, p.Addr, p.Name)
@@ -76,13 +100,16 @@ func (n *Node) dialParent(idx int) (*peerLink, error) {
 	return l, nil
 }
 
-// runParent serves a parent link and beats to it until the link is lost;
-// it returns why.
-func (n *Node) runParent(l *peerLink) string {
+// runParent serves a parent link (dialed by p) and beats to it until the
+// link is lost; it returns why, and whether the parent ever answered a
+// heartbeat.
+func (n *Node) runParent(l *peerLink, p Parent) (string, bool) {
 	n.mu.Lock()
 	n.parent = l
+	n.linkedTo = p
 	n.pending = nil
 	close(n.parentUp)
+	n.childAlternatesChangedLocked() // the new parent is one of them
 	n.mu.Unlock()
 	n.emit(EventParentUp, l.peer.Name, "")
 	n.interestChanged()
@@ -92,20 +119,24 @@ func (n *Node) runParent(l *peerLink) string {
 		defer n.wg.Done()
 		n.serveLink(l)
 	}()
-	reason := n.heartbeat(l)
+	reason, answered := n.heartbeat(l)
 	l.conn.Close()
 	n.mu.Lock()
 	n.parent = nil
-	n.setSiblingsLocked(nil) // the next parent sends its own list
+	n.linkedTo = Parent{}
+	// The next parent sends its own list. The children keep the
+	// alternates they were told until this node links again.
+	n.setSiblingsLocked(nil)
 	n.parentUp = make(chan struct{})
 	n.mu.Unlock()
 	n.interestChanged()
-	return reason
+	return reason, answered
 }
 
 // heartbeat beats every HeartbeatInterval; a parent that has not answered
-// for LostAfter is lost. Each beat's round trip is a latency probe.
-func (n *Node) heartbeat(l *peerLink) string {
+// for LostAfter is lost. Each beat's round trip is a latency probe. It
+// returns why the link was lost and whether any beat was answered.
+func (n *Node) heartbeat(l *peerLink) (reason string, answered bool) {
 	lastOK := n.cfg.Clock.Now()
 	for seq := uint64(1); ; seq++ {
 		// The parent is lost LostAfter after the last answer, so this beat
@@ -120,6 +151,7 @@ func (n *Node) heartbeat(l *peerLink) string {
 		now := n.cfg.Clock.Now()
 		if err == nil {
 			lastOK = now
+			answered = true
 			l.mu.Lock()
 			l.probe = time.Since(start)
 			l.mu.Unlock()
@@ -127,13 +159,13 @@ func (n *Node) heartbeat(l *peerLink) string {
 			n.counter.HeartbeatsMissed.Add(1)
 		}
 		if err != nil && now.Sub(lastOK) >= n.cfg.LostAfter {
-			return fmt.Sprintf("no heartbeat answer for %v: %v", now.Sub(lastOK), err)
+			return fmt.Sprintf("no heartbeat answer for %v: %v", now.Sub(lastOK), err), answered
 		}
 		select {
 		case <-l.conn.Done():
-			return "link closed"
+			return "link closed", answered
 		case <-n.ctx.Done():
-			return "node closed"
+			return "node closed", answered
 		default:
 		}
 		t := n.cfg.Clock.NewTimer(n.cfg.HeartbeatInterval)
@@ -141,10 +173,10 @@ func (n *Node) heartbeat(l *peerLink) string {
 		case <-t.C():
 		case <-l.conn.Done():
 			t.Stop()
-			return "link closed"
+			return "link closed", answered
 		case <-n.ctx.Done():
 			t.Stop()
-			return "node closed"
+			return "node closed", answered
 		}
 	}
 }

@@ -19,12 +19,19 @@ import (
 // siblings: a path between two leaves under one gateway is their two
 // links, which the root's graph already has. Leaves still probe their
 // alternate parents, which are usually their parent's listening siblings.
-// Only listening children are told, so a gateway with 1,000 leaves and a
-// few child gateways sends a short list to a few children.
+// Only listening children are told their siblings, so a gateway with
+// 1,000 leaves and a few child gateways sends a short list to a few
+// children. The same message carries every child's alternates
+// (alternates.go), which leaves are told too.
 
-// siblingsMsg is parent→child: the child's listening siblings.
+// siblingsMsg is parent→child: the child's listening siblings (only to
+// a listening child) and the alternate parents the child may fail over
+// to. Alternates is new in the message: a peer that does not know it
+// refuses the message as malformed (strict decoding), it does not
+// misread it.
 type siblingsMsg struct {
-	Peers []siblingAddr
+	Peers      []siblingAddr
+	Alternates []siblingAddr `cbor:",omitempty"`
 }
 
 type siblingAddr struct {
@@ -34,9 +41,31 @@ type siblingAddr struct {
 }
 
 // advertiseAddr is the listen address this node gives its parent for its
-// siblings to dial: "" when it does not listen or listens on an
-// unspecified host (0.0.0.0, ::), which a sibling cannot dial.
-func (n *Node) advertiseAddr() string { return advertisable(n.Addr()) }
+// siblings (and its children's failover) to dial: Config.Advertise, with
+// the bound port when it names a host only; else the bound address,
+// "" when it does not listen or listens on an unspecified host (0.0.0.0,
+// ::), which a sibling cannot dial.
+func (n *Node) advertiseAddr() string {
+	bound := n.Addr()
+	if bound == "" {
+		return ""
+	}
+	if a := n.cfg.Advertise; a != "" {
+		if _, _, err := net.SplitHostPort(a); err == nil {
+			return a
+		}
+		if _, port, err := net.SplitHostPort(bound); err == nil {
+			return net.JoinHostPort(a, port)
+		}
+		return a
+	}
+	return advertisable(bound)
+}
+
+// Advertised is the address this node tells its parent its children and
+// siblings can dial ("" when none: it does not listen, or listens on an
+// unspecified host without Config.Advertise).
+func (n *Node) Advertised() string { return n.advertiseAddr() }
 
 func advertisable(a string) string {
 	if host, _, err := net.SplitHostPort(a); err == nil {
@@ -47,10 +76,18 @@ func advertisable(a string) string {
 	return a
 }
 
-// siblingsChanged sends every listening child the list of the others.
+// siblingsChanged sends every listening child the list of the others (and
+// its alternates).
 func (n *Node) siblingsChanged() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.tellChildrenLocked(false)
+}
+
+// tellChildrenLocked sends children their siblings and alternates: every
+// child when all is set (the alternates changed), else the listening
+// ones (their siblings changed). n.mu must be held.
+func (n *Node) tellChildrenLocked(all bool) {
 	var ls []*peerLink
 	for _, l := range n.children {
 		if l.listen != "" {
@@ -58,14 +95,23 @@ func (n *Node) siblingsChanged() {
 		}
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i].peer.Name < ls[j].peer.Name })
+	alts := n.alternatesForChildrenLocked()
 	for _, l := range ls {
-		m := siblingsMsg{Peers: make([]siblingAddr, 0, len(ls)-1)}
+		m := siblingsMsg{Peers: make([]siblingAddr, 0, len(ls)-1), Alternates: n.alternatesFor(l.peer.Name, alts)}
 		for _, o := range ls {
 			if o != l {
 				m.Peers = append(m.Peers, siblingAddr{Name: o.peer.Name, Addr: o.listen})
 			}
 		}
 		l.enqueue(tSiblings, m)
+	}
+	if !all {
+		return
+	}
+	for _, l := range n.children {
+		if l.listen == "" {
+			l.enqueue(tSiblings, siblingsMsg{Peers: []siblingAddr{}, Alternates: n.alternatesFor(l.peer.Name, alts)})
+		}
 	}
 }
 
@@ -84,28 +130,45 @@ func (n *Node) onSiblings(l *peerLink, p []byte, s link.Stream) {
 			next[x.Name] = x.Addr
 		}
 	}
+	var changed []Parent
 	n.mu.Lock()
 	if n.parent == l || n.pending == l {
 		n.setSiblingsLocked(next)
+		if alts, ok := n.setLearnedLocked(l, m.Alternates); ok {
+			changed = alts
+		}
+		// This node's children's alternates include its siblings.
+		n.childAlternatesChangedLocked()
 	}
 	n.mu.Unlock()
 	replyOK(s)
+	if changed != nil && n.cfg.OnAlternates != nil {
+		n.cfg.OnAlternates(changed)
+	}
 }
 
 // setSiblingsLocked replaces the sibling list and forgets the probes of
 // nodes that are no longer siblings (unless they are alternates); n.mu
 // must be held.
 func (n *Node) setSiblingsLocked(next map[kernel.NodeName]string) {
-	for name := range n.siblings {
-		if _, ok := next[name]; !ok && !n.isAlternate(name) {
+	n.siblings = next
+	n.forgetProbesLocked()
+}
+
+// forgetProbesLocked drops the round trips of nodes that are no longer
+// probe targets; n.mu must be held.
+func (n *Node) forgetProbesLocked() {
+	for name := range n.probes {
+		if _, ok := n.siblings[name]; !ok && !n.isAlternateLocked(name) {
 			delete(n.probes, name)
 		}
 	}
-	n.siblings = next
 }
 
-func (n *Node) isAlternate(name kernel.NodeName) bool {
-	for _, p := range n.cfg.Parents {
+// isAlternateLocked reports whether name is a configured or learned
+// parent; n.mu must be held.
+func (n *Node) isAlternateLocked(name kernel.NodeName) bool {
+	for _, p := range n.candidatesLocked(Parent{}) {
 		if p.Name == name {
 			return true
 		}
@@ -113,15 +176,19 @@ func (n *Node) isAlternate(name kernel.NodeName) bool {
 	return false
 }
 
-// probeTargets lists what probeLoop measures: the alternate parents, then
-// the siblings that are not also alternates.
+// probeTargets lists what probeLoop measures: the configured and learned
+// parents, then the siblings that are not also among them.
 func (n *Node) probeTargets() []Parent {
-	out := append([]Parent(nil), n.cfg.Parents...)
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.probeTargetsLocked()
+}
+
+func (n *Node) probeTargetsLocked() []Parent {
+	out := n.candidatesLocked(Parent{})
 	names := make([]kernel.NodeName, 0, len(n.siblings))
 	for name := range n.siblings {
-		if !n.isAlternate(name) {
+		if !n.isAlternateLocked(name) {
 			names = append(names, name)
 		}
 	}
