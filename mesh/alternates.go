@@ -24,7 +24,10 @@ import (
 // tried first again when the current parent is lost).
 
 // Alternates is the list of alternate parents this node last learned from
-// a parent (or was started with in Config.Alternates).
+// a parent (or was started with in Config.Alternates): the parent it is
+// linked to when that is not a configured one, then the parent's list.
+// Saved and given back as Config.Alternates, it brings a restarted node
+// whose primary is gone back to where it was.
 func (n *Node) Alternates() []Parent {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -76,12 +79,15 @@ func samePeer(a, b Parent) bool {
 // sent, leaving out this node and l itself; it returns the new list and
 // whether it changed. n.mu must be held.
 func (n *Node) setLearnedLocked(l *peerLink, in []siblingAddr) ([]Parent, bool) {
-	next := make([]Parent, 0, len(in))
+	next := make([]Parent, 0, len(in)+1)
+	if cur := n.linkedTo; cur.Addr != "" && !slices.ContainsFunc(n.cfg.Parents, func(p Parent) bool { return samePeer(p, cur) }) {
+		next = append(next, Parent{Addr: cur.Addr, Name: l.peer.Name})
+	}
 	for _, x := range in {
 		if x.Addr == "" || x.Name == "" || x.Name == n.cfg.Name || x.Name == l.peer.Name || !kernel.ValidName(string(x.Name)) {
 			continue
 		}
-		if slices.ContainsFunc(next, func(p Parent) bool { return p.Name == x.Name }) {
+		if slices.ContainsFunc(next, func(p Parent) bool { return p.Name == x.Name || p.Addr == x.Addr }) {
 			continue
 		}
 		next = append(next, Parent{Addr: x.Addr, Name: x.Name})

@@ -75,12 +75,14 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	n.mu.Lock()
 	h := hello{Version: ProtocolVersion, Routes: n.subtreeLocked(), Interest: n.interestForLocked(l), Listen: n.advertiseAddr()}
 	n.pending = l
+	n.linkedTo = p // for the alternates it sends (which name it when learned)
 	n.mu.Unlock()
 	ok := false
 	defer func() {
 		if !ok { // on success runParent takes the link over
 			n.mu.Lock()
 			n.pending = nil
+			n.linkedTo = Parent{}
 			n.mu.Unlock()
 		}
 	}()

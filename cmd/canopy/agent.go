@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,34 +27,43 @@ import (
 
 // agentOptions are `canopy agent`'s flags.
 type agentOptions struct {
-	join, token, caHash, listen, name, data, labels, logLevel, metrics string
-	gateway                                                            bool
-	joinTimeout                                                        time.Duration
+	join, token, caHash, listen, name, data, labels, logLevel, metrics, advertise string
+	joins, alternates                                                            []string // --join as given; the alternates after the primary
+	gateway                                                                      bool
+	joinTimeout                                                                  time.Duration
 }
 
 func newAgentCmd() *cobra.Command {
 	var o agentOptions
 	cmd := &cobra.Command{
-		Use:   "agent --join ADDR --token TOKEN --ca-hash sha256:HEX [--gateway] [--labels k=v,...] --data DIR",
+		Use:   "agent --join ADDR[,ALT...] --token TOKEN --ca-hash sha256:HEX [--gateway [--advertise HOST[:PORT]]] [--labels k=v,...] --data DIR",
 		Short: "Run a device: join the fleet once, then stay linked to its parent",
 		Long: `Run a device. The first start makes the node's key in --data (it never leaves
 the device), checks the server's CA against --ca-hash, proves the join token,
 sends a certificate request and saves the certificate. Later starts with the
 same --data reuse that identity: no token is needed, and --join defaults to
-the address of the first start. With --gateway the node also accepts children
-on --listen (the token must be a gateway token). 'canopy token create'
-prints the command to run.`,
+the address of the first start. More --join addresses (repeated or
+comma-separated) are alternate parents, dialed when the first is lost;
+the tree also tells each node alternates (its gateway's sibling gateways
+and the gateway's parent), which are saved in --data. With --gateway the
+node also accepts children on --listen (the token must be a gateway
+token) and gives its parent --advertise (default: the bound address, or
+on an unspecified host the address of the interface toward its parent)
+for other nodes to fail over to. 'canopy token create' prints the
+command to run.`,
 		Example: `  canopy agent --join 10.0.0.5:7443 --token abcdef.0123456789abcdef --ca-hash sha256:... --data /var/lib/canopy
-  canopy agent --gateway --listen :7443 --join 10.0.0.5:7443 --token ... --ca-hash sha256:... --labels site=plant-1`,
+  canopy agent --gateway --listen :7443 --join 10.0.0.5:7443 --token ... --ca-hash sha256:... --labels site=plant-1
+  canopy agent --join 10.0.1.1:7443,10.0.1.2:7443 --token ... --ca-hash sha256:...`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), cmd, &o) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.join, "join", "", "parent's mesh address HOST:PORT (a controller or gateway); saved at the first start")
+	fs.StringSliceVar(&o.joins, "join", nil, "parent's mesh address HOST:PORT (a controller or gateway), then any alternate parents (repeat, or separate with commas); saved")
 	fs.StringVar(&o.token, "token", "", "join token from 'canopy token create' (first start only)")
 	fs.StringVar(&o.caHash, "ca-hash", "", "sha256:HEX pin of the cluster CA (required at the first start)")
 	fs.BoolVar(&o.gateway, "gateway", false, "also accept children (needs a gateway token)")
 	fs.StringVar(&o.listen, "listen", ":7443", "with --gateway: the mesh address (UDP) children link to")
+	fs.StringVar(&o.advertise, "advertise", "", "with --gateway: HOST[:PORT] other nodes dial to fail over here (default: the --listen address, or with no host there the address toward the parent)")
 	fs.StringVar(&o.labels, "labels", "", "node labels k=v,... reported to the controller")
 	fs.StringVar(&o.name, "name", "", "node name (default: the host name); fixed at the first start")
 	fs.StringVar(&o.data, "data", defaultDataDir(), "directory for the node's key, certificate, outbox and blobs")
@@ -65,7 +75,9 @@ prints the command to run.`,
 
 // agentState is what an agent keeps besides its identity (agent.json).
 type agentState struct {
-	Join string `json:"join"`
+	Join       string        `json:"join"`                 // the primary parent
+	Alternates []string      `json:"alternates,omitempty"` // alternate parents given by hand (--join)
+	Learned    []agentParent `json:"learned,omitempty"`    // alternate parents the tree told (agent_parents.go)
 }
 
 func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
@@ -77,10 +89,12 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.join != "" {
-		if _, _, err := net.SplitHostPort(o.join); err != nil {
-			return usageError{fmt.Errorf("--join %q: want HOST:PORT", o.join)}
-		}
+	joins, err := parseJoins(o.joins)
+	if err != nil {
+		return err
+	}
+	if len(joins) > 0 {
+		o.join, o.alternates = joins[0], joins[1:]
 	}
 	if o.caHash != "" {
 		if err := identity.ValidateCAHash(o.caHash); err != nil {
@@ -93,6 +107,11 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		if _, _, err := net.SplitHostPort(o.listen); err != nil {
 			return usageError{fmt.Errorf("--listen %q: want HOST:PORT or :PORT", o.listen)}
 		}
+		if err := validAdvertise(o.advertise); err != nil {
+			return usageError{err}
+		}
+	} else if o.advertise != "" {
+		return usageError{errors.New("--advertise is for gateways: add --gateway")}
 	}
 	if o.joinTimeout <= 0 {
 		return usageError{errors.New("--join-timeout must be positive")}
@@ -108,7 +127,7 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		return err
 	}
 	if o.join == "" {
-		o.join = state.Join
+		o.join, o.alternates = state.Join, state.Alternates
 	}
 	id, err := agentIdentity(ctx, o, log)
 	if err != nil {
@@ -120,12 +139,17 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	if !o.gateway && id.Role == kernel.RoleGateway {
 		return usageError{fmt.Errorf("node %s is a gateway: start it with --gateway", id.Name)}
 	}
-	if state.Join != o.join {
-		if err := writeAgentState(statePath, agentState{Join: o.join}); err != nil {
+	if state.Join != o.join || !slices.Equal(state.Alternates, o.alternates) {
+		if state.Join != o.join {
+			state.Learned = nil // another place in the tree: another parent tells
+		}
+		state.Join, state.Alternates = o.join, o.alternates
+		if err := writeAgentState(statePath, state); err != nil {
 			return err
 		}
 	}
-	return runLinkedAgent(ctx, cmd, o, id, labels, log)
+	saver := &stateSaver{path: statePath, st: state, log: log}
+	return runLinkedAgent(ctx, cmd, o, id, labels, saver, log)
 }
 
 // agentIdentity returns the identity saved in --data, or joins the fleet
@@ -220,7 +244,7 @@ func joinError(o *agentOptions, err error) error {
 }
 
 // runLinkedAgent links the node to its parent and runs until ctx ends.
-func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id *identity.Node, labels map[string]string, log *slog.Logger) error {
+func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id *identity.Node, labels map[string]string, saver *stateSaver, log *slog.Logger) error {
 	idDir := filepath.Join(o.data, "identity")
 	rev := &identity.Revocations{}
 	var node *mesh.Node
@@ -245,9 +269,10 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	}
 	up := make(chan struct{}, 1)
 	events := meshmetrics.NewEvents()
+	parents, learned := meshParents(o.join, o.alternates, saver.st)
 	cfg := mesh.Config{
 		Name: id.Name, Role: id.Role, Network: nw,
-		Parents: []mesh.Parent{{Addr: o.join}},
+		Parents: parents, Alternates: learned, OnAlternates: saver.learned,
 		Blobs:   blobs, Outbox: ob.Kernel(), Logger: log,
 		Identity: id, Revocations: rev,
 		OnRenewed: func(n *identity.Node) {
@@ -268,6 +293,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	}
 	if o.gateway {
 		cfg.Listen = o.listen
+		cfg.Advertise = gatewayAdvertise(o.advertise, o.listen, o.join)
 	}
 	if node, err = mesh.New(cfg); err != nil {
 		return err
@@ -287,13 +313,17 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 		return err
 	}
 	defer node.Close()
-	log.Info("agent running", "node", string(id.Name), "role", string(id.Role), "parent", o.join, "listen", node.Addr())
+	addr := node.Advertised()
+	if addr == "" {
+		addr = node.Addr()
+	}
+	log.Info("agent running", "node", string(id.Name), "role", string(id.Role), "parent", o.join, "alternates", o.alternates, "listen", node.Addr(), "advertise", node.Advertised())
 	fmt.Fprintf(cmd.OutOrStdout(), "agent %s (%s): linking to %s", id.Name, id.Role, o.join)
 	if a := node.Addr(); a != "" {
-		fmt.Fprintf(cmd.OutOrStdout(), ", children link to %s", a)
+		fmt.Fprintf(cmd.OutOrStdout(), ", children link to %s", addr)
 	}
 	fmt.Fprintln(cmd.OutOrStdout())
-	reportStatus(ctx, node, nodeStatus{Addr: node.Addr(), Labels: labels, Version: version}, up, log)
+	reportStatus(ctx, node, nodeStatus{Addr: addr, Labels: labels, Version: version}, up, log)
 	log.Info("agent stopping")
 	return nil
 }

@@ -38,9 +38,19 @@ func advertiseAddr(flag, bound, reqHost string) string {
 // the source of a route to a public address (no packet is sent), else
 // the first non-loopback interface address, else loopback.
 func outboundIP() net.IP {
-	if c, err := net.Dial("udp", "192.0.2.1:7443"); err == nil { // TEST-NET-1: only the route is looked up
+	return outboundIPTo("192.0.2.1:7443") // TEST-NET-1: only the route is looked up
+}
+
+// outboundIPTo is the address this machine sends from toward addr
+// (HOST:PORT): the source of the route to it (no packet is sent; a
+// loopback source only toward a loopback addr), else the first
+// non-loopback interface address, else loopback.
+func outboundIPTo(addr string) net.IP {
+	if c, err := net.Dial("udp", addr); err == nil {
 		defer c.Close()
-		if ua, ok := c.LocalAddr().(*net.UDPAddr); ok && !ua.IP.IsLoopback() {
+		ua, ok := c.LocalAddr().(*net.UDPAddr)
+		ra, _ := c.RemoteAddr().(*net.UDPAddr)
+		if ok && (!ua.IP.IsLoopback() || (ra != nil && ra.IP.IsLoopback())) {
 			return ua.IP
 		}
 	}
