@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
@@ -12,53 +13,227 @@ import (
 	"github.com/canopy-fleet/canopy/mesh/link"
 )
 
+// CodeConflict refuses a hello in the name of a child that is already
+// linked here on a live link (one that beats): a second connection with a
+// copy of its certificate must not replace it.
+const CodeConflict = "conflict"
+
+// admitState counts the connections that have not said hello yet, per
+// certificate name and in all, and keeps refusal logs to one line per peer
+// per refusalLogEvery.
+type admitState struct {
+	mu      sync.Mutex
+	pending map[kernel.NodeName]int
+	total   int
+	logs    map[kernel.NodeName]*refusalLog
+}
+
+// refusalLog is the refusals of one peer since its last log line.
+type refusalLog struct {
+	at      time.Time // when the last line was written
+	count   int       // refusals since then, not yet logged
+	why     string    // the latest reason
+	flushed bool      // a line for count is scheduled
+}
+
+// refusalLogEvery is the least time between two refusal lines for one
+// peer; the refusals in between are counted into the next line. Real
+// time: it bounds the log, not a protocol decision.
+const refusalLogEvery = 10 * time.Second
+
+// maxRefusalLogs bounds the peers whose refusals are being counted.
+const maxRefusalLogs = 4096
+
+// acceptLoop accepts child connections. Each peer has MaxPendingPerPeer
+// (per certificate name) and MaxPending (in all) room for connections
+// before their hello: connections beyond either are closed at once, so a
+// flood from one peer costs a handshake each and holds nothing.
 func (n *Node) acceptLoop() {
 	for {
 		c, err := n.ln.Accept(n.ctx)
 		if err != nil {
 			return
 		}
+		name := c.Peer().Name
+		if why := n.takePending(name); why != "" {
+			c.Close()
+			n.refused(name, why)
+			continue
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			defer n.donePending(name)
 			n.admitChild(c)
 		}()
 	}
 }
 
-// admitChild runs the hello exchange on a new connection and then serves
-// the child until its link ends.
-func (n *Node) admitChild(c link.Conn) {
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
-	h, s, err := n.readHello(ctx, c)
-	cancel()
-	if err != nil {
-		select {
-		case <-c.Done(): // closed before any hello: a probe
-			n.log.Debug("connection closed before hello", "peer", string(c.Peer().Name))
-			return
-		default:
+// takePending counts a new connection from name before its hello, or
+// says why it is refused.
+func (n *Node) takePending(name kernel.NodeName) string {
+	a := &n.admit
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pending == nil {
+		a.pending = map[kernel.NodeName]int{}
+	}
+	switch {
+	case a.pending[name] >= n.cfg.MaxPendingPerPeer:
+		return fmt.Sprintf("%d connections from this peer already waiting for their hello (MaxPendingPerPeer)", a.pending[name])
+	case a.total >= n.cfg.MaxPending:
+		return fmt.Sprintf("%d connections already waiting for their hello (MaxPending)", a.total)
+	}
+	a.pending[name]++
+	a.total++
+	n.counter.ConnsPending.Store(int64(a.total))
+	if int64(a.total) > n.counter.ConnsPendingPeak.Load() {
+		n.counter.ConnsPendingPeak.Store(int64(a.total))
+	}
+	return ""
+}
+
+// donePending uncounts a connection from name once its hello is done.
+func (n *Node) donePending(name kernel.NodeName) {
+	a := &n.admit
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pending[name]--; a.pending[name] <= 0 {
+		delete(a.pending, name)
+	}
+	a.total--
+	n.counter.ConnsPending.Store(int64(a.total))
+}
+
+// refused counts a refused connection and logs it: the first refusal of
+// a peer at once, the ones after it in one line per refusalLogEvery with
+// their count.
+func (n *Node) refused(name kernel.NodeName, why string) {
+	n.counter.ConnsRefused.Add(1)
+	now := time.Now()
+	a := &n.admit
+	a.mu.Lock()
+	if a.logs == nil {
+		a.logs = map[kernel.NodeName]*refusalLog{}
+	}
+	r := a.logs[name]
+	if r == nil {
+		if len(a.logs) >= maxRefusalLogs {
+			for k, v := range a.logs {
+				if !v.flushed && now.Sub(v.at) >= refusalLogEvery {
+					delete(a.logs, k)
+				}
+			}
 		}
-		n.log.Warn("refused child", "peer", string(c.Peer().Name), "err", err)
-		// Give the peer a moment to read the error reply before closing.
-		t := time.NewTimer(time.Second)
+		if len(a.logs) >= maxRefusalLogs { // every entry is busy: log without counting
+			a.mu.Unlock()
+			n.log.Warn("refused connection", "peer", string(name), "reason", why)
+			return
+		}
+		r = &refusalLog{}
+		a.logs[name] = r
+	}
+	r.count++
+	r.why = why
+	if !r.at.IsZero() && now.Sub(r.at) < refusalLogEvery {
+		if !r.flushed { // log this interval's count when it ends
+			r.flushed = true
+			time.AfterFunc(refusalLogEvery-now.Sub(r.at), func() { n.flushRefusals(name) })
+		}
+		a.mu.Unlock()
+		return
+	}
+	count := r.count
+	r.at, r.count = now, 0
+	a.mu.Unlock()
+	n.log.Warn("refused connection", "peer", string(name), "reason", why, "refused", count)
+}
+
+// flushRefusals logs the refusals of name counted since its last line.
+func (n *Node) flushRefusals(name kernel.NodeName) {
+	a := &n.admit
+	a.mu.Lock()
+	r := a.logs[name]
+	if r == nil {
+		a.mu.Unlock()
+		return
+	}
+	r.flushed = false
+	if r.count == 0 {
+		a.mu.Unlock()
+		return
+	}
+	count, why := r.count, r.why
+	r.at, r.count = time.Now(), 0
+	a.mu.Unlock()
+	n.log.Warn("refused connections", "peer", string(name), "reason", why, "refused", count, "in", refusalLogEvery)
+}
+
+// refuseChild ends a connection that did not become a child link. When
+// an error reply was sent on s, the peer gets a moment to read it.
+func (n *Node) refuseChild(c link.Conn, s link.Stream, err error) {
+	select {
+	case <-c.Done(): // closed before any hello: a probe
+		n.log.Debug("connection closed before hello", "peer", string(c.Peer().Name))
+		return
+	default:
+	}
+	n.refused(c.Peer().Name, err.Error())
+	if s != nil {
+		t := time.NewTimer(min(time.Second, n.cfg.HelloTimeout))
 		select {
 		case <-c.Done():
 		case <-t.C:
 		case <-n.ctx.Done():
 		}
 		t.Stop()
-		c.Close()
+	}
+	c.Close()
+}
+
+// liveLocked reports whether child link l is open and beating: it beat
+// within the last two heartbeat intervals. n.mu is held.
+func (n *Node) liveLocked(l *peerLink, now time.Time) bool {
+	select {
+	case <-l.conn.Done():
+		return false
+	default:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return now.Sub(l.lastBeat) < 2*n.cfg.HeartbeatInterval
+}
+
+// admitChild runs the hello exchange on a new connection and then serves
+// the child until its link ends. The hello must arrive within
+// HelloTimeout. A hello in the name of a child linked here on a live link
+// is refused: only a link that is closed or has stopped beating is
+// replaced by a new one (the child reconnecting), so a stolen copy of a
+// certificate cannot churn the real child's link.
+func (n *Node) admitChild(c link.Conn) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HelloTimeout)
+	h, s, err := n.readHello(ctx, c)
+	cancel()
+	if err != nil {
+		n.refuseChild(c, s, err)
 		return
 	}
 	l := n.newLink(c, false)
 	name := l.peer.Name
-	l.lastBeat = n.cfg.Clock.Now()
+	now := n.cfg.Clock.Now()
+	l.lastBeat = now
 	l.listen = h.Listen
 	l.interest = setOf(h.Interest)
 	added := []kernel.NodeName{name}
 	n.mu.Lock()
 	old := n.children[name]
+	if old != nil && n.liveLocked(old, now) {
+		n.mu.Unlock()
+		err := fmt.Errorf("%s is already linked here on a live link", name)
+		replyError(s, CodeConflict, "%v", err)
+		n.refuseChild(c, s, err)
+		return
+	}
 	n.children[name] = l
 	if old != nil {
 		for r, via := range n.routes {
@@ -108,6 +283,8 @@ func (n *Node) admitChild(c link.Conn) {
 	}()
 }
 
+// readHello reads the hello on the first stream c opens. On an error the
+// stream is returned when an error reply was sent on it.
 func (n *Node) readHello(ctx context.Context, c link.Conn) (hello, link.Stream, error) {
 	var h hello
 	s, err := c.AcceptStream(ctx)
@@ -123,19 +300,19 @@ func (n *Node) readHello(ctx context.Context, c link.Conn) (hello, link.Stream, 
 	}
 	if err != nil {
 		replyError(s, CodeBadRequest, "hello: %v", err)
-		return h, nil, fmt.Errorf("hello: %w", err)
+		return h, s, fmt.Errorf("hello: %w", err)
 	}
 	if t != tHello {
 		replyError(s, CodeBadRequest, "want hello first, got message type %d", t)
-		return h, nil, fmt.Errorf("first frame is type %d, not hello", t)
+		return h, s, fmt.Errorf("first frame is type %d, not hello", t)
 	}
 	if err := frame.Unmarshal(p, &h); err != nil {
 		replyError(s, CodeBadRequest, "hello: %v", err)
-		return h, nil, fmt.Errorf("hello: %w", err)
+		return h, s, fmt.Errorf("hello: %w", err)
 	}
 	if h.Version != ProtocolVersion {
 		replyError(s, CodeVersion, "protocol version %d not supported, want %d", h.Version, ProtocolVersion)
-		return h, nil, fmt.Errorf("protocol version %d not supported, want %d", h.Version, ProtocolVersion)
+		return h, s, fmt.Errorf("protocol version %d not supported, want %d", h.Version, ProtocolVersion)
 	}
 	if c.Peer().Role == kernel.RoleController && !n.IsRoot() {
 		// Controllers are roots; one linking below a gateway is a misconfiguration.
@@ -170,24 +347,36 @@ func (n *Node) dropChild(l *peerLink, reason string) {
 	n.emit(EventChildLost, l.peer.Name, reason)
 }
 
-// monitorChildren declares children lost when their heartbeats stop.
+// monitorChildren declares children lost when their heartbeats stop: a
+// child is lost once LostAfter has passed since its last heartbeat (or its
+// hello). It sleeps until the earliest of those deadlines, so a silent
+// child is noticed at its deadline rather than up to a check interval
+// after it, and an idle gateway wakes about once per LostAfter less a
+// heartbeat interval. A child linked while it sleeps has its deadline at
+// least LostAfter away, and no sleep is longer than that.
 func (n *Node) monitorChildren() {
-	for n.sleep(n.ctx, n.cfg.HeartbeatInterval) {
+	wait := n.cfg.LostAfter
+	for n.sleep(n.ctx, wait) {
 		now := n.cfg.Clock.Now()
+		next := now.Add(n.cfg.LostAfter)
 		var lost []*peerLink
 		n.mu.Lock()
 		for _, l := range n.children {
 			l.mu.Lock()
-			if now.Sub(l.lastBeat) > n.cfg.LostAfter {
-				lost = append(lost, l)
-			}
+			due := l.lastBeat.Add(n.cfg.LostAfter)
 			l.mu.Unlock()
+			if !now.Before(due) {
+				lost = append(lost, l)
+			} else if due.Before(next) {
+				next = due
+			}
 		}
 		n.mu.Unlock()
 		n.counter.HeartbeatTimeouts.Add(int64(len(lost)))
 		for _, l := range lost {
-			n.dropChild(l, fmt.Sprintf("no heartbeat for more than %v", n.cfg.LostAfter))
+			n.dropChild(l, fmt.Sprintf("no heartbeat for %v", n.cfg.LostAfter))
 		}
+		wait = next.Sub(now)
 	}
 }
 

@@ -72,6 +72,25 @@ type Config struct {
 	// MaxFrame is the largest frame accepted (1 MiB).
 	MaxFrame int
 
+	// HelloTimeout is how long a new connection has to say hello before it
+	// is closed (1s). Well below LostAfter: it bounds what a flood of
+	// silent connections can hold.
+	HelloTimeout time.Duration
+	// MaxPendingPerPeer and MaxPending cap the accepted connections that
+	// have not said hello yet, per certificate name (4) and in all (256).
+	// Connections beyond either cap are closed at once, so one peer (a
+	// stolen certificate, a buggy agent) cannot flood a parent with
+	// connections.
+	MaxPendingPerPeer, MaxPending int
+	// MaxBlobServesPerLink caps the blob downloads one child may have
+	// served at once (4). More wait up to RequestTimeout for a slot and are
+	// then refused as busy; the fetcher retries with backoff.
+	MaxBlobServesPerLink int
+	// BlobStallTimeout cuts a blob download when the child has read
+	// nothing for that long (10s). A slow reader that makes progress is
+	// never cut: every write that moves resets it.
+	BlobStallTimeout time.Duration
+
 	// Blobs is where fetched and served blobs live; nil disables blobs.
 	Blobs *blobstore.Store
 	// Outbox, when set, is delivered to the root in order.
@@ -129,7 +148,8 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"HeartbeatInterval", c.HeartbeatInterval}, {"LostAfter", c.LostAfter}, {"ReportInterval", c.ReportInterval},
-		{"RequestTimeout", c.RequestTimeout}, {"RenewCheck", c.RenewCheck}, {"DialTimeout", c.DialTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll}} {
+		{"RequestTimeout", c.RequestTimeout}, {"RenewCheck", c.RenewCheck}, {"DialTimeout", c.DialTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll},
+		{"HelloTimeout", c.HelloTimeout}, {"BlobStallTimeout", c.BlobStallTimeout}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("mesh: %s must not be negative", d.name))
 		}
@@ -138,8 +158,16 @@ func (c *Config) Validate() error {
 	if w.LostAfter < 3*w.HeartbeatInterval {
 		errs = append(errs, fmt.Errorf("mesh: LostAfter %v must be at least 3 heartbeat intervals (%v)", w.LostAfter, w.HeartbeatInterval))
 	}
-	if c.MaxFrame < 0 {
-		errs = append(errs, errors.New("mesh: MaxFrame must not be negative"))
+	for _, v := range []struct {
+		name string
+		v    int
+	}{{"MaxFrame", c.MaxFrame}, {"MaxPendingPerPeer", c.MaxPendingPerPeer}, {"MaxPending", c.MaxPending}, {"MaxBlobServesPerLink", c.MaxBlobServesPerLink}} {
+		if v.v < 0 {
+			errs = append(errs, fmt.Errorf("mesh: %s must not be negative", v.name))
+		}
+	}
+	if w.MaxPending < w.MaxPendingPerPeer {
+		errs = append(errs, fmt.Errorf("mesh: MaxPending %d must be at least MaxPendingPerPeer %d", w.MaxPending, w.MaxPendingPerPeer))
 	}
 	return errors.Join(errs...)
 }
@@ -160,9 +188,17 @@ func (c Config) withDefaults() Config {
 	def(&c.ReconnectMax, 2*time.Second)
 	def(&c.OutboxPoll, 200*time.Millisecond)
 	def(&c.RenewCheck, time.Minute)
-	if c.MaxFrame == 0 {
-		c.MaxFrame = 1 << 20
+	def(&c.HelloTimeout, time.Second)
+	def(&c.BlobStallTimeout, 10*time.Second)
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
 	}
+	defInt(&c.MaxFrame, 1<<20)
+	defInt(&c.MaxPendingPerPeer, 4)
+	defInt(&c.MaxPending, 256)
+	defInt(&c.MaxBlobServesPerLink, 4)
 	c.Clock = clock.Or(c.Clock)
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))

@@ -39,6 +39,7 @@ type Node struct {
 
 	work     chan func() // handoff to idle stream workers (workers.go)
 	blobs    blobState
+	admit    admitState // connections not yet past their hello (children.go)
 	outbox   outboxState
 	probes   map[kernel.NodeName]time.Duration // alternates' and siblings' round trips, guarded by mu
 	siblings map[kernel.NodeName]string        // listening siblings' addresses (siblings.go), guarded by mu
@@ -73,6 +74,16 @@ type Counters struct {
 
 	BlobBytesServed  atomic.Int64 // blob bytes sent to children
 	BlobBytesFetched atomic.Int64 // blob bytes received from the parent (resumed parts included)
+
+	BlobServesActive  atomic.Int64 // gauge: blob downloads being served now
+	BlobServesStalled atomic.Int64 // blob serves cut because the child stopped reading for BlobStallTimeout
+	BlobServesBusy    atomic.Int64 // blob downloads refused: the link had MaxBlobServesPerLink running
+
+	ConnsPending     atomic.Int64 // gauge: accepted connections that have not said hello yet
+	ConnsPendingPeak atomic.Int64 // the most ConnsPending ever held at once
+	ConnsRefused     atomic.Int64 // connections closed before they became child links (limits, bad or conflicting hellos)
+
+	ControlResyncs atomic.Int64 // links closed because a control frame (routes, interest, siblings) failed, so they resync
 }
 
 // New checks cfg and makes a node; nothing runs until Start.

@@ -28,6 +28,9 @@ type peerLink struct {
 	ready    bool
 	probe    time.Duration // last heartbeat round trip
 	listen   string        // a child's advertised listen address (siblings.go)
+	// blobSlots holds one token per blob download being served on this
+	// link (blobs.go); made on the first download.
+	blobSlots chan struct{}
 
 	ctrlMu      sync.Mutex
 	ctrlQ       []ctrlMsg
@@ -108,10 +111,35 @@ func (l *peerLink) startSender() {
 			_, _, err := l.call(ctx, m.t, m.v)
 			cancel()
 			if err != nil {
-				n.log.Debug("control frame failed", "peer", string(l.peer.Name), "type", m.t, "err", err)
+				l.controlFailed(m, err)
 			}
 		}
 	}()
+}
+
+// controlFailed handles a control frame that did not get through. Routes
+// are deltas and interest is sent only when it changes, so a lost frame
+// would leave the far side wrong until the link ends: the link is closed
+// instead, and the child's next hello (and its ack) carries the whole
+// state again. A frame the peer answered with an error was received and
+// judged: it is not resent.
+func (l *peerLink) controlFailed(m ctrlMsg, err error) {
+	n := l.n
+	var re *RemoteError
+	if errors.As(err, &re) {
+		n.log.Warn("control frame refused", "peer", string(l.peer.Name), "type", m.t, "err", err)
+		return
+	}
+	select {
+	case <-l.conn.Done():
+		return // the link is gone already: it resyncs when the child links again
+	case <-n.ctx.Done():
+		return
+	default:
+	}
+	n.counter.ControlResyncs.Add(1)
+	n.log.Warn("control frame failed: closing the link to resync", "peer", string(l.peer.Name), "type", m.t, "err", err)
+	l.conn.Close()
 }
 
 // call opens a stream, sends one frame and reads the reply frame. A tError

@@ -1,0 +1,184 @@
+package mesh
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/frame"
+	"github.com/canopy-fleet/canopy/mesh/link"
+)
+
+// flood dials addr count times from nw, at most conc at once, runs act on
+// each connection made and returns them all, still open.
+func flood(ctx context.Context, nw link.Network, addr string, count, conc int, act func(link.Conn)) []link.Conn {
+	var (
+		mu    sync.Mutex
+		conns []link.Conn
+		wg    sync.WaitGroup
+	)
+	sem := make(chan struct{}, conc)
+	for i := 0; i < count; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			c, err := nw.Dial(dctx, addr, "")
+			cancel()
+			if err != nil {
+				return
+			}
+			if act != nil {
+				act(c)
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return conns
+}
+
+func closeAll(conns []link.Conn) {
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// quicFloodTree is a controller with a gateway and a leaf under it, over
+// real QUIC on loopback, and the CA that can issue more certificates.
+func quicFloodTree(t *testing.T, base Config) (*tree, *testCA) {
+	ca := newTestCA(t)
+	tr := newTree(t, func(n kernel.NodeName, r kernel.Role) link.Network { return ca.network(t, n, r) }, base)
+	tr.start("ctl", kernel.RoleController, "127.0.0.1:0")
+	tr.start("gw-1", kernel.RoleGateway, "127.0.0.1:0", "ctl")
+	leaf := tr.start("leaf-00", kernel.RoleLeaf, "", "gw-1")
+	leaf.Handle("echo", func(_ context.Context, _ kernel.NodeName, b []byte) ([]byte, error) { return b, nil })
+	eventually(t, "leaf routed at the controller", func() bool { return tr.nodes["ctl"].Reaches("leaf-00") })
+	eventually(t, "gateway's first heartbeat", func() bool { return tr.ev["ctl"].count(EventChildReady, "gw-1") == 1 })
+	return tr, ca
+}
+
+// stillLinked checks the legitimate gateway kept its one link through a
+// flood and that requests still cross the controller both ways.
+func stillLinked(t *testing.T, tr *tree) {
+	t.Helper()
+	ctl, ev := tr.nodes["ctl"], tr.ev["ctl"]
+	if n := ev.count(EventChildLost, "gw-1"); n != 0 {
+		t.Errorf("controller lost its gateway %d times during the flood", n)
+	}
+	if n := ev.count(EventChildUp, "gw-1"); n != 1 {
+		t.Errorf("gateway linked %d times, want once: its link was replaced", n)
+	}
+	if n := tr.ev["gw-1"].count(EventParentLost, ""); n != 0 {
+		t.Errorf("gateway lost its parent %d times during the flood", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if b, err := ctl.Request(ctx, "leaf-00", "echo", []byte("ok")); err != nil || string(b) != "ok" {
+		t.Errorf("controller cannot reach the leaf after the flood: %q %v", b, err)
+	}
+	if !ctl.Reaches("leaf-00") {
+		t.Error("controller lost the route to the leaf")
+	}
+}
+
+// One peer (a valid leaf certificate) opens hundreds of connections at
+// once: some silent, some saying hello, some sending garbage. The
+// controller holds at most MaxPendingPerPeer of them before their hello,
+// closes the rest at once, keeps its gateway linked and keeps answering.
+func TestConnectionFloodQUIC(t *testing.T) {
+	base := fastTimers
+	base.HeartbeatInterval, base.LostAfter = 200*time.Millisecond, 2*time.Second
+	base.MaxPendingPerPeer, base.MaxPending = 4, 64
+	tr, ca := quicFloodTree(t, base)
+	ctl := tr.nodes["ctl"]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	evil := ca.network(t, "evil", kernel.RoleLeaf)
+	var k int
+	var mu sync.Mutex
+	conns := flood(ctx, evil, ctl.Addr(), 300, 32, func(c link.Conn) {
+		mu.Lock()
+		k++
+		i := k
+		mu.Unlock()
+		switch i % 3 {
+		case 0: // silent
+		case 1: // a hello
+			s, err := c.OpenStream(ctx)
+			if err == nil {
+				s.Write(encode(tHello, hello{Version: ProtocolVersion}))
+				s.CloseWrite()
+			}
+		case 2: // garbage
+			s, err := c.OpenStream(ctx)
+			if err == nil {
+				s.Write([]byte{byte(tHello), 0xff, 0xff})
+			}
+		}
+	})
+	defer closeAll(conns)
+	if len(conns) < 100 {
+		t.Fatalf("only %d of 300 dials completed", len(conns))
+	}
+	st := ctl.Stats()
+	if peak := st.ConnsPendingPeak.Load(); peak > int64(base.MaxPendingPerPeer) {
+		t.Errorf("controller held %d connections before their hello, want at most %d", peak, base.MaxPendingPerPeer)
+	}
+	if st.ConnsRefused.Load() == 0 {
+		t.Error("no connection refused")
+	}
+	stillLinked(t, tr)
+	closeAll(conns)
+	eventually(t, "no connection pending", func() bool { return st.ConnsPending.Load() == 0 })
+}
+
+// A stolen copy of the gateway's certificate floods the controller with
+// hellos in the gateway's name. The real gateway's link is live (it
+// beats), so every impostor's hello is refused: the real link is never
+// replaced or dropped.
+func TestImpostorHelloFloodQUIC(t *testing.T) {
+	base := fastTimers
+	base.HeartbeatInterval, base.LostAfter = 200*time.Millisecond, 2*time.Second
+	tr, ca := quicFloodTree(t, base)
+	ctl := tr.nodes["ctl"]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	stolen := ca.network(t, "gw-1", kernel.RoleGateway)
+	var mu sync.Mutex
+	codes := map[string]int{}
+	conns := flood(ctx, stolen, ctl.Addr(), 60, 4, func(c link.Conn) {
+		typ, p, err := rawCall(t, c, encode(tHello, hello{Version: ProtocolVersion}))
+		code := "no reply"
+		switch {
+		case err != nil:
+		case typ == tHelloAck:
+			code = "accepted"
+		case typ == tError:
+			var e errorMsg
+			if frame.Unmarshal(p, &e) == nil {
+				code = e.Code
+			}
+		}
+		mu.Lock()
+		codes[code]++
+		mu.Unlock()
+	})
+	defer closeAll(conns)
+	t.Logf("impostor hellos: %v", codes)
+	if codes["accepted"] != 0 {
+		t.Errorf("%d impostor hellos accepted while the real gateway was linked", codes["accepted"])
+	}
+	if codes[CodeConflict] == 0 {
+		t.Errorf("no impostor hello refused as a conflict: %v", codes)
+	}
+	stillLinked(t, tr)
+}
