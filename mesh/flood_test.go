@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/link"
+	"github.com/canopy-fleet/canopy/mesh/memnet"
 )
 
 // flood dials addr count times from nw, at most conc at once, runs act on
@@ -96,6 +99,7 @@ func TestConnectionFloodQUIC(t *testing.T) {
 	base := fastTimers
 	base.HeartbeatInterval, base.LostAfter = 200*time.Millisecond, 2*time.Second
 	base.MaxPendingPerPeer, base.MaxPending = 4, 64
+	base.ProbeInterval = -1 // no probe connections: every pending one is the flood's
 	tr, ca := quicFloodTree(t, base)
 	ctl := tr.nodes["ctl"]
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -181,4 +185,32 @@ func TestImpostorHelloFloodQUIC(t *testing.T) {
 		t.Errorf("no impostor hello refused as a conflict: %v", codes)
 	}
 	stillLinked(t, tr)
+}
+
+// Refusals of one peer are logged once, then counted into the next line
+// (one per refusalLogEvery), not a line each.
+func TestRefusalLogRateLimited(t *testing.T) {
+	var buf syncBuffer
+	f := memnet.NewFabric()
+	n, err := New(Config{Name: "gw", Role: kernel.RoleGateway, Network: f.Endpoint("gw", kernel.RoleGateway),
+		Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1000; i++ {
+		n.refused("evil", "too many")
+	}
+	n.refused("other", "too many")
+	if got := strings.Count(buf.String(), "refused connection"); got != 2 {
+		t.Fatalf("%d log lines for 1,001 refusals of two peers, want 2:\n%s", got, buf.String())
+	}
+	n.admit.mu.Lock()
+	pending := n.admit.logs["evil"].count
+	n.admit.mu.Unlock()
+	if pending != 999 {
+		t.Fatalf("%d refusals counted for the next line, want 999", pending)
+	}
+	if got := n.Stats().ConnsRefused.Load(); got != 1001 {
+		t.Fatalf("ConnsRefused %d, want 1001", got)
+	}
 }
