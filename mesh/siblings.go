@@ -141,10 +141,12 @@ func (n *Node) onSiblings(l *peerLink, p []byte, s link.Stream) {
 		n.childAlternatesChangedLocked()
 	}
 	n.mu.Unlock()
-	replyOK(s)
+	// Before the reply: the parent sends its next list only after it, so
+	// OnAlternates sees the lists in order.
 	if changed != nil && n.cfg.OnAlternates != nil {
 		n.cfg.OnAlternates(changed)
 	}
+	replyOK(s)
 }
 
 // setSiblingsLocked replaces the sibling list and forgets the probes of

@@ -14,13 +14,14 @@ import (
 // loopback: leaves joined under gw-1 with that one address learn gw-2 (a
 // gateway started with the default kind of --listen, no host, so it
 // advertises the address toward its parent) from the tree and save it;
-// when gw-1 stops they come back linked under gw-2; a leaf restarted
-// while gw-1 is still gone goes straight back there.
+// when gw-1's process is killed (SIGKILL: no goodbye, the leaves notice
+// its silence) they come back linked under gw-2; a leaf restarted while
+// gw-1 is still gone goes straight back there.
 func TestFailoverThroughCLI(t *testing.T) {
 	checkNoLeaks(t)
 	dir := startTestController(t)
 	gw1Tok := createToken(t, "--role", "gateway")
-	gw1 := startProc(t, "gw-1", agentArgs(t, gw1Tok, "--listen", "127.0.0.1:0", "--name", "gw-1", "--data", filepath.Join(dir, "gw-1"))...)
+	gw1 := canopyProcess(t, &syncBuffer{}, agentArgs(t, gw1Tok, "--listen", "127.0.0.1:0", "--name", "gw-1", "--data", filepath.Join(dir, "gw-1"))...)
 	g1 := nodeIs(t, "gw-1", "gateway", "ctl", api.StateLinked)
 	gw2Tok := createToken(t, "--role", "gateway")
 	startProc(t, "gw-2", agentArgs(t, gw2Tok, "--listen", ":0", "--name", "gw-2", "--data", filepath.Join(dir, "gw-2"))...)
@@ -45,7 +46,10 @@ func TestFailoverThroughCLI(t *testing.T) {
 		return err
 	})
 
-	gw1.stop(t)
+	if err := gw1.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	gw1.Wait()
 	for _, name := range leaves {
 		nodeIs(t, name, "leaf", "gw-2", api.StateLinked)
 	}
