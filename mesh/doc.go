@@ -13,11 +13,15 @@
 //     parents and to listening siblings. A node that listens (a gateway)
 //     advertises its address in its hello; its parent tells each listening
 //     child the others' addresses, so gateways under one parent measure
-//     each other directly. Leaves do not listen and are told nothing: a
-//     path between two leaves is their two links, already in the graph,
+//     each other directly. Leaves do not listen and are told no siblings:
+//     a path between two leaves is their two links, already in the graph,
 //     and a leaf's useful alternatives are its alternate parents, which it
 //     probes. A listen address on an unspecified host (0.0.0.0) is not
-//     advertised;
+//     advertised unless Config.Advertise names one;
+//   - alternates handed out by the tree: every child is told where it may
+//     fail over (its gateway's listening siblings and the gateway's
+//     parent), keeps and probes them, and after losing its parent waits a
+//     random fraction of ReconnectMin before dialing them (alternates.go);
 //   - content-addressed blobs, fetched from the nearest cache up the tree;
 //   - fleet-wide topics with interest propagated along the tree, so a
 //     publication travels only toward subtrees with subscribers;
