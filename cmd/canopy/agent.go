@@ -28,9 +28,9 @@ import (
 // agentOptions are `canopy agent`'s flags.
 type agentOptions struct {
 	join, token, caHash, listen, name, data, labels, logLevel, metrics, advertise string
-	joins, alternates                                                            []string // --join as given; the alternates after the primary
-	gateway                                                                      bool
-	joinTimeout                                                                  time.Duration
+	joins, alternates                                                             []string // --join as given; the alternates after the primary
+	gateway                                                                       bool
+	joinTimeout                                                                   time.Duration
 }
 
 func newAgentCmd() *cobra.Command {
@@ -273,7 +273,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	cfg := mesh.Config{
 		Name: id.Name, Role: id.Role, Network: nw,
 		Parents: parents, Alternates: learned, OnAlternates: saver.learned,
-		Blobs:   blobs, Outbox: ob.Kernel(), Logger: log,
+		Blobs: blobs, Outbox: ob.Kernel(), Logger: log,
 		Identity: id, Revocations: rev,
 		OnRenewed: func(n *identity.Node) {
 			if err := n.Save(idDir); err != nil {
