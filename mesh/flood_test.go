@@ -214,3 +214,30 @@ func TestRefusalLogRateLimited(t *testing.T) {
 		t.Fatalf("ConnsRefused %d, want 1001", got)
 	}
 }
+
+// The flood limits are checked with the rest of the configuration.
+func TestFloodLimitsValidate(t *testing.T) {
+	f := memnet.NewFabric()
+	bad := Config{Name: "gw", Role: kernel.RoleGateway, Network: f.Endpoint("gw", kernel.RoleGateway),
+		HelloTimeout: -1, BlobStallTimeout: -1, MaxPendingPerPeer: -1, MaxBlobServesPerLink: -1}
+	err := bad.Validate()
+	if err == nil {
+		t.Fatal("negative limits accepted")
+	}
+	for _, want := range []string{"HelloTimeout", "BlobStallTimeout", "MaxPendingPerPeer", "MaxBlobServesPerLink"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("validation error does not name %s: %v", want, err)
+		}
+	}
+	small := Config{Name: "gw", Role: kernel.RoleGateway, Network: f.Endpoint("gw", kernel.RoleGateway), MaxPending: 2}
+	if err := small.Validate(); err == nil || !strings.Contains(err.Error(), "MaxPending 2 must be at least MaxPendingPerPeer 4") {
+		t.Errorf("MaxPending below MaxPendingPerPeer: %v", err)
+	}
+	ok := Config{Name: "gw", Role: kernel.RoleGateway, Network: f.Endpoint("gw", kernel.RoleGateway)}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("defaults refused: %v", err)
+	}
+	if d := ok.withDefaults(); d.HelloTimeout >= d.LostAfter || d.MaxPendingPerPeer != 4 || d.MaxPending != 256 || d.MaxBlobServesPerLink != 4 {
+		t.Errorf("defaults: hello %v (LostAfter %v), pending %d/%d, blob serves %d", d.HelloTimeout, d.LostAfter, d.MaxPendingPerPeer, d.MaxPending, d.MaxBlobServesPerLink)
+	}
+}
