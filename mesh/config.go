@@ -73,7 +73,8 @@ type Config struct {
 	MaxFrame int
 
 	// HelloTimeout is how long a new connection has to say hello before it
-	// is closed (1s). Well below LostAfter: it bounds what a flood of
+	// is closed (1s, half the default LostAfter). A child says hello as
+	// soon as its handshake is done; the short wait bounds what a flood of
 	// silent connections can hold.
 	HelloTimeout time.Duration
 	// MaxPendingPerPeer and MaxPending cap the accepted connections that
