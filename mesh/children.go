@@ -14,8 +14,11 @@ import (
 )
 
 // CodeConflict refuses a hello in the name of a child that is already
-// linked here on a live link (one that beats): a second connection with a
-// copy of its certificate must not replace it.
+// linked here on a live link (one that beats) with another certificate: a
+// second certificate in its name (an old one not yet expired, a copy
+// issued by mistake) must not replace it. The same certificate replaces
+// the old link: that is the device itself, back after a crash before its
+// old link timed out here.
 const CodeConflict = "conflict"
 
 // admitState counts the connections that have not said hello yet, per
@@ -227,7 +230,7 @@ func (n *Node) admitChild(c link.Conn) {
 	added := []kernel.NodeName{name}
 	n.mu.Lock()
 	old := n.children[name]
-	if old != nil && n.liveLocked(old, now) {
+	if old != nil && n.liveLocked(old, now) && old.peer.Serial != l.peer.Serial {
 		n.mu.Unlock()
 		err := fmt.Errorf("%s is already linked here on a live link", name)
 		replyError(s, CodeConflict, "%v", err)

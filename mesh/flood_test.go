@@ -12,6 +12,7 @@ import (
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/link"
 	"github.com/canopy-fleet/canopy/mesh/memnet"
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 // flood dials addr count times from nw, at most conc at once, runs act on
@@ -239,5 +240,49 @@ func TestFloodLimitsValidate(t *testing.T) {
 	}
 	if d := ok.withDefaults(); d.HelloTimeout >= d.LostAfter || d.MaxPendingPerPeer != 4 || d.MaxPending != 256 || d.MaxBlobServesPerLink != 4 {
 		t.Errorf("defaults: hello %v (LostAfter %v), pending %d/%d, blob serves %d", d.HelloTimeout, d.LostAfter, d.MaxPendingPerPeer, d.MaxPending, d.MaxBlobServesPerLink)
+	}
+}
+
+// A device that crashes and comes back before its old link timed out here
+// shows the same certificate: its new link replaces the old one at once
+// (no conflict, no wait for the old one to go silent).
+func TestSameCertificateReplacesLiveLink(t *testing.T) {
+	base := fastTimers
+	base.HeartbeatInterval, base.LostAfter = 200*time.Millisecond, 2*time.Second
+	tr, ca := quicFloodTree(t, base)
+	ctl := tr.nodes["ctl"]
+	id := ca.identity(t, "gw-9", kernel.RoleGateway)
+	network := func() link.Network {
+		nw, err := quicnet.New(quicnet.Config{Identity: id, Revoked: ca.auth.CA.IsRevoked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nw
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first, err := network().Dial(ctx, ctl.Addr(), "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if typ, p, err := rawCall(t, first, encode(tHello, hello{Version: ProtocolVersion})); typ != tHelloAck {
+		t.Fatalf("first hello: %v %v %s", typ, err, p)
+	}
+	eventually(t, "gw-9 linked", func() bool { return ctl.Reaches("gw-9") })
+	// The "restarted" device: same identity, a new connection, the old one
+	// still open (a crash sends no close).
+	again, err := network().Dial(ctx, ctl.Addr(), "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if typ, p, err := rawCall(t, again, encode(tHello, hello{Version: ProtocolVersion})); typ != tHelloAck {
+		t.Fatalf("the same certificate's new link was refused: %v %v %s", typ, err, p)
+	}
+	select {
+	case <-first.Done():
+	case <-ctx.Done():
+		t.Fatal("the old link was not closed when the same certificate linked again")
 	}
 }
