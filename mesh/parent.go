@@ -97,6 +97,10 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 		c.Close()
 		return nil, fmt.Errorf("hello ack: %w", err)
 	}
+	if ack.Version != ProtocolVersion {
+		c.Close()
+		return nil, fmt.Errorf("parent %s speaks protocol version %d, this node %d: upgrade the older one", l.peer.Name, ack.Version, ProtocolVersion)
+	}
 	l.interest = setOf(ack.Interest)
 	ok = true
 	return l, nil
