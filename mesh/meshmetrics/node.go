@@ -29,6 +29,14 @@ var (
 	blobBytesFetch  = prometheus.NewDesc("canopy_mesh_blob_fetched_bytes_total", "Blob bytes the node received from its parent.", nil, nil)
 	cachedBlobsDesc = prometheus.NewDesc("canopy_mesh_blobstore_blobs", "Complete blobs in the node's blob store; absent without a store.", nil, nil)
 	cachedBytesDesc = prometheus.NewDesc("canopy_mesh_blobstore_bytes", "Size of the complete blobs in the node's blob store; absent without a store.", nil, nil)
+	evictedDesc     = prometheus.NewDesc("canopy_mesh_blobstore_evicted_total", "Blobs the node's store dropped (least recently used) to keep within its size limit; absent without a store.", nil, nil)
+
+	servesActiveDesc  = prometheus.NewDesc("canopy_mesh_blob_serves_active", "Blob downloads the node is serving now.", nil, nil)
+	servesStalledDesc = prometheus.NewDesc("canopy_mesh_blob_serves_stalled_total", "Blob serves cut because the child stopped reading.", nil, nil)
+	servesBusyDesc    = prometheus.NewDesc("canopy_mesh_blob_serves_busy_total", "Blob downloads refused because the child's link had the most serves running.", nil, nil)
+	connsPendingDesc  = prometheus.NewDesc("canopy_mesh_connections_pending", "Accepted connections that have not said hello yet.", nil, nil)
+	connsRefusedDesc  = prometheus.NewDesc("canopy_mesh_connections_refused_total", "Connections closed before they became child links: limits, bad or conflicting hellos.", nil, nil)
+	resyncsDesc       = prometheus.NewDesc("canopy_mesh_control_resyncs_total", "Links closed because a control frame failed, so that they resync.", nil, nil)
 )
 
 // Node is a prometheus.Collector of one mesh node.
@@ -42,7 +50,8 @@ func (c *Node) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{parentUpDesc, childrenDesc, rttDesc, relayedDesc, forwardDesc,
 		droppedDesc, outboxDesc, blobServeDesc, blobFetchDesc, reqSentDesc, reqFailedDesc, reqTimeoutDesc,
 		reqServedDesc, beatSentDesc, beatMissedDesc, beatRecvDesc, beatTimeoutDesc, blobBytesServed,
-		blobBytesFetch, cachedBlobsDesc, cachedBytesDesc} {
+		blobBytesFetch, cachedBlobsDesc, cachedBytesDesc, evictedDesc, servesActiveDesc, servesStalledDesc,
+		servesBusyDesc, connsPendingDesc, connsRefusedDesc, resyncsDesc} {
 		ch <- d
 	}
 }
@@ -83,9 +92,16 @@ func (c *Node) Collect(ch chan<- prometheus.Metric) {
 	counter(beatTimeoutDesc, s.HeartbeatTimeouts.Load())
 	counter(blobBytesServed, s.BlobBytesServed.Load())
 	counter(blobBytesFetch, s.BlobBytesFetched.Load())
+	gauge(servesActiveDesc, float64(s.BlobServesActive.Load()))
+	counter(servesStalledDesc, s.BlobServesStalled.Load())
+	counter(servesBusyDesc, s.BlobServesBusy.Load())
+	gauge(connsPendingDesc, float64(s.ConnsPending.Load()))
+	counter(connsRefusedDesc, s.ConnsRefused.Load())
+	counter(resyncsDesc, s.ControlResyncs.Load())
 	if st := c.n.Blobs(); st != nil {
 		blobs, bytes := st.Cached()
 		gauge(cachedBlobsDesc, float64(blobs))
 		gauge(cachedBytesDesc, float64(bytes))
+		counter(evictedDesc, st.Evicted())
 	}
 }

@@ -157,6 +157,13 @@ func TestNodeMetrics(t *testing.T) {
 		{"leaf", l, "canopy_mesh_parent_up", 1},
 		{"leaf", l, "canopy_mesh_children", 0},
 		{"leaf", l, "canopy_mesh_blobs_fetched_total", 1},
+		{"ctl", c, "canopy_mesh_blob_serves_active", 0},
+		{"ctl", c, "canopy_mesh_connections_pending", 0},
+		{"ctl", c, "canopy_mesh_connections_refused_total", 0},
+		{"ctl", c, "canopy_mesh_control_resyncs_total", 0},
+		{"gw", g, "canopy_mesh_blob_serves_stalled_total", 0},
+		{"gw", g, "canopy_mesh_blob_serves_busy_total", 0},
+		{"gw", g, "canopy_mesh_blobstore_evicted_total", 0},
 	} {
 		if got, ok := x.v[x.key]; !ok || got != x.want {
 			t.Errorf("%s: %s = %v (present %v), want %v", x.node, x.key, got, ok, x.want)
