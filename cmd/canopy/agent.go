@@ -27,10 +27,11 @@ import (
 
 // agentOptions are `canopy agent`'s flags.
 type agentOptions struct {
-	join, token, caHash, listen, name, data, labels, logLevel, metrics, advertise string
-	joins, alternates                                                             []string // --join as given; the alternates after the primary
-	gateway                                                                       bool
-	joinTimeout                                                                   time.Duration
+	join, token, caHash, listen, name, data, labels, logLevel, metrics, advertise, blobCache string
+	blobLimit                                                                                int64    // --blob-cache in bytes; 0 for no bound
+	joins, alternates                                                                        []string // --join as given; the alternates after the primary
+	gateway                                                                                  bool
+	joinTimeout                                                                              time.Duration
 }
 
 func newAgentCmd() *cobra.Command {
@@ -69,6 +70,7 @@ command to run.`,
 	fs.StringVar(&o.data, "data", defaultDataDir(), "directory for the node's key, certificate, outbox and blobs")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: none)")
+	fs.StringVar(&o.blobCache, "blob-cache", "1GiB", "most disk the module cache in --data/blobs may take (least recently used modules go first; 0 for no bound)")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 30*time.Second, "how long the first join may take")
 	return cmd
 }
@@ -116,6 +118,11 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	if o.joinTimeout <= 0 {
 		return usageError{errors.New("--join-timeout must be positive")}
 	}
+	limit, err := kernel.ParseBytes(o.blobCache)
+	if err != nil || limit < 0 {
+		return usageError{fmt.Errorf("--blob-cache %q: want a size like 512MiB, 2GiB or 0 for no bound", o.blobCache)}
+	}
+	o.blobLimit = int64(limit)
 	release, err := claimDataDir(o.data, "agent")
 	if err != nil {
 		return err
@@ -267,6 +274,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	if err != nil {
 		return err
 	}
+	blobs.SetLimit(o.blobLimit)
 	up := make(chan struct{}, 1)
 	events := meshmetrics.NewEvents()
 	parents, learned := meshParents(o.join, o.alternates, saver.st)

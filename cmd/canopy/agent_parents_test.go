@@ -49,6 +49,8 @@ func TestAgentParentFlagsRefused(t *testing.T) {
 		{[]string{"agent", "--join", "a:1,a:1", "--data", dir}, `--join "a:1" given twice`},
 		{[]string{"agent", "--join", "a:1", "--advertise", "10.0.0.1", "--data", dir}, "--advertise is for gateways"},
 		{[]string{"agent", "--gateway", "--join", "a:1", "--advertise", "10.0.0.1:99999", "--data", dir}, "--advertise"},
+		{[]string{"agent", "--join", "a:1", "--blob-cache", "lots", "--data", dir}, `--blob-cache "lots": want a size`},
+		{[]string{"agent", "--join", "a:1", "--blob-cache", "-1GiB", "--data", dir}, `--blob-cache "-1GiB"`},
 	} {
 		_, err := runCLI(t, c.args...)
 		wantErr(t, err, 2, c.want)
