@@ -111,6 +111,9 @@ func TestRevocationReachesGateways(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "gateway drops the revoked child", func() bool { return evs.count(EventChildLost, "leaf-1") > 0 })
+	// The leaf learns why it cannot link again: its parent refuses its
+	// certificate (link.ErrCertificateRefused, from the TLS alert).
+	eventually(t, "the leaf counts its certificate refused", func() bool { return leaf.Stats().CertificateRefusals.Load() > 0 })
 	time.Sleep(500 * time.Millisecond) // the leaf keeps retrying; every try is refused
 	if leaf.Parent() != "" || ctl.Reaches("leaf-1") {
 		t.Fatalf("revoked leaf linked again (parent %q)", leaf.Parent())

@@ -83,7 +83,8 @@ type Counters struct {
 	ConnsPendingPeak atomic.Int64 // the most ConnsPending ever held at once
 	ConnsRefused     atomic.Int64 // connections closed before they became child links (limits, bad or conflicting hellos)
 
-	ControlResyncs atomic.Int64 // links closed because a control frame (routes, interest, siblings) failed, so they resync
+	CertificateRefusals atomic.Int64 // parent dials refused because the parent did not accept this node's certificate
+	ControlResyncs      atomic.Int64 // links closed because a control frame (routes, interest, siblings) failed, so they resync
 }
 
 // New checks cfg and makes a node; nothing runs until Start.

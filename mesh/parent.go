@@ -2,12 +2,14 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/canopy-fleet/canopy/mesh/backoff"
 	"github.com/canopy-fleet/canopy/mesh/frame"
+	"github.com/canopy-fleet/canopy/mesh/link"
 )
 
 // parentLoop keeps this node linked to a parent: it dials the configured
@@ -22,17 +24,23 @@ import (
 func (n *Node) parentLoop() {
 	bo := backoff.Backoff{Min: n.cfg.ReconnectMin, Max: n.cfg.ReconnectMax, Clock: n.cfg.Clock, Rand: n.cfg.Rand}
 	var lost Parent
+	var refusedSaid time.Time // when the last "every parent refuses" line was logged
 	for n.ctx.Err() == nil {
 		n.mu.Lock()
 		cands := n.candidatesLocked(lost)
 		n.mu.Unlock()
 		worked := false
+		refused := 0 // parents that refused this node's certificate, this round
 		for _, p := range cands {
 			if n.ctx.Err() != nil {
 				return
 			}
 			l, err := n.dialParent(p)
 			if err != nil {
+				if errors.Is(err, link.ErrCertificateRefused) {
+					refused++
+					n.counter.CertificateRefusals.Add(1)
+				}
 				n.log.Warn("parent dial failed", "addr", p.Addr, "err", err)
 				continue
 			}
@@ -52,11 +60,20 @@ func (n *Node) parentLoop() {
 			}
 			continue
 		}
+		if now := n.cfg.Clock.Now(); refused > 0 && refused == len(cands) && now.Sub(refusedSaid) >= refusedEvery {
+			refusedSaid = now
+			n.log.Error("every parent refuses this node's certificate: it was revoked (the node deleted from the cluster), has expired, or is from another cluster; to bring the node back, create a join token (canopy token create) and start it once with --token",
+				"parents", len(cands))
+		}
 		if bo.Wait(n.ctx) != nil {
 			return
 		}
 	}
 }
+
+// refusedEvery is the least time between two log lines saying that every
+// parent refuses this node's certificate (it keeps trying meanwhile).
+const refusedEvery = 10 * time.Minute
 
 // lossJitter is the wait before redialing after a lost link: uniform in
 // [0, ReconnectMin). Only parentLoop calls it (cfg.Rand is its own).

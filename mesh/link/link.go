@@ -16,6 +16,12 @@ import (
 // ErrClosed is returned by operations on a closed connection or listener.
 var ErrClosed = errors.New("link closed")
 
+// ErrCertificateRefused is wrapped in the errors of a connection whose
+// peer refused this node's certificate: revoked (the node was deleted),
+// expired, or from another cluster's CA. Networks without certificates
+// never return it.
+var ErrCertificateRefused = errors.New("the peer refused this node's certificate")
+
 // Peer is who is at the other end of a connection, as its certificate (or
 // the in-memory fabric) says.
 type Peer struct {

@@ -36,6 +36,7 @@ var (
 	servesBusyDesc    = prometheus.NewDesc("canopy_mesh_blob_serves_busy_total", "Blob downloads refused because the child's link had the most serves running.", nil, nil)
 	connsPendingDesc  = prometheus.NewDesc("canopy_mesh_connections_pending", "Accepted connections that have not said hello yet.", nil, nil)
 	connsRefusedDesc  = prometheus.NewDesc("canopy_mesh_connections_refused_total", "Connections closed before they became child links: limits, bad or conflicting hellos.", nil, nil)
+	certRefusedDesc   = prometheus.NewDesc("canopy_mesh_certificate_refusals_total", "Parent links refused because the parent did not accept this node's certificate (revoked, expired, another cluster's).", nil, nil)
 	resyncsDesc       = prometheus.NewDesc("canopy_mesh_control_resyncs_total", "Links closed because a control frame failed, so that they resync.", nil, nil)
 )
 
@@ -51,7 +52,7 @@ func (c *Node) Describe(ch chan<- *prometheus.Desc) {
 		droppedDesc, outboxDesc, blobServeDesc, blobFetchDesc, reqSentDesc, reqFailedDesc, reqTimeoutDesc,
 		reqServedDesc, beatSentDesc, beatMissedDesc, beatRecvDesc, beatTimeoutDesc, blobBytesServed,
 		blobBytesFetch, cachedBlobsDesc, cachedBytesDesc, evictedDesc, servesActiveDesc, servesStalledDesc,
-		servesBusyDesc, connsPendingDesc, connsRefusedDesc, resyncsDesc} {
+		servesBusyDesc, connsPendingDesc, connsRefusedDesc, certRefusedDesc, resyncsDesc} {
 		ch <- d
 	}
 }
@@ -98,6 +99,7 @@ func (c *Node) Collect(ch chan<- prometheus.Metric) {
 	gauge(connsPendingDesc, float64(s.ConnsPending.Load()))
 	counter(connsRefusedDesc, s.ConnsRefused.Load())
 	counter(resyncsDesc, s.ControlResyncs.Load())
+	counter(certRefusedDesc, s.CertificateRefusals.Load())
 	if st := c.n.Blobs(); st != nil {
 		blobs, bytes := st.Cached()
 		gauge(cachedBlobsDesc, float64(blobs))

@@ -2,6 +2,7 @@ package quicnet
 
 import (
 	"context"
+	"errors"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -272,6 +273,36 @@ func (c *conn) AcceptStream(ctx context.Context) (link.Stream, error) {
 }
 
 type stream struct{ *quic.Stream }
+
+// Read reads from the stream; a connection the peer closed because it
+// refused this node's certificate says so (link.ErrCertificateRefused).
+func (s stream) Read(p []byte) (int, error) {
+	n, err := s.Stream.Read(p)
+	return n, certRefusal(err)
+}
+
+// Write writes to the stream, with Read's errors.
+func (s stream) Write(p []byte) (int, error) {
+	n, err := s.Stream.Write(p)
+	return n, certRefusal(err)
+}
+
+// certRefusal wraps link.ErrCertificateRefused into err when it is the
+// peer's TLS alert against this node's certificate. In TLS 1.3 the client
+// finishes its handshake before the server checks the client's
+// certificate, so the server's refusal arrives on the first stream, not
+// at Dial.
+func certRefusal(err error) error {
+	var te *quic.TransportError
+	if err == nil || !errors.As(err, &te) || !te.Remote || !te.ErrorCode.IsCryptoError() {
+		return err
+	}
+	switch alert := uint8(te.ErrorCode - quic.TransportErrorCode(0x100)); alert {
+	case 42, 43, 44, 45, 46, 48, 116: // bad, unsupported, revoked, expired or unknown certificate; unknown CA; certificate required
+		return fmt.Errorf("%w: %w", link.ErrCertificateRefused, err)
+	}
+	return err
+}
 
 func (s stream) CloseWrite() error { return s.Stream.Close() }
 func (s stream) Abort() {
