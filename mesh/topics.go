@@ -34,7 +34,7 @@ type topicState struct {
 	upInterest map[string]bool
 	seenMu     sync.Mutex
 	seen       map[string]*delivery
-	order  []string
+	order      []string
 }
 
 // delivery is a publication this node has taken: done closes when its
