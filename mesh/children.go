@@ -225,7 +225,11 @@ func (n *Node) admitChild(c link.Conn) {
 	name := l.peer.Name
 	now := n.cfg.Clock.Now()
 	l.lastBeat = now
-	l.listen = h.Listen
+	if l.peer.Role != kernel.RoleLeaf {
+		// A leaf is no one's parent: its address, were it told down the
+		// tree as a sibling and alternate, would draw other nodes' links.
+		l.listen = h.Listen
+	}
 	l.interest = setOf(h.Interest)
 	added := []kernel.NodeName{name}
 	n.mu.Lock()

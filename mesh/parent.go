@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/backoff"
 	"github.com/canopy-fleet/canopy/mesh/frame"
 	"github.com/canopy-fleet/canopy/mesh/link"
@@ -87,6 +88,12 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	c, err := n.cfg.Network.Dial(ctx, p.Addr, p.Name)
 	if err != nil {
 		return nil, err
+	}
+	if peer := c.Peer(); peer.Role == kernel.RoleLeaf {
+		// Whoever told this address, a leaf holds no subtree: under it
+		// this node's traffic would be the leaf's to read or drop.
+		c.Close()
+		return nil, fmt.Errorf("%s at %s is a leaf, and a leaf is no one's parent", peer.Name, p.Addr)
 	}
 	l := n.newLink(c, true)
 	n.mu.Lock()
