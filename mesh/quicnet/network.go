@@ -23,6 +23,8 @@ type Network struct {
 	cfg   Config
 	joins chan struct{}
 	id    atomic.Pointer[identity.Node]
+	// Refusal log lines, each kind at most once per warnEvery.
+	refusedPeer, refusedServer, refusedJoin warnLimiter
 }
 
 // New checks cfg and returns a network.
@@ -98,13 +100,13 @@ func (n *Network) serverTLS() *tls.Config {
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if cs.NegotiatedProtocol == ALPNJoin {
 				if n.cfg.Join == nil {
-					n.cfg.Logger.Warn("refused join: this node does not serve joins")
+					n.refusedJoin.warn(n.cfg.Logger, "refused join: this node does not serve joins")
 					return fmt.Errorf("joins are not served here")
 				}
 				return nil
 			}
 			if _, err := v.VerifyCert(leafOf(cs), ""); err != nil {
-				n.cfg.Logger.Warn("refused peer", "err", err)
+				n.refusedPeer.warn(n.cfg.Logger, "refused peer", "err", err)
 				return err
 			}
 			return nil
@@ -124,7 +126,7 @@ func (n *Network) clientTLS(want kernel.NodeName) *tls.Config {
 		SessionTicketsDisabled: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if _, err := v.VerifyCert(leafOf(cs), want); err != nil {
-				n.cfg.Logger.Warn("refused server", "err", err)
+				n.refusedServer.warn(n.cfg.Logger, "refused server", "err", err)
 				return err
 			}
 			return nil
@@ -219,14 +221,14 @@ func (l *listener) Accept(ctx context.Context) (link.Conn, error) {
 					l.n.serveJoin(qc)
 				}()
 			default:
-				l.n.cfg.Logger.Warn("refused join: too many at once", "remote", qc.RemoteAddr())
+				l.n.refusedJoin.warn(l.n.cfg.Logger, "refused join: too many at once", "remote", qc.RemoteAddr())
 				qc.CloseWithError(2, "too many joins")
 			}
 			continue
 		}
 		c, err := wrap(qc)
 		if err != nil {
-			l.n.cfg.Logger.Warn("refused peer", "remote", qc.RemoteAddr(), "err", err)
+			l.n.refusedPeer.warn(l.n.cfg.Logger, "refused peer", "remote", qc.RemoteAddr(), "err", err)
 			qc.CloseWithError(1, "bad certificate")
 			continue
 		}
