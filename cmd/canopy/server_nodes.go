@@ -47,6 +47,11 @@ type nodeRegistry struct {
 
 	mu sync.Mutex
 	m  map[kernel.NodeName]*nodeRecord
+	// gone are the nodes being deleted or deleted since the start: no
+	// certificate is recorded (so none handed out) for them and no status
+	// report brings them back, until one joins again (admit). Guarded by
+	// mu.
+	gone map[kernel.NodeName]bool
 	// labelSave is the pending write of label changes (saveLabelsAfter);
 	// nil when none is pending. Guarded by mu.
 	labelSave *time.Timer
@@ -60,7 +65,7 @@ type nodeRegistry struct {
 const saveLabelsAfter = 2 * time.Second
 
 func openNodeRegistry(path string, self kernel.NodeName) (*nodeRegistry, error) {
-	r := &nodeRegistry{log: slog.New(slog.DiscardHandler), path: path, self: self, m: map[kernel.NodeName]*nodeRecord{}}
+	r := &nodeRegistry{log: slog.New(slog.DiscardHandler), path: path, self: self, m: map[kernel.NodeName]*nodeRecord{}, gone: map[kernel.NodeName]bool{}}
 	var file struct {
 		Nodes []*nodeRecord `json:"nodes"`
 	}
@@ -89,6 +94,7 @@ func (r *nodeRegistry) admit(name kernel.NodeName, key string) error {
 	if rec := r.m[name]; rec != nil && rec.Key != "" && rec.Key != key {
 		return fmt.Errorf("node name %q is taken by another device (joined %s): start this one with another --name", name, rec.Joined.Format(time.DateOnly))
 	}
+	delete(r.gone, name) // a join with a token: the name is in use again
 	return nil
 }
 
@@ -114,6 +120,11 @@ func (r *nodeRegistry) issued(c *x509.Certificate) error {
 	name := kernel.NodeName(c.Subject.CommonName)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.gone[name] {
+		// A renewal whose old certificate was checked just before the
+		// deletion revoked it: the new one would not be revoked.
+		return fmt.Errorf("node %s was deleted: it comes back only with a new join token", name)
+	}
 	rec := r.recordLocked(name)
 	if rec.Role == "" && len(c.Subject.OrganizationalUnit) > 0 {
 		rec.Role = kernel.Role(c.Subject.OrganizationalUnit[0]) // kept on disk from now on
@@ -129,6 +140,31 @@ func (r *nodeRegistry) issued(c *x509.Certificate) error {
 func (r *nodeRegistry) liveCerts(name kernel.NodeName) (certs []issuedCert, known bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.liveCertsLocked(name)
+}
+
+// deleting is liveCerts for a node about to be deleted: from now on no
+// certificate is recorded for it (issued refuses) and its status reports
+// are ignored, so every certificate it holds is among those returned.
+// undelete ends that when the deletion fails.
+func (r *nodeRegistry) deleting(name kernel.NodeName) (certs []issuedCert, known bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	certs, known = r.liveCertsLocked(name)
+	if known {
+		r.gone[name] = true
+	}
+	return certs, known
+}
+
+// undelete takes back deleting after a deletion failed.
+func (r *nodeRegistry) undelete(name kernel.NodeName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.gone, name)
+}
+
+func (r *nodeRegistry) liveCertsLocked(name kernel.NodeName) (certs []issuedCert, known bool) {
 	rec := r.m[name]
 	if rec == nil {
 		return nil, false
@@ -166,6 +202,9 @@ func (r *nodeRegistry) onStatus(_ context.Context, from kernel.NodeName, body []
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.gone[from] {
+		return nil, nil // sent before its links were dropped
+	}
 	rec := r.recordLocked(from)
 	rec.Parent, rec.Addr, rec.Version, rec.LastSeen = st.Parent, st.Addr, st.Version, time.Now().UTC()
 	if !maps.Equal(rec.Labels, st.Labels) {

@@ -39,10 +39,18 @@ func (c *controller) DeleteNode(_ context.Context, name string) (api.NodeDeletio
 	case node == c.identity.Name:
 		return api.NodeDeletion{}, api.Errorf(http.StatusBadRequest, "name", "%s is the controller; it cannot be deleted", name)
 	}
-	certs, known := c.nodes.liveCerts(node)
+	// From here no certificate is issued to the node: a renewal in flight
+	// would otherwise get one that is not revoked.
+	certs, known := c.nodes.deleting(node)
 	if !known {
 		return api.NodeDeletion{}, api.Errorf(http.StatusNotFound, "name", "no node %q joined this cluster", name)
 	}
+	deleted := false
+	defer func() {
+		if !deleted {
+			c.nodes.undelete(node)
+		}
+	}()
 	if len(certs) == 0 && c.node.Reaches(node) {
 		// Joined before certificates were recorded: nothing to revoke by
 		// name, and forgetting it would leave it linked.
@@ -63,6 +71,7 @@ func (c *controller) DeleteNode(_ context.Context, name string) (api.NodeDeletio
 		serials = append(serials, ic.Serial)
 	}
 	c.node.Revoked(serials)
+	deleted = true // revoked: renewals stay refused even if the list is not saved
 	if err := c.nodes.forget(node); err != nil {
 		return api.NodeDeletion{}, fmt.Errorf("node %s revoked, but not removed from the node list: %w", name, err)
 	}
