@@ -96,7 +96,7 @@ func (n *Node) setLearnedLocked(l *peerLink, in []siblingAddr) ([]Parent, bool) 
 		return nil, false
 	}
 	n.learned = next
-	n.forgetProbesLocked()
+	n.probeTargetsChangedLocked()
 	return slices.Clone(next), true
 }
 

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -123,8 +124,27 @@ func (n *Node) reportLoop() {
 // measures none), closed at once without a hello, so the target never
 // counts it as a child. A target that does not answer loses its figure
 // until it answers again.
+// probeSpread bounds the random wait before probing new targets.
+const probeSpread = 5 * time.Second
+
 func (n *Node) probeLoop() {
-	for n.sleep(n.ctx, n.cfg.ProbeInterval) {
+	for {
+		t := n.cfg.Clock.NewTimer(n.cfg.ProbeInterval)
+		select {
+		case <-t.C():
+		case <-n.probeSoon:
+			// New targets: probe them soon, spread over a little time so
+			// the children of a gateway told of new siblings at once do
+			// not all dial them at once.
+			t.Stop()
+			if !n.sleep(n.ctx, rand.N(min(n.cfg.ProbeInterval/8, probeSpread)+1)) {
+				return
+			}
+		case <-n.ctx.Done():
+			t.Stop()
+			return
+		}
+		t.Stop()
 		for _, p := range n.probeTargets() {
 			if n.ctx.Err() != nil {
 				return

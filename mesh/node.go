@@ -48,9 +48,11 @@ type Node struct {
 	toldAlts []siblingAddr                     // alternates last told to the children, guarded by mu
 	// revokedNews wakes revocationWatch (revocation.go); buffered 1.
 	revokedNews chan struct{}
-	nonce       string
-	seq         atomic.Uint64
-	counter     Counters
+	// probeSoon wakes probeLoop when its targets change; buffered 1.
+	probeSoon chan struct{}
+	nonce     string
+	seq       atomic.Uint64
+	counter   Counters
 }
 
 // Counters are totals a node keeps about its work, for tests and metrics.
@@ -106,6 +108,7 @@ func New(cfg Config) (*Node, error) {
 		probes:      map[kernel.NodeName]time.Duration{},
 		learned:     slices.Clone(cfg.Alternates),
 		revokedNews: make(chan struct{}, 1),
+		probeSoon:   make(chan struct{}, 1),
 		nonce:       hex.EncodeToString(b),
 	}
 	n.topics.init()

@@ -154,7 +154,18 @@ func (n *Node) onSiblings(l *peerLink, p []byte, s link.Stream) {
 // must be held.
 func (n *Node) setSiblingsLocked(next map[kernel.NodeName]string) {
 	n.siblings = next
+	n.probeTargetsChangedLocked()
+}
+
+// probeTargetsChangedLocked forgets the round trips of nodes no longer
+// probed and has the new targets probed soon, not a ProbeInterval later
+// (the controller places work by these figures); n.mu must be held.
+func (n *Node) probeTargetsChangedLocked() {
 	n.forgetProbesLocked()
+	select {
+	case n.probeSoon <- struct{}{}:
+	default:
+	}
 }
 
 // forgetProbesLocked drops the round trips of nodes that are no longer

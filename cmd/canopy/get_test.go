@@ -31,6 +31,27 @@ func TestGetNodes(t *testing.T) {
 		return nil
 	})
 
+	t.Run("describe", func(t *testing.T) {
+		out, err := runCLI(t, "describe", "node", "leaf-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"Name:", "leaf-1", "Parent:", "ctl", "site=plant-1,zone=b", "Round trips:", "parent"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("describe node printed no %q:\n%s", want, out)
+			}
+		}
+		out, err = runCLI(t, "describe", "node", "leaf-1", "-o", "json")
+		var n api.Node
+		if err != nil || json.Unmarshal([]byte(out), &n) != nil || n.Name != "leaf-1" || n.LatencyMillis["ctl"] <= 0 {
+			t.Fatalf("describe -o json: %v\n%s", err, out)
+		}
+		_, err = runCLI(t, "describe", "node", "pi-404")
+		wantErr(t, err, 1, `no node "pi-404"`)
+		_, err = runCLI(t, "describe", "pods", "x")
+		wantErr(t, err, 2, "unknown resource")
+	})
+
 	t.Run("table", func(t *testing.T) {
 		out, err := runCLI(t, "get", "nodes")
 		if err != nil {

@@ -36,6 +36,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newTokenCmd(),
 		newGetCmd(),
 		newDeleteCmd(),
+		newDescribeCmd(),
 	)
 	return root
 }
