@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -242,10 +243,12 @@ func (n *Node) admitChild(c link.Conn) {
 		return
 	}
 	n.children[name] = l
+	var gone []kernel.NodeName // routed through the old link, and not claimed now
 	if old != nil {
 		for r, via := range n.routes {
 			if via == old {
 				delete(n.routes, r)
+				gone = append(gone, r)
 			}
 		}
 	}
@@ -259,6 +262,7 @@ func (n *Node) admitChild(c link.Conn) {
 			refused = append(refused, r)
 		}
 	}
+	gone = slices.DeleteFunc(gone, func(r kernel.NodeName) bool { return n.routes[r] != nil })
 	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l)}
 	l.sent = strings.Join(ack.Interest, "\x00")
 	n.mu.Unlock()
@@ -273,7 +277,7 @@ func (n *Node) admitChild(c link.Conn) {
 	if len(refused) > 0 {
 		n.log.Warn("routes refused", "peer", string(name), "role", string(l.peer.Role), "names", refused)
 	}
-	n.sendRoutesUp(added, nil)
+	n.sendRoutesUp(added, gone)
 	n.interestChanged()
 	if l.listen != "" || (old != nil && old.listen != "") {
 		n.siblingsChanged()
