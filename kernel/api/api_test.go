@@ -127,7 +127,7 @@ func TestEndpoints(t *testing.T) {
 		{name: "tokens as viewer", method: "GET", path: "/api/v1/tokens", token: "view", status: 403, want: "needs operator"},
 		{name: "tokens by PUT", method: "PUT", path: "/api/v1/tokens", token: "op", status: 405, want: "use GET or POST"},
 		{name: "revoke a join token", method: "DELETE", path: "/api/v1/tokens/aaaaaa", token: "op", status: 200, want: `"state": "revoked"`},
-		{name: "revoke an admin token as operator", method: "DELETE", path: "/api/v1/tokens/adminn", token: "op", status: 403, want: "may not revoke a admin token"},
+		{name: "revoke an admin token as operator", method: "DELETE", path: "/api/v1/tokens/adminn", token: "op", status: 403, want: "operator tokens may not revoke admin tokens"},
 		{name: "revoke an admin token as admin", method: "DELETE", path: "/api/v1/tokens/adminn", token: "adm", status: 200, want: `"state": "revoked"`},
 		{name: "revoke an unknown token", method: "DELETE", path: "/api/v1/tokens/bbbbbb", token: "op", status: 404, field: "id"},
 		{name: "revoke a whole token", method: "DELETE", path: "/api/v1/tokens/aaaaaa.0123456789abcdef", token: "op", status: 400, field: "id"},

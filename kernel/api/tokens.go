@@ -215,7 +215,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, caller Role
 		if role == TokenAgent || role == TokenGateway || caller.Allows(Role(role)) {
 			return nil
 		}
-		return Errorf(http.StatusForbidden, "", "a %s token may not revoke a %s token", caller, role)
+		return Errorf(http.StatusForbidden, "", "%s tokens may not revoke %s tokens", caller, role)
 	})
 	if err != nil {
 		return err
