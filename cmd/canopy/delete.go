@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/api"
 )
 
@@ -25,26 +24,10 @@ once and refuse it from then on, and the controller forgets it, so the name is
 free for another device. The device comes back only by joining again with a new
 join token.`,
 		Example: `  canopy delete node pi-7`,
-		Args: usageArgs(func(_ *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return fmt.Errorf("delete: want node NAME")
-			}
-			if _, ok := deleteResources[args[0]]; !ok {
-				return fmt.Errorf("delete: unknown resource %q: want node", args[0])
-			}
-			if !kernel.ValidName(args[1]) {
-				return fmt.Errorf("delete node: %q is not a node name (1-63 lowercase letters, digits, dashes)", args[1])
-			}
-			return nil
-		}),
+		Args:    usageArgs(kindAndName("delete", deleteResources)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			defer c.http.CloseIdleConnections()
 			var d api.NodeDeletion
-			if err := c.do(cmd.Context(), http.MethodDelete, "/api/v1/nodes/"+args[1], nil, &d); err != nil {
+			if err := callAPI(cmd, &cf, http.MethodDelete, "/api/v1/nodes/"+args[1], nil, &d); err != nil {
 				return fmt.Errorf("delete node %s: %w", args[1], err)
 			}
 			n := len(d.RevokedCertificates)

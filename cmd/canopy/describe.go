@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/kernel/api"
 )
 
@@ -36,29 +34,13 @@ parent, its children, and the sibling gateways and alternate parents it probes
 GET /api/v1/nodes/NAME whole.`,
 		Example: `  canopy describe node pi-7
   canopy describe node gw-1 -o json`,
-		Args: usageArgs(func(_ *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return fmt.Errorf("describe: want node NAME")
-			}
-			if _, ok := describeResources[args[0]]; !ok {
-				return fmt.Errorf("describe: unknown resource %q: want node", args[0])
-			}
-			if !kernel.ValidName(args[1]) {
-				return fmt.Errorf("describe node: %q is not a node name (1-63 lowercase letters, digits, dashes)", args[1])
-			}
-			return nil
-		}),
+		Args: usageArgs(kindAndName("describe", describeResources)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" && output != "yaml" {
-				return usageError{fmt.Errorf("-o %q: want text, json or yaml", output)}
-			}
-			c, err := cf.client()
-			if err != nil {
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
 				return err
 			}
-			defer c.http.CloseIdleConnections()
 			var n api.Node
-			if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/nodes/"+args[1], nil, &n); err != nil {
+			if err := callAPI(cmd, &cf, http.MethodGet, "/api/v1/nodes/"+args[1], nil, &n); err != nil {
 				return fmt.Errorf("describe node %s: %w", args[1], err)
 			}
 			return printNode(cmd.OutOrStdout(), n, output, time.Now())
@@ -73,13 +55,8 @@ GET /api/v1/nodes/NAME whole.`,
 // printNode writes one node as kubectl describe does, or whole as JSON or
 // YAML.
 func printNode(w io.Writer, n api.Node, output string, now time.Time) error {
-	switch output {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(n)
-	case "yaml":
-		return writeYAMLOf(w, n)
+	if done, err := writeAs(w, n, output); done {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, f := range [][2]string{

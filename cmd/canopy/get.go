@@ -38,16 +38,11 @@ answers (GET /api/v1/nodes).`,
 		ValidArgs: []string{"nodes"},
 		Args:      usageArgs(getArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" && output != "yaml" {
-				return usageError{fmt.Errorf("-o %q: want table, json or yaml", output)}
-			}
-			c, err := cf.client()
-			if err != nil {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
-			defer c.http.CloseIdleConnections()
 			var list api.NodeList
-			if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/nodes", nil, &list); err != nil {
+			if err := callAPI(cmd, &cf, http.MethodGet, "/api/v1/nodes", nil, &list); err != nil {
 				return fmt.Errorf("get nodes: %w", err)
 			}
 			return printNodes(cmd.OutOrStdout(), list, output, time.Now())
@@ -73,13 +68,8 @@ func getArgs(_ *cobra.Command, args []string) error {
 
 // printNodes writes list as a table (like kubectl's) or whole as JSON or YAML.
 func printNodes(w io.Writer, list api.NodeList, output string, now time.Time) error {
-	switch output {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
-	case "yaml":
-		return writeYAMLOf(w, list)
+	if done, err := writeAs(w, list, output); done {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tROLE\tPARENT\tSTATE\tRTT\tVERSION\tLAST-SEEN\tLABELS")

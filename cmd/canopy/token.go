@@ -57,20 +57,15 @@ scripts (default lifetime 720h).`,
 			if ttl < 0 {
 				return usageError{fmt.Errorf("--ttl %s: must be positive", ttl)}
 			}
-			if output != "text" && output != "json" && output != "yaml" {
-				return usageError{fmt.Errorf("-o %q: want text, json or yaml", output)}
-			}
-			c, err := cf.client()
-			if err != nil {
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
 				return err
 			}
-			defer c.http.CloseIdleConnections()
 			body := map[string]string{"role": role}
 			if ttl > 0 {
 				body["ttl"] = ttl.String()
 			}
 			var tok api.Token
-			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/tokens", body, &tok); err != nil {
+			if err := callAPI(cmd, &cf, http.MethodPost, "/api/v1/tokens", body, &tok); err != nil {
 				return fmt.Errorf("create token: %w", err)
 			}
 			return printToken(cmd.OutOrStdout(), tok, output)

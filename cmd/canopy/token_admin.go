@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,16 +30,11 @@ only hashed and are never shown.`,
   canopy token list -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" && output != "yaml" {
-				return usageError{fmt.Errorf("-o %q: want table, json or yaml", output)}
-			}
-			c, err := cf.client()
-			if err != nil {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
-			defer c.http.CloseIdleConnections()
 			var list api.TokenList
-			if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/tokens", nil, &list); err != nil {
+			if err := callAPI(cmd, &cf, http.MethodGet, "/api/v1/tokens", nil, &list); err != nil {
 				return fmt.Errorf("list tokens: %w", err)
 			}
 			return printTokens(cmd.OutOrStdout(), list, output, time.Now())
@@ -54,13 +48,8 @@ only hashed and are never shown.`,
 
 // printTokens writes list as a table or whole as JSON or YAML.
 func printTokens(w io.Writer, list api.TokenList, output string, now time.Time) error {
-	switch output {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
-	case "yaml":
-		return writeYAMLOf(w, list)
+	if done, err := writeAs(w, list, output); done {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "ID\tROLE\tSTATE\tAGE\tEXPIRES")
