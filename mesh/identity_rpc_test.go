@@ -106,15 +106,7 @@ func treeStarter(t *testing.T, ctx context.Context, f *memnet.Fabric) func(name 
 		if parent != nil {
 			cfg.Parents = []Parent{{Addr: parent.Addr(), Name: parent.cfg.Name}}
 		}
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n
+		return nodeStarter(t, ctx)(cfg)
 	}
 }
 
