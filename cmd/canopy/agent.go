@@ -253,7 +253,12 @@ func joinError(o *agentOptions, err error) error {
 // runLinkedAgent links the node to its parent and runs until ctx ends.
 func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id *identity.Node, labels map[string]string, saver *stateSaver, log *slog.Logger) error {
 	idDir := filepath.Join(o.data, "identity")
-	rev := &identity.Revocations{}
+	// Kept on disk: restarted while its parent is out of reach, a gateway
+	// still refuses the nodes deleted before.
+	rev, err := identity.OpenRevocations(filepath.Join(idDir, "revoked"))
+	if err != nil {
+		return err
+	}
 	var node *mesh.Node
 	qc := quicnet.Config{Identity: id, Revoked: rev.IsRevoked, Logger: log.With("component", "quicnet")}
 	if o.gateway {

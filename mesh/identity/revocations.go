@@ -1,18 +1,61 @@
 package identity
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"math/big"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 )
 
 // Revocations is a node's copy of the cluster's revoked certificate serials
 // (hex), refreshed from the controller. Use IsRevoked as the Revoked check
 // of a Verifier or of quicnet. Safe for concurrent use; the zero value is
-// an empty list.
+// an empty list kept in memory, OpenRevocations one kept in a file.
 type Revocations struct {
-	mu sync.RWMutex
-	m  map[string]bool
+	mu    sync.RWMutex
+	m     map[string]bool
+	path  string // "" keeps the list in memory only
+	dirty bool   // the file is behind m (a write failed): the next Replace writes it
+}
+
+// OpenRevocations opens the list kept in the file at path (none yet is
+// an empty list); Replace writes it there. A node started while its
+// parent is out of reach thus still refuses the certificates revoked
+// before, rather than admitting them until its first refresh. A damaged
+// file is an error naming the line.
+func OpenRevocations(path string) (*Revocations, error) {
+	r := &Revocations{path: path}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("revocations: %w", err)
+	}
+	if r.m, err = parseRevocations(b); err != nil {
+		return nil, fmt.Errorf("revocations %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// parseRevocations reads a serial (lowercase hex) per line.
+func parseRevocations(b []byte) (map[string]bool, error) {
+	m := map[string]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		s := strings.TrimSpace(line)
+		if s == "" {
+			continue
+		}
+		if strings.Trim(s, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("line %d: %q is not a serial number (lowercase hex)", i+1, s)
+		}
+		m[s] = true
+	}
+	return m, nil
 }
 
 // IsRevoked reports whether serial is on the list.
@@ -23,7 +66,9 @@ func (r *Revocations) IsRevoked(serial *big.Int) bool {
 }
 
 // Replace installs a new list and returns the serials that were not on the
-// old one.
+// old one. A list opened with OpenRevocations is written to its file when
+// it changed (best effort: a failed write is tried again at the next
+// Replace, the list being in memory meanwhile).
 func (r *Revocations) Replace(serials []string) (added []string) {
 	m := make(map[string]bool, len(serials))
 	r.mu.Lock()
@@ -34,7 +79,18 @@ func (r *Revocations) Replace(serials []string) (added []string) {
 			added = append(added, s)
 		}
 	}
+	changed := len(added) > 0 || len(m) != len(r.m)
 	r.m = m
+	if r.path != "" && (changed || r.dirty) {
+		list := make([]string, 0, len(m))
+		for s := range m {
+			if s != "" && strings.Trim(s, "0123456789abcdef") == "" { // no other form names a certificate
+				list = append(list, s)
+			}
+		}
+		sort.Strings(list)
+		r.dirty = writeFile(r.path, []byte(strings.Join(list, "\n")+"\n"), 0o600) != nil
+	}
 	return added
 }
 
