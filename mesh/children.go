@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -22,6 +23,11 @@ import (
 // old link timed out here.
 const CodeConflict = "conflict"
 
+// CodeCutOff refuses a hello at a node whose own certificate every parent
+// refuses (it was deleted from the cluster, or has expired): it reaches
+// nothing above it, so the child links elsewhere.
+const CodeCutOff = "cut-off"
+
 // admitState counts the connections that have not said hello yet, per
 // certificate name and in all, and keeps refusal logs to one line per peer
 // per refusalLogEvery.
@@ -30,6 +36,7 @@ type admitState struct {
 	pending map[kernel.NodeName]int
 	total   int
 	logs    map[kernel.NodeName]*refusalLog
+	cutOff  bool // every parent refused this node's certificate in the last round (setCutOff)
 }
 
 // refusalLog is the refusals of one peer since its last log line.
@@ -218,6 +225,10 @@ func (n *Node) admitChild(c link.Conn) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HelloTimeout)
 	h, s, err := n.readHello(ctx, c)
 	cancel()
+	if err == nil && n.isCutOff() {
+		err = errors.New("every parent refuses this node's certificate: link to another parent")
+		replyError(s, CodeCutOff, "%v", err)
+	}
 	if err != nil {
 		n.refuseChild(c, s, err)
 		return
@@ -330,6 +341,37 @@ func (n *Node) readHello(ctx context.Context, c link.Conn) (hello, link.Stream, 
 		n.log.Warn("controller linked as a child", "peer", string(c.Peer().Name))
 	}
 	return h, s, nil
+}
+
+// setCutOff records whether every parent refused this node's certificate
+// in the last round of dials. Becoming cut off drops every child: a
+// deleted gateway would otherwise keep its subtree, answering its
+// heartbeats, with nothing above it.
+func (n *Node) setCutOff(cut bool) {
+	a := &n.admit
+	a.mu.Lock()
+	was := a.cutOff
+	a.cutOff = cut
+	a.mu.Unlock()
+	if !cut || was {
+		return
+	}
+	n.mu.Lock()
+	children := make([]*peerLink, 0, len(n.children))
+	for _, l := range n.children {
+		children = append(children, l)
+	}
+	n.mu.Unlock()
+	for _, l := range children {
+		n.dropChild(l, "every parent refuses this node's certificate")
+	}
+}
+
+func (n *Node) isCutOff() bool {
+	a := &n.admit
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cutOff
 }
 
 // dropChild forgets a child link and the routes through it.

@@ -61,6 +61,7 @@ func (n *Node) parentLoop() {
 			}
 			continue
 		}
+		n.setCutOff(refused > 0 && refused == len(cands))
 		if now := n.cfg.Clock.Now(); refused > 0 && refused == len(cands) && now.Sub(refusedSaid) >= refusedEvery {
 			refusedSaid = now
 			n.log.Error("every parent refuses this node's certificate: it was revoked (the node deleted from the cluster), has expired, or is from another cluster; to bring the node back, create a join token (canopy token create) and start it once with --token",
@@ -134,6 +135,7 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 // link is lost; it returns why, and whether the parent ever answered a
 // heartbeat.
 func (n *Node) runParent(l *peerLink, p Parent) (string, bool) {
+	n.setCutOff(false)
 	n.mu.Lock()
 	n.parent = l
 	n.linkedTo = p
