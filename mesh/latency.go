@@ -124,8 +124,10 @@ func (n *Node) reportLoop() {
 // measures none), closed at once without a hello, so the target never
 // counts it as a child. A target that does not answer loses its figure
 // until it answers again.
-// probeSpread bounds the random wait before probing new targets.
-const probeSpread = 5 * time.Second
+// probeSpread bounds the random wait before probing new targets: the
+// thousand children of a gateway told of new alternates at once (the
+// controller among them) dial them over this long, not at once.
+const probeSpread = 30 * time.Second
 
 func (n *Node) probeLoop() {
 	for {

@@ -7,12 +7,13 @@ import (
 	"github.com/canopy-fleet/canopy/kernel"
 )
 
-// New probe targets are measured soon, not a ProbeInterval (an hour
-// here) later: a leaf told of its alternates reports its round trips to
-// them, and a gateway to its new sibling, within seconds.
+// New probe targets are measured soon, not a ProbeInterval (40 s here,
+// ProbeInterval/8 = 5 s of spread) later: a leaf told of its alternates
+// reports its round trips to them, and a gateway to its new sibling,
+// within seconds.
 func TestNewProbeTargetsMeasuredSoon(t *testing.T) {
 	base := fastTimers
-	base.ProbeInterval = time.Hour
+	base.ProbeInterval = 40 * time.Second
 	tr, _ := memTree(t, base)
 	ctl := tr.start("ctl", kernel.RoleController, memListen("ctl"))
 	tr.start("gw-1", kernel.RoleGateway, memListen("gw-1"), "ctl")

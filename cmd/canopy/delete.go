@@ -31,6 +31,12 @@ join token.`,
 				return fmt.Errorf("delete node %s: %w", args[1], err)
 			}
 			n := len(d.RevokedCertificates)
+			if n == 0 {
+				// It joined before certificates were recorded and is not
+				// linked now: forgotten, but its certificate still works.
+				fmt.Fprintf(cmd.OutOrStdout(), "node %s deleted; no certificate of it was on record to revoke, so it can link again until its certificate expires\n", d.Name)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "node %s deleted (%d certificate%s revoked)\n", d.Name, n, plural(n))
 			return nil
 		},

@@ -222,7 +222,8 @@ func (r *nodeRegistry) saveLabels() {
 	defer r.mu.Unlock()
 	r.labelSave = nil
 	if err := r.saveLocked(); err != nil {
-		r.log.Warn("node labels not saved; will retry with the next change", "err", err)
+		r.log.Warn("node labels not saved; will retry", "err", err)
+		r.labelSave = time.AfterFunc(saveLabelsAfter, r.saveLabels)
 	}
 }
 

@@ -44,7 +44,8 @@ type Store struct {
 // SetLimit bounds the total size of the complete blobs to max bytes (0
 // removes the bound): whenever a new blob takes the store past it, the
 // least recently used other blobs (Open marks a blob used) are removed
-// until it fits; the blob just added stays even if it alone is larger. Removing a
+// until it fits, sparing those used in the last minute; the blob just
+// added stays even if it alone is larger. Removing a
 // blob someone has open is safe: the open file stays readable.
 func (s *Store) SetLimit(max int64) {
 	s.mu.Lock()
@@ -60,12 +61,19 @@ func (s *Store) Evicted() int64 {
 	return s.evicted
 }
 
-// evictLocked removes least recently used blobs, never keep (a path),
-// until the store is within its limit.
+// evictFresh is how long a blob is kept after its last use even past the
+// limit: a gateway that fetches a module for a child opens it right after,
+// and two modules larger together than the limit must not push each other
+// out in between (the store stays over its limit for that long instead).
+const evictFresh = time.Minute
+
+// evictLocked removes least recently used blobs, never keep (a path) nor
+// one used in the last evictFresh, until the store is within its limit.
 func (s *Store) evictLocked(keep string) {
 	if s.limit <= 0 || s.bytes <= s.limit {
 		return
 	}
+	fresh := time.Now().Add(-evictFresh).UnixNano()
 	type blob struct {
 		path string
 		size int64
@@ -81,7 +89,7 @@ func (s *Store) evictLocked(keep string) {
 		if _, err := ParseDigest("sha256:" + e.Name()); err != nil {
 			continue
 		}
-		if info, err := e.Info(); err == nil {
+		if info, err := e.Info(); err == nil && info.ModTime().UnixNano() < fresh {
 			all = append(all, blob{p, info.Size(), info.ModTime().UnixNano()})
 		}
 	}
