@@ -243,6 +243,19 @@ func (n *Node) admitChild(c link.Conn) {
 		l.listen = h.Listen
 	}
 	l.interest = setOf(h.Interest)
+	v := n.claimVerifier()
+	own := h.Proof
+	if own != nil && v != nil {
+		err := checkProof(v, name, own)
+		if err == nil && own.Parent != n.cfg.Name {
+			err = fmt.Errorf("route proof for %s places it under %s, not here", name, own.Parent)
+		}
+		if err != nil {
+			n.log.Warn("child's route proof refused", "peer", string(name), "err", err)
+			own = nil
+		}
+	}
+	claims := verifyClaims(v, h.Routes, h.Proofs) // without n.mu: certificate checks
 	added := []kernel.NodeName{name}
 	n.mu.Lock()
 	old := n.children[name]
@@ -258,22 +271,28 @@ func (n *Node) admitChild(c link.Conn) {
 	if old != nil {
 		for r, via := range n.routes {
 			if via == old {
-				delete(n.routes, r)
+				n.forgetRouteLocked(r)
 				gone = append(gone, r)
 			}
 		}
 	}
 	n.routes[name] = l // its certificate's name: a direct link wins over any claim
-	var refused []kernel.NodeName
-	for _, r := range h.Routes {
-		if n.mayRouteLocked(l, r) {
-			n.routes[r] = l
-			added = append(added, r)
-		} else {
-			refused = append(refused, r)
-		}
+	if n.claims.proofs == nil {
+		n.claims.proofs = map[kernel.NodeName]*routeProof{}
+	}
+	if own != nil {
+		n.claims.proofs[name] = own
+	} else {
+		delete(n.claims.proofs, name)
+	}
+	taken, refused := n.installClaimsLocked(l, v, claims, now)
+	added = append(added, taken...)
+	if old != nil {
+		n.dropStandbyLocked(old, nil)
 	}
 	gone = slices.DeleteFunc(gone, func(r kernel.NodeName) bool { return n.routes[r] != nil })
+	back, gone := n.promoteLocked(gone, now)
+	added = append(added, back...)
 	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l)}
 	l.sent = strings.Join(ack.Interest, "\x00")
 	n.mu.Unlock()
@@ -285,9 +304,7 @@ func (n *Node) admitChild(c link.Conn) {
 		return
 	}
 	s.CloseWrite()
-	if len(refused) > 0 {
-		n.log.Warn("routes refused", "peer", string(name), "role", string(l.peer.Role), "names", refused)
-	}
+	n.claimsRefused(l, refused)
 	n.sendRoutesUp(added, gone)
 	n.interestChanged()
 	if l.listen != "" || (old != nil && old.listen != "") {
@@ -386,13 +403,15 @@ func (n *Node) dropChild(l *peerLink, reason string) {
 	var gone []kernel.NodeName
 	for r, via := range n.routes {
 		if via == l {
-			delete(n.routes, r)
+			n.forgetRouteLocked(r)
 			gone = append(gone, r)
 		}
 	}
+	n.dropStandbyLocked(l, nil)
+	back, gone := n.promoteLocked(gone, n.cfg.Clock.Now())
 	n.mu.Unlock()
 	l.conn.Close()
-	n.sendRoutesUp(nil, gone)
+	n.sendRoutesUp(back, gone)
 	n.interestChanged()
 	if l.listen != "" {
 		n.siblingsChanged()
@@ -446,8 +465,32 @@ func (n *Node) sendRoutesUp(add, del []kernel.NodeName) {
 		p = n.pending // changes after the hello's snapshot, sent after it
 	}
 	if p != nil {
-		p.enqueue(tRoutes, routes{Add: add, Del: del})
+		n.enqueueRoutesLocked(p, add, del)
 	}
+}
+
+// enqueueRoutesLocked queues route changes on link p with the proofs held
+// for the added nodes, at most maxRoutesPerMsg claims a message. n.mu is
+// held.
+func (n *Node) enqueueRoutesLocked(p *peerLink, add, del []kernel.NodeName) {
+	for first := true; first || len(add) > 0; first = false {
+		k := min(len(add), maxRoutesPerMsg)
+		m := routes{Add: add[:k], Proofs: n.proofsForLocked(add[:k])}
+		if first {
+			m.Del = del
+		}
+		p.enqueue(tRoutes, m)
+		add = add[k:]
+	}
+}
+
+// claimsRefused logs and counts the route claims of l that were refused.
+func (n *Node) claimsRefused(l *peerLink, refused []string) {
+	if len(refused) == 0 {
+		return
+	}
+	n.counter.RouteClaimsRefused.Add(int64(len(refused)))
+	n.log.Warn("routes refused", "peer", string(l.peer.Name), "role", string(l.peer.Role), "refused", len(refused), "claims", refused)
 }
 
 func (n *Node) onRoutes(l *peerLink, p []byte, s link.Stream) {
@@ -459,31 +502,33 @@ func (n *Node) onRoutes(l *peerLink, p []byte, s link.Stream) {
 	if !n.decode(l, s, p, &r) {
 		return
 	}
+	v := n.claimVerifier()
+	var claims []claim
+	if l.peer.Role == kernel.RoleGateway || l.peer.Role == kernel.RoleController {
+		claims = verifyClaims(v, r.Add, r.Proofs) // a leaf's are refused unchecked
+	} else {
+		claims = verifyClaims(nil, r.Add, nil)
+	}
+	now := n.cfg.Clock.Now()
 	n.mu.Lock()
 	if n.children[l.peer.Name] != l {
 		n.mu.Unlock()
 		replyOK(s)
 		return
 	}
-	var add, del, refused []kernel.NodeName
-	for _, x := range r.Add {
-		if n.mayRouteLocked(l, x) {
-			n.routes[x] = l
-			add = append(add, x)
-		} else {
-			refused = append(refused, x)
-		}
-	}
+	add, refused := n.installClaimsLocked(l, v, claims, now)
+	var del []kernel.NodeName
 	for _, x := range r.Del {
 		if n.routes[x] == l {
-			delete(n.routes, x)
+			n.forgetRouteLocked(x)
 			del = append(del, x)
 		}
 	}
+	n.dropStandbyLocked(l, r.Del)
+	back, del := n.promoteLocked(del, now)
+	add = append(add, back...)
 	n.mu.Unlock()
-	if len(refused) > 0 {
-		n.log.Warn("routes refused", "peer", string(l.peer.Name), "role", string(l.peer.Role), "names", refused)
-	}
+	n.claimsRefused(l, refused)
 	replyOK(s)
 	n.sendRoutesUp(add, del)
 }

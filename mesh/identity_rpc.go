@@ -66,6 +66,7 @@ type renewMsg struct {
 // is a gateway and whose signature over the join checks with that
 // certificate's key; any other is refused before its token is looked at.
 func (n *Node) ServeIdentity(a *identity.Authority) {
+	n.setClaimAuthority(a) // route claims are checked against a's CA
 	n.Handle(kindJoin, func(_ context.Context, from kernel.NodeName, body []byte) ([]byte, error) {
 		var m joinMsg
 		if err := frame.Unmarshal(body, &m); err != nil {

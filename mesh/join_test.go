@@ -98,13 +98,14 @@ func TestRevocationReachesGateways(t *testing.T) {
 	ctl := start(Config{Name: "ctl", Role: kernel.RoleController, Network: ctlNet, Listen: "127.0.0.1:0"})
 	ctl.ServeIdentity(ca.auth)
 	revs := &identity.Revocations{}
-	gwNet, _ := quicnet.New(quicnet.Config{Identity: ca.identity(t, "gw-1", kernel.RoleGateway), Revoked: revs.IsRevoked})
+	gwID := ca.identity(t, "gw-1", kernel.RoleGateway)
+	gwNet, _ := quicnet.New(quicnet.Config{Identity: gwID, Revoked: revs.IsRevoked})
 	evs := newEvents()
 	gw := start(Config{Name: "gw-1", Role: kernel.RoleGateway, Network: gwNet, Listen: "127.0.0.1:0", Parents: []Parent{{Addr: ctl.Addr()}},
-		Revocations: revs, RenewCheck: 50 * time.Millisecond, OnEvent: evs.add})
+		Identity: gwID, Revocations: revs, RenewCheck: 50 * time.Millisecond, OnEvent: evs.add})
 	leafID := ca.identity(t, "leaf-1", kernel.RoleLeaf)
 	leafNet, _ := quicnet.New(quicnet.Config{Identity: leafID})
-	leaf := start(Config{Name: "leaf-1", Role: kernel.RoleLeaf, Network: leafNet, Parents: []Parent{{Addr: gw.Addr()}}, ReconnectMax: 100 * time.Millisecond})
+	leaf := start(Config{Name: "leaf-1", Role: kernel.RoleLeaf, Network: leafNet, Parents: []Parent{{Addr: gw.Addr()}}, ReconnectMax: 100 * time.Millisecond, Identity: leafID})
 	eventually(t, "leaf routed at the controller", func() bool { return ctl.Reaches("leaf-1") })
 
 	if err := ca.auth.CA.Revoke(leafID.Cert.SerialNumber); err != nil {

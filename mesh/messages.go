@@ -10,7 +10,9 @@ import (
 // ProtocolVersion is exchanged in the hello; peers with another version are
 // refused with a version error. Version 2: the outbox ack holds Next (the
 // next ID expected, was Upto) and outbox batches carry the outbox's epoch.
-const ProtocolVersion = 2
+// Version 3: route claims carry placement proofs (routes_proof.go): the
+// hello has Proof and Proofs, routes has Proofs.
+const ProtocolVersion = 3
 
 // Frame types of the mesh protocol. The first frame on a stream says what
 // the stream is for.
@@ -69,6 +71,12 @@ type hello struct {
 	// Listen is the address the child listens on, for its siblings to
 	// probe; empty when it does not listen (leaves).
 	Listen string `cbor:",omitempty"`
+	// Proof is the child's own placement under this parent; nil when it
+	// has no identity.
+	Proof *routeProof `cbor:",omitempty"`
+	// Proofs holds the proof the child keeps for each of Routes, in the
+	// same order (nil entries where it holds none); empty when none.
+	Proofs []*routeProof `cbor:",omitempty"`
 }
 
 type helloAck struct {
@@ -92,6 +100,9 @@ type envelope struct {
 
 type routes struct {
 	Add, Del []kernel.NodeName
+	// Proofs holds the sender's proof for each of Add, in the same order
+	// (nil entries where it holds none); empty when none.
+	Proofs []*routeProof `cbor:",omitempty"`
 }
 
 type interest struct {

@@ -46,6 +46,7 @@ type Node struct {
 	learned  []Parent                          // alternates learned from the parent (alternates.go), guarded by mu
 	linkedTo Parent                            // the entry the parent link was dialed by, guarded by mu
 	toldAlts []siblingAddr                     // alternates last told to the children, guarded by mu
+	claims   claimState                        // route proofs (routes_proof.go), guarded by mu
 	// revokedNews wakes revocationWatch (revocation.go); buffered 1.
 	revokedNews chan struct{}
 	// probeSoon wakes probeLoop when its targets change; buffered 1.
@@ -87,6 +88,7 @@ type Counters struct {
 
 	CertificateRefusals atomic.Int64 // parent dials refused because the parent did not accept this node's certificate
 	ControlResyncs      atomic.Int64 // links closed because a control frame (routes, interest, siblings) failed, so they resync
+	RouteClaimsRefused  atomic.Int64 // route claims from children refused (not routable through them, or no valid proof)
 }
 
 // New checks cfg and makes a node; nothing runs until Start.

@@ -98,7 +98,13 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	}
 	l := n.newLink(c, true)
 	n.mu.Lock()
-	h := hello{Version: ProtocolVersion, Routes: n.subtreeLocked(), Interest: n.interestForLocked(l), Listen: n.advertiseAddr()}
+	sub := n.claimOrderLocked(n.subtreeLocked())
+	k := min(len(sub), maxRoutesPerMsg)
+	h := hello{Version: ProtocolVersion, Routes: sub[:k], Interest: n.interestForLocked(l), Listen: n.advertiseAddr(),
+		Proof: newRouteProof(n.cfg.Identity, l.peer.Name, n.cfg.Clock.Now()), Proofs: n.proofsForLocked(sub[:k])}
+	if len(sub) > k { // the rest of a large subtree follows the hello
+		n.enqueueRoutesLocked(l, sub[k:], nil)
+	}
 	n.pending = l
 	n.linkedTo = p // for the alternates it sends (which name it when learned)
 	n.mu.Unlock()

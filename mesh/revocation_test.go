@@ -29,14 +29,15 @@ func TestRevokedNewsReachesNestedGateways(t *testing.T) {
 	ctl.ServeIdentity(ca.auth)
 	gateway := func(name kernel.NodeName, parent *Node, evs *events) *Node {
 		revs := &identity.Revocations{}
-		nw, _ := quicnet.New(quicnet.Config{Identity: ca.identity(t, name, kernel.RoleGateway), Revoked: revs.IsRevoked})
+		id := ca.identity(t, name, kernel.RoleGateway)
+		nw, _ := quicnet.New(quicnet.Config{Identity: id, Revoked: revs.IsRevoked})
 		return start(Config{Name: name, Role: kernel.RoleGateway, Network: nw, Listen: "127.0.0.1:0", Parents: []Parent{{Addr: parent.Addr()}},
-			Revocations: revs, RenewCheck: time.Hour, OnEvent: evs.add})
+			Identity: id, Revocations: revs, RenewCheck: time.Hour, OnEvent: evs.add})
 	}
 	leaf := func(name kernel.NodeName, parent *Node) *identity.Node {
 		id := ca.identity(t, name, kernel.RoleLeaf)
 		nw, _ := quicnet.New(quicnet.Config{Identity: id})
-		start(Config{Name: name, Role: kernel.RoleLeaf, Network: nw, Parents: []Parent{{Addr: parent.Addr()}}})
+		start(Config{Name: name, Role: kernel.RoleLeaf, Network: nw, Parents: []Parent{{Addr: parent.Addr()}}, Identity: id})
 		return id
 	}
 	gw1 := gateway("gw-1", ctl, newEvents())

@@ -1,0 +1,339 @@
+package mesh
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/identity"
+)
+
+// Route proofs. A gateway tells its parent the nodes of its subtree, and
+// the parent (up to the root) routes their traffic to it; a gateway could
+// otherwise claim any node's name and draw its traffic. So a claim for a
+// node X carries X's placement proof: X's certificate and X's signature
+// over (X, the parent X linked to, when), made by X itself each time it
+// links. A node that checks claims (it has an identity, or serves the
+// cluster's authority at the root) installs a route to X only when the
+// proof is X's, X linked to the claiming child or to a node that child
+// already routes, and, when X is routed through another live link, the
+// proof is newer than the one held: a failover moves the route, a replayed
+// proof does not.
+
+// routeProof is a node's placement proof.
+type routeProof struct {
+	_      struct{}        `cbor:",toarray"`
+	Cert   []byte          // the node's certificate (DER)
+	Parent kernel.NodeName // the node it linked to
+	At     int64           // when, Unix nanoseconds on the node's clock
+	Sig    []byte          // SignDigest over proofDigest
+}
+
+// proofDigest is what a placement proof signs.
+func proofDigest(x, parent kernel.NodeName, at int64) []byte {
+	h := sha256.New()
+	h.Write([]byte("canopy route proof v1\x00"))
+	h.Write([]byte(x))
+	h.Write([]byte{0})
+	h.Write([]byte(parent))
+	h.Write([]byte{0})
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(at))
+	h.Write(b[:])
+	return h.Sum(nil)
+}
+
+// newRouteProof signs this node's placement under parent, or returns nil
+// when the node has no identity.
+func newRouteProof(id *identity.Node, parent kernel.NodeName, now time.Time) *routeProof {
+	if id == nil || id.Cert == nil || id.Key == nil {
+		return nil
+	}
+	at := now.UnixNano()
+	sig, err := identity.SignDigest(id.Key, proofDigest(id.Name, parent, at))
+	if err != nil {
+		return nil
+	}
+	return &routeProof{Cert: id.Cert.Raw, Parent: parent, At: at, Sig: sig}
+}
+
+// errNoProof refuses a claim that carries no proof.
+var errNoProof = errors.New("no route proof")
+
+// checkProof checks that p is x's own signed placement, with a
+// certificate from the cluster CA that is valid and not revoked.
+func checkProof(v *identity.Verifier, x kernel.NodeName, p *routeProof) error {
+	if p == nil {
+		return errNoProof
+	}
+	cert, err := x509.ParseCertificate(p.Cert)
+	if err != nil {
+		return fmt.Errorf("route proof for %s: %w", x, err)
+	}
+	if _, err := v.VerifyCert(cert, x); err != nil {
+		return fmt.Errorf("route proof for %s: %w", x, err)
+	}
+	if !identity.VerifyDigest(cert.PublicKey, proofDigest(x, p.Parent, p.At), p.Sig) {
+		return fmt.Errorf("route proof for %s: signature does not check", x)
+	}
+	return nil
+}
+
+// claimVerifierLocked is the verifier route claims are checked with, or
+// nil when this node checks none (no identity and no authority: memnet
+// tests and simulations). n.mu is held.
+func (n *Node) claimVerifierLocked() *identity.Verifier {
+	if n.claims.verifier != nil {
+		return n.claims.verifier
+	}
+	switch {
+	case n.claims.auth != nil:
+		n.claims.verifier = &identity.Verifier{CA: n.claims.auth.CA.Cert, Revoked: n.claims.auth.CA.IsRevoked, Now: n.cfg.Clock.Now}
+	case n.cfg.Identity != nil && n.cfg.Identity.CA != nil:
+		v := &identity.Verifier{CA: n.cfg.Identity.CA, Now: n.cfg.Clock.Now}
+		if n.cfg.Revocations != nil {
+			v.Revoked = n.cfg.Revocations.IsRevoked
+		}
+		n.claims.verifier = v
+	}
+	return n.claims.verifier
+}
+
+// claimState is what a node keeps to check route claims, guarded by n.mu.
+type claimState struct {
+	auth     *identity.Authority // set at the root by ServeIdentity
+	verifier *identity.Verifier  // made on first use
+	// proofs holds the placement proof of each routed node (children
+	// included) that came with one; it is sent up with the route.
+	proofs map[kernel.NodeName]*routeProof
+	// standby holds, per node, the latest claim with a valid proof that was
+	// refused only for not being newer than the route's through another
+	// live link (a node whose clock was set back, such as a device without
+	// a real-time clock after a reboot, that failed over): it takes the
+	// route when that route goes (promoteLocked).
+	standby map[kernel.NodeName]standbyClaim
+}
+
+// standbyClaim is a claim kept in claimState.standby.
+type standbyClaim struct {
+	l     *peerLink
+	proof *routeProof
+}
+
+// setClaimAuthority makes the root check route claims against a's CA and
+// revocation list (ServeIdentity).
+func (n *Node) setClaimAuthority(a *identity.Authority) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.claims.auth = a
+	n.claims.verifier = nil
+}
+
+// claim is one route claim from a child: node X and the proof sent for it.
+type claim struct {
+	x     kernel.NodeName
+	proof *routeProof
+	err   error // the proof's check, made before n.mu is taken
+}
+
+// verifyClaims checks the proofs of claims (the expensive part) without
+// n.mu held; v nil checks nothing.
+func verifyClaims(v *identity.Verifier, xs []kernel.NodeName, proofs []*routeProof) []claim {
+	out := make([]claim, len(xs))
+	for i, x := range xs {
+		out[i].x = x
+		if i < len(proofs) {
+			out[i].proof = proofs[i]
+		}
+		if v != nil {
+			out[i].err = checkProof(v, x, out[i].proof)
+		}
+	}
+	return out
+}
+
+// claimVerifier is claimVerifierLocked for callers without n.mu.
+func (n *Node) claimVerifier() *identity.Verifier {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.claimVerifierLocked()
+}
+
+// installClaimsLocked installs the routes child link l claims, when it
+// may: mayRouteLocked, and when checking (v set) a valid proof placing
+// the node under l or a node l routes (a node claimed in the same batch
+// counts once its own claim is taken), newer than the proof held when
+// the node is routed through another live link. It returns the names
+// installed and the refusals. n.mu is held.
+func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim, now time.Time) (added []kernel.NodeName, refused []string) {
+	if n.claims.proofs == nil {
+		n.claims.proofs = map[kernel.NodeName]*routeProof{}
+	}
+	done := make([]bool, len(cs))
+	why := make([]string, len(cs))
+	for progress := true; progress; {
+		progress = false
+		for i, c := range cs {
+			if done[i] {
+				continue
+			}
+			if !n.mayRouteLocked(l, c.x) {
+				done[i], why[i] = true, "not routable through this child"
+				continue
+			}
+			if v != nil {
+				if c.err != nil {
+					done[i], why[i] = true, c.err.Error()
+					continue
+				}
+				if c.proof.Parent != l.peer.Name && n.routes[c.proof.Parent] != l {
+					why[i] = fmt.Sprintf("proof places it under %s, not routed through this child", c.proof.Parent)
+					continue // its parent may be taken later in this batch
+				}
+				if via := n.routes[c.x]; via != nil && via != l && n.liveLocked(via, now) {
+					if held := n.claims.proofs[c.x]; held != nil && c.proof.At <= held.At {
+						done[i], why[i] = true, fmt.Sprintf("proof not newer than the one held for its route through %s (kept in case that route goes)", via.peer.Name)
+						if sb, ok := n.claims.standby[c.x]; !ok || sb.l == l || c.proof.At > sb.proof.At {
+							if n.claims.standby == nil {
+								n.claims.standby = map[kernel.NodeName]standbyClaim{}
+							}
+							n.claims.standby[c.x] = standbyClaim{l: l, proof: c.proof}
+						}
+						continue
+					}
+				}
+			}
+			done[i], why[i], progress = true, "", true
+			n.routes[c.x] = l
+			if sb, ok := n.claims.standby[c.x]; ok && sb.l == l {
+				delete(n.claims.standby, c.x)
+			}
+			if c.proof != nil {
+				n.claims.proofs[c.x] = c.proof
+			} else {
+				delete(n.claims.proofs, c.x)
+			}
+			added = append(added, c.x)
+		}
+	}
+	for i, c := range cs {
+		if why[i] != "" {
+			refused = append(refused, string(c.x)+": "+why[i])
+		}
+	}
+	return added, refused
+}
+
+// proofsForLocked lists the proofs held for xs, nil where none is held.
+// When none is held for any, it returns nil (nothing to send). n.mu is
+// held.
+func (n *Node) proofsForLocked(xs []kernel.NodeName) []*routeProof {
+	var out []*routeProof
+	for i, x := range xs {
+		p := n.claims.proofs[x]
+		if p == nil {
+			continue
+		}
+		if out == nil {
+			out = make([]*routeProof, len(xs))
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// forgetRouteLocked deletes the route to x and its proof. n.mu is held.
+func (n *Node) forgetRouteLocked(x kernel.NodeName) {
+	delete(n.routes, x)
+	delete(n.claims.proofs, x)
+}
+
+// dropStandbyLocked forgets the standby claims made through l, for the
+// nodes xs (l took them back) or for all when xs is nil (l is gone). n.mu
+// is held.
+func (n *Node) dropStandbyLocked(l *peerLink, xs []kernel.NodeName) {
+	if len(n.claims.standby) == 0 {
+		return
+	}
+	if xs == nil {
+		for x, sb := range n.claims.standby {
+			if sb.l == l {
+				delete(n.claims.standby, x)
+			}
+		}
+		return
+	}
+	for _, x := range xs {
+		if sb, ok := n.claims.standby[x]; ok && sb.l == l {
+			delete(n.claims.standby, x)
+		}
+	}
+}
+
+// promoteLocked gives the nodes of gone (their routes just deleted) to
+// their standby claims, when the standby's link is still a live child
+// link and its proof still checks and places the node under it. It
+// returns the nodes routed again, and gone without them. n.mu is held.
+func (n *Node) promoteLocked(gone []kernel.NodeName, now time.Time) (back, still []kernel.NodeName) {
+	if len(n.claims.standby) == 0 {
+		return nil, gone
+	}
+	v := n.claimVerifierLocked()
+	for _, x := range gone {
+		sb, ok := n.claims.standby[x]
+		if !ok {
+			still = append(still, x)
+			continue
+		}
+		delete(n.claims.standby, x)
+		l := sb.l
+		if n.routes[x] != nil || n.children[l.peer.Name] != l || !n.liveLocked(l, now) || !n.mayRouteLocked(l, x) ||
+			(sb.proof.Parent != l.peer.Name && n.routes[sb.proof.Parent] != l) || (v != nil && checkProof(v, x, sb.proof) != nil) {
+			still = append(still, x)
+			continue
+		}
+		n.routes[x] = l
+		n.claims.proofs[x] = sb.proof
+		back = append(back, x)
+	}
+	if len(back) > 0 {
+		n.log.Info("routes taken by the claims kept for them", "names", back)
+	}
+	return back, still
+}
+
+// maxRoutesPerMsg bounds the route claims in one hello or routes message:
+// with a certificate each, a large subtree is sent in several messages
+// that each stay well under MaxFrame.
+const maxRoutesPerMsg = 256
+
+// claimOrderLocked orders xs (routed nodes) so that a node whose proof
+// places it under another node of xs comes after that node, keeping the
+// order of xs otherwise: a parent split into several messages takes each
+// claim with its proof's parent already routed. n.mu is held.
+func (n *Node) claimOrderLocked(xs []kernel.NodeName) []kernel.NodeName {
+	depth := make(map[kernel.NodeName]int, len(xs))
+	var walk func(x kernel.NodeName, hops int) int
+	walk = func(x kernel.NodeName, hops int) int {
+		if d, ok := depth[x]; ok {
+			return d
+		}
+		d := 0
+		if p := n.claims.proofs[x]; p != nil && hops < maxHops && n.routes[p.Parent] != nil {
+			d = walk(p.Parent, hops+1) + 1
+		}
+		depth[x] = d
+		return d
+	}
+	for _, x := range xs {
+		walk(x, 0)
+	}
+	out := slices.Clone(xs)
+	slices.SortStableFunc(out, func(a, b kernel.NodeName) int { return depth[a] - depth[b] })
+	return out
+}
