@@ -136,6 +136,9 @@ func TestNodeMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The serve ends on the serving side a moment after the fetch has
+	// every byte.
+	eventually(t, "the controller's blob serve ended", func() bool { return ctl.values(t)["canopy_mesh_blob_serves_active"] == 0 })
 	c, g, l := ctl.values(t), gw.values(t), leaf.values(t)
 	for _, x := range []struct {
 		node string
@@ -157,7 +160,6 @@ func TestNodeMetrics(t *testing.T) {
 		{"leaf", l, "canopy_mesh_parent_up", 1},
 		{"leaf", l, "canopy_mesh_children", 0},
 		{"leaf", l, "canopy_mesh_blobs_fetched_total", 1},
-		{"ctl", c, "canopy_mesh_blob_serves_active", 0},
 		{"ctl", c, "canopy_mesh_connections_pending", 0},
 		{"ctl", c, "canopy_mesh_connections_refused_total", 0},
 		{"ctl", c, "canopy_mesh_control_resyncs_total", 0},
