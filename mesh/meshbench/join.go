@@ -58,7 +58,7 @@ func Join(ctx context.Context, o Options) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		dev, err := mesh.New(mesh.Config{Name: name, Role: kernel.RoleLeaf, Network: nw, Parents: []mesh.Parent{{Addr: root.Addr(), Name: "ctl"}}})
+		dev, err := mesh.New(mesh.Config{Name: name, Role: kernel.RoleLeaf, Network: nw, Identity: id, Parents: []mesh.Parent{{Addr: root.Addr(), Name: "ctl"}}})
 		if err != nil {
 			return nil, err
 		}

@@ -188,7 +188,7 @@ func runChildren(ctx context.Context, dir, addr string, n int, heartbeat time.Du
 			stop()
 			return nil, err
 		}
-		nd, err := mesh.New(timers(mesh.Config{Name: id.Name, Role: kernel.RoleLeaf, Network: nw, Parents: []mesh.Parent{{Addr: addr}}}, heartbeat))
+		nd, err := mesh.New(timers(mesh.Config{Name: id.Name, Role: kernel.RoleLeaf, Network: nw, Identity: id, Parents: []mesh.Parent{{Addr: addr}}}, heartbeat))
 		if err != nil {
 			stop()
 			return nil, err

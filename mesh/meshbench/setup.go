@@ -113,6 +113,7 @@ func (e *env) node(ctx context.Context, cfg mesh.Config) (*mesh.Node, error) {
 		return nil, err
 	}
 	cfg.Network = nw
+	cfg.Identity = id // as canopy agent and server run: hellos carry signed route proofs
 	if cfg.Blobs == nil {
 		st, err := blobstore.Open(filepath.Join(e.dir, string(cfg.Name), "blobs"))
 		if err != nil {
