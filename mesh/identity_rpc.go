@@ -230,7 +230,9 @@ func (n *Node) Renew(ctx context.Context, id *identity.Node) (*identity.Node, er
 }
 
 // renewLoop renews Config.Identity when less than a third of its lifetime
-// remains, and hands the new identity to Config.OnRenewed.
+// remains, sends the parent a placement proof made with the new
+// certificate (the one held above would expire with the old one), and
+// hands the new identity to Config.OnRenewed.
 func (n *Node) renewLoop() {
 	id := n.cfg.Identity
 	for n.sleep(n.ctx, n.cfg.RenewCheck) {
@@ -248,6 +250,7 @@ func (n *Node) renewLoop() {
 		id = renewed
 		n.mu.Lock()
 		n.cfg.Identity = renewed // what RelayJoin shows the root
+		n.refreshProofLocked()   // the proof held above names the old certificate
 		n.mu.Unlock()
 		if n.cfg.OnRenewed != nil {
 			n.cfg.OnRenewed(renewed)

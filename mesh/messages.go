@@ -11,7 +11,8 @@ import (
 // refused with a version error. Version 2: the outbox ack holds Next (the
 // next ID expected, was Upto) and outbox batches carry the outbox's epoch.
 // Version 3: route claims carry placement proofs (routes_proof.go): the
-// hello has Proof and Proofs, routes has Proofs.
+// hello has Proof and Proofs, routes has Proofs; a node that renews its
+// certificate sends its parent a fresh proof (tRouteProof).
 const ProtocolVersion = 3
 
 // Frame types of the mesh protocol. The first frame on a stream says what
@@ -31,7 +32,10 @@ const (
 	tBlobGet   frame.Type = 12 // child→parent: blobGet; reply tBlobInfo then raw bytes
 	tBlobInfo  frame.Type = 13 //
 	tSiblings  frame.Type = 14 // parent→listening child: siblingsMsg; reply tOK
-	maxHops               = 32
+	// tRouteProof is child→parent: routeProof, the child's own placement
+	// signed again after it renewed its certificate; reply tOK or tError.
+	tRouteProof frame.Type = 15
+	maxHops                = 32
 )
 
 // Error codes sent in errorMsg.

@@ -102,6 +102,9 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	k := min(len(sub), maxRoutesPerMsg)
 	h := hello{Version: ProtocolVersion, Routes: sub[:k], Interest: n.interestForLocked(l), Listen: n.advertiseAddr(),
 		Proof: newRouteProof(n.cfg.Identity, l.peer.Name, n.cfg.Clock.Now()), Proofs: n.proofsForLocked(sub[:k])}
+	if h.Proof != nil {
+		n.claims.upCert = h.Proof.Cert
+	}
 	if len(sub) > k { // the rest of a large subtree follows the hello
 		n.enqueueRoutesLocked(l, sub[k:], nil)
 	}

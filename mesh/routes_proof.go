@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/identity"
+	"github.com/canopy-fleet/canopy/mesh/link"
 )
 
 // Route proofs. A gateway tells its parent the nodes of its subtree, and
@@ -117,6 +119,9 @@ type claimState struct {
 	// a real-time clock after a reboot, that failed over): it takes the
 	// route when that route goes (promoteLocked).
 	standby map[kernel.NodeName]standbyClaim
+	// upCert is the certificate of the proof this node last sent up (in
+	// the hello of its parent link, or after a renewal).
+	upCert []byte
 }
 
 // standbyClaim is a claim kept in claimState.standby.
@@ -336,4 +341,73 @@ func (n *Node) claimOrderLocked(xs []kernel.NodeName) []kernel.NodeName {
 	out := slices.Clone(xs)
 	slices.SortStableFunc(out, func(a, b kernel.NodeName) int { return depth[a] - depth[b] })
 	return out
+}
+
+// refreshProofLocked sends the parent link (or the one saying hello) a
+// placement proof made with Config.Identity, when the proof last sent up
+// had another certificate: after a renewal, the proof held above for this
+// node would otherwise keep the old certificate, and once that expires a
+// gateway above that relinks would re-send a proof every level refuses.
+// n.mu is held.
+func (n *Node) refreshProofLocked() {
+	p := n.parent
+	if p == nil {
+		p = n.pending
+	}
+	id := n.cfg.Identity
+	if p == nil || id == nil || id.Cert == nil || bytes.Equal(n.claims.upCert, id.Cert.Raw) {
+		return // the next hello carries a proof with this certificate
+	}
+	proof := newRouteProof(id, p.peer.Name, n.cfg.Clock.Now())
+	if proof == nil {
+		return
+	}
+	n.claims.upCert = proof.Cert
+	p.enqueue(tRouteProof, proof)
+}
+
+// onRouteProof takes a child's fresh placement proof (it renewed its
+// certificate): checked as the hello's proof is (the child's own, under
+// this node) and newer than the one held, it replaces the held proof and
+// goes up as a route claim, so each level above replaces its own.
+func (n *Node) onRouteProof(l *peerLink, b []byte, s link.Stream) {
+	if l.isParent {
+		replyError(s, CodeBadRequest, "route proofs go from child to parent")
+		return
+	}
+	var p routeProof
+	if !n.decode(l, s, b, &p) {
+		return
+	}
+	name := l.peer.Name
+	var err error
+	if v := n.claimVerifier(); v != nil { // without n.mu: a certificate check
+		err = checkProof(v, name, &p)
+	}
+	if err == nil && p.Parent != n.cfg.Name {
+		err = fmt.Errorf("route proof for %s places it under %s, not here", name, p.Parent)
+	}
+	n.mu.Lock()
+	if n.children[name] != l || n.routes[name] != l {
+		n.mu.Unlock()
+		replyOK(s) // the link was replaced: its hello brought a proof
+		return
+	}
+	if held := n.claims.proofs[name]; err == nil && held != nil && p.At <= held.At {
+		err = fmt.Errorf("route proof for %s is not newer than the one held", name)
+	}
+	if err == nil {
+		if n.claims.proofs == nil {
+			n.claims.proofs = map[kernel.NodeName]*routeProof{}
+		}
+		n.claims.proofs[name] = &p
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.claimsRefused(l, []string{string(name) + ": " + err.Error()})
+		replyError(s, CodeBadRequest, "%v", err)
+		return
+	}
+	replyOK(s)
+	n.sendRoutesUp([]kernel.NodeName{name}, nil)
 }

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -39,9 +40,16 @@ func newProofTree(t *testing.T) *proofTree {
 
 // node starts a node named name; a leaf when listen is false.
 func (pt *proofTree) node(name kernel.NodeName, role kernel.Role, parents ...kernel.NodeName) *Node {
+	pt.t.Helper()
+	return pt.nodeWith(pt.ca.identity(pt.t, name, role), nil, parents...)
+}
+
+// nodeWith starts a node with identity id, its config changed by tweak
+// (when set) before it starts; tweak also gets the node's network.
+func (pt *proofTree) nodeWith(id *identity.Node, tweak func(*Config, *quicnet.Network), parents ...kernel.NodeName) *Node {
 	t := pt.t
 	t.Helper()
-	id := pt.ca.identity(t, name, role)
+	name, role := id.Name, id.Role
 	nw, err := quicnet.New(quicnet.Config{Identity: id, Revoked: pt.ca.auth.CA.IsRevoked, MaxIdleTimeout: 2 * time.Second, KeepAlivePeriod: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +62,9 @@ func (pt *proofTree) node(name kernel.NodeName, role kernel.Role, parents ...ker
 	}
 	for _, p := range parents {
 		cfg.Parents = append(cfg.Parents, Parent{Addr: pt.nodes[p].Addr(), Name: p})
+	}
+	if tweak != nil {
+		tweak(&cfg, nw)
 	}
 	n := pt.start(cfg)
 	if role == kernel.RoleController {
@@ -262,6 +273,8 @@ func FuzzRouteClaims(f *testing.F) {
 	}
 	hb, _ := frame.Marshal(hello{Version: ProtocolVersion, Proof: good, Routes: []kernel.NodeName{"leaf-1"}, Proofs: []*routeProof{good}})
 	f.Add(hb)
+	pb, _ := frame.Marshal(good)
+	f.Add(pb)
 	v := &identity.Verifier{CA: ca.Cert, Revoked: ca.IsRevoked}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m routes
@@ -275,6 +288,10 @@ func FuzzRouteClaims(f *testing.F) {
 		var h hello
 		if frame.Unmarshal(b, &h) == nil && h.Proof != nil {
 			_ = checkProof(v, "leaf-1", h.Proof)
+		}
+		var p routeProof // a fresh proof (tRouteProof)
+		if frame.Unmarshal(b, &p) == nil && checkProof(v, "leaf-1", &p) == nil && !bytes.Equal(p.Cert, id.Cert.Raw) {
+			t.Fatal("a proof with another certificate checks")
 		}
 	})
 }

@@ -57,6 +57,8 @@ func (n *Node) handleStream(l *peerLink, s link.Stream, guard *time.Timer) {
 		n.onPublish(l, p, s, guard)
 	case tSiblings:
 		n.onSiblings(l, p, s)
+	case tRouteProof:
+		n.onRouteProof(l, p, s)
 	case tBlobGet:
 		n.onBlobGet(l, p, s, guard)
 	default:

@@ -38,6 +38,7 @@ var (
 	connsRefusedDesc  = prometheus.NewDesc("canopy_mesh_connections_refused_total", "Connections closed before they became child links: limits, bad or conflicting hellos.", nil, nil)
 	certRefusedDesc   = prometheus.NewDesc("canopy_mesh_certificate_refusals_total", "Parent links refused because the parent did not accept this node's certificate (revoked, expired, another cluster's).", nil, nil)
 	resyncsDesc       = prometheus.NewDesc("canopy_mesh_control_resyncs_total", "Links closed because a control frame failed, so that they resync.", nil, nil)
+	claimsRefDesc     = prometheus.NewDesc("canopy_mesh_route_claims_refused_total", "Route claims (and fresh route proofs) from children refused: not routable through them, or no valid, newer proof.", nil, nil)
 )
 
 // Node is a prometheus.Collector of one mesh node.
@@ -52,7 +53,7 @@ func (c *Node) Describe(ch chan<- *prometheus.Desc) {
 		droppedDesc, outboxDesc, blobServeDesc, blobFetchDesc, reqSentDesc, reqFailedDesc, reqTimeoutDesc,
 		reqServedDesc, beatSentDesc, beatMissedDesc, beatRecvDesc, beatTimeoutDesc, blobBytesServed,
 		blobBytesFetch, cachedBlobsDesc, cachedBytesDesc, evictedDesc, servesActiveDesc, servesStalledDesc,
-		servesBusyDesc, connsPendingDesc, connsRefusedDesc, certRefusedDesc, resyncsDesc} {
+		servesBusyDesc, connsPendingDesc, connsRefusedDesc, certRefusedDesc, resyncsDesc, claimsRefDesc} {
 		ch <- d
 	}
 }
@@ -100,6 +101,7 @@ func (c *Node) Collect(ch chan<- prometheus.Metric) {
 	counter(connsRefusedDesc, s.ConnsRefused.Load())
 	counter(resyncsDesc, s.ControlResyncs.Load())
 	counter(certRefusedDesc, s.CertificateRefusals.Load())
+	counter(claimsRefDesc, s.RouteClaimsRefused.Load())
 	if st := c.n.Blobs(); st != nil {
 		blobs, bytes := st.Cached()
 		gauge(cachedBlobsDesc, float64(blobs))

@@ -163,6 +163,7 @@ func TestNodeMetrics(t *testing.T) {
 		{"ctl", c, "canopy_mesh_connections_pending", 0},
 		{"ctl", c, "canopy_mesh_connections_refused_total", 0},
 		{"ctl", c, "canopy_mesh_control_resyncs_total", 0},
+		{"ctl", c, "canopy_mesh_route_claims_refused_total", 0},
 		{"leaf", l, "canopy_mesh_certificate_refusals_total", 0},
 		{"gw", g, "canopy_mesh_blob_serves_stalled_total", 0},
 		{"gw", g, "canopy_mesh_blob_serves_busy_total", 0},
