@@ -203,12 +203,7 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 				if via := n.routes[c.x]; via != nil && via != l && n.liveLocked(via, now) {
 					if held := n.claims.proofs[c.x]; held != nil && c.proof.At <= held.At {
 						done[i], why[i] = true, fmt.Sprintf("proof not newer than the one held for its route through %s (kept in case that route goes)", via.peer.Name)
-						if sb, ok := n.claims.standby[c.x]; !ok || sb.l == l || c.proof.At > sb.proof.At {
-							if n.claims.standby == nil {
-								n.claims.standby = map[kernel.NodeName]standbyClaim{}
-							}
-							n.claims.standby[c.x] = standbyClaim{l: l, proof: c.proof}
-						}
+						n.keepStandbyLocked(l, c.x, c.proof)
 						continue
 					}
 				}
@@ -226,12 +221,41 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 			added = append(added, c.x)
 		}
 	}
+	// A claim placed under a node whose own claim through l was kept as a
+	// standby (a nested gateway relinking: its subtree's proofs are the
+	// ones held through its old gateway) is kept too, to follow it.
+	for progress := v != nil; progress; {
+		progress = false
+		for i, c := range cs {
+			if done[i] {
+				continue
+			}
+			if sb, ok := n.claims.standby[c.proof.Parent]; !ok || sb.l != l {
+				continue
+			}
+			done[i], progress = true, true
+			n.keepStandbyLocked(l, c.x, c.proof)
+		}
+	}
 	for i, c := range cs {
 		if why[i] != "" {
 			refused = append(refused, string(c.x)+": "+why[i])
 		}
 	}
 	return added, refused
+}
+
+// keepStandbyLocked keeps proof, a valid claim for x through l that was
+// refused, as x's standby claim, unless another link's newer one is kept.
+// n.mu is held.
+func (n *Node) keepStandbyLocked(l *peerLink, x kernel.NodeName, proof *routeProof) {
+	if sb, ok := n.claims.standby[x]; ok && sb.l != l && proof.At <= sb.proof.At {
+		return
+	}
+	if n.claims.standby == nil {
+		n.claims.standby = map[kernel.NodeName]standbyClaim{}
+	}
+	n.claims.standby[x] = standbyClaim{l: l, proof: proof}
 }
 
 // proofsForLocked lists the proofs held for xs, nil where none is held.
@@ -289,22 +313,42 @@ func (n *Node) promoteLocked(gone []kernel.NodeName, now time.Time) (back, still
 		return nil, gone
 	}
 	v := n.claimVerifierLocked()
-	for _, x := range gone {
-		sb, ok := n.claims.standby[x]
-		if !ok {
-			still = append(still, x)
-			continue
+	// Several passes: a nested node's standby places it under another
+	// node of gone, promoted first.
+	for progress := true; progress; {
+		progress = false
+		still = still[:0]
+		for _, x := range gone {
+			sb, ok := n.claims.standby[x]
+			if !ok {
+				still = append(still, x)
+				continue
+			}
+			l := sb.l
+			if n.routes[x] != nil || n.children[l.peer.Name] != l || !n.liveLocked(l, now) || !n.mayRouteLocked(l, x) {
+				delete(n.claims.standby, x)
+				still = append(still, x)
+				continue
+			}
+			if sb.proof.Parent != l.peer.Name && n.routes[sb.proof.Parent] != l {
+				still = append(still, x) // its parent may be promoted in this pass
+				continue
+			}
+			if v != nil && checkProof(v, x, sb.proof) != nil {
+				delete(n.claims.standby, x)
+				still = append(still, x)
+				continue
+			}
+			delete(n.claims.standby, x)
+			n.routes[x] = l
+			n.claims.proofs[x] = sb.proof
+			back = append(back, x)
+			progress = true
 		}
+		gone = slices.Clone(still)
+	}
+	for _, x := range still {
 		delete(n.claims.standby, x)
-		l := sb.l
-		if n.routes[x] != nil || n.children[l.peer.Name] != l || !n.liveLocked(l, now) || !n.mayRouteLocked(l, x) ||
-			(sb.proof.Parent != l.peer.Name && n.routes[sb.proof.Parent] != l) || (v != nil && checkProof(v, x, sb.proof) != nil) {
-			still = append(still, x)
-			continue
-		}
-		n.routes[x] = l
-		n.claims.proofs[x] = sb.proof
-		back = append(back, x)
 	}
 	if len(back) > 0 {
 		n.log.Info("routes taken by the claims kept for them", "names", back)
