@@ -189,6 +189,10 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 			}
 			if !n.mayRouteLocked(l, c.x) {
 				done[i], why[i] = true, "not routable through this child"
+				if v != nil && c.err == nil && n.movedBelowLocked(l, c.x, c.proof) {
+					why[i] = "linked here on another link (kept in case that link goes)"
+					n.keepStandbyLocked(l, c.x, c.proof)
+				}
 				continue
 			}
 			if v != nil {
@@ -243,6 +247,25 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 		}
 	}
 	return added, refused
+}
+
+// movedBelowLocked reports whether proof, valid, shows x, a child linked
+// here on a link other than l, placed since under l or a node l routes:
+// x failed over to a node below this one (a sibling it was told of)
+// before its old link here was declared lost. The claim is kept and takes
+// the route when that link goes. n.mu is held.
+func (n *Node) movedBelowLocked(l *peerLink, x kernel.NodeName, proof *routeProof) bool {
+	if l.peer.Role != kernel.RoleGateway && l.peer.Role != kernel.RoleController {
+		return false
+	}
+	if c := n.children[x]; c == nil || c == l {
+		return false
+	}
+	if proof.Parent != l.peer.Name && n.routes[proof.Parent] != l {
+		return false
+	}
+	held := n.claims.proofs[x]
+	return held == nil || proof.At > held.At
 }
 
 // keepStandbyLocked keeps proof, a valid claim for x through l that was
