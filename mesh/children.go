@@ -470,19 +470,24 @@ func (n *Node) sendRoutesUp(add, del []kernel.NodeName) {
 }
 
 // enqueueRoutesLocked queues route changes on link p with the proofs held
-// for the added nodes, at most maxRoutesPerMsg claims a message. n.mu is
-// held.
+// for the added nodes, at most maxRoutesPerMsg claims and maxDelsPerMsg
+// deletions a message. n.mu is held.
 func (n *Node) enqueueRoutesLocked(p *peerLink, add, del []kernel.NodeName) {
-	for first := true; first || len(add) > 0; first = false {
-		k := min(len(add), maxRoutesPerMsg)
+	for first := true; first || len(add) > 0 || len(del) > 0; first = false {
+		k, d := min(len(add), maxRoutesPerMsg), min(len(del), maxDelsPerMsg)
 		m := routes{Add: add[:k], Proofs: n.proofsForLocked(add[:k])}
-		if first {
-			m.Del = del
+		if d > 0 {
+			m.Del = del[:d]
 		}
 		p.enqueue(tRoutes, m)
-		add = add[k:]
+		add, del = add[k:], del[d:]
 	}
 }
+
+// maxDelsPerMsg bounds the deletions in one routes message: a gateway lost
+// with a large subtree below it is told up in several messages, each
+// under MaxFrame (8192 names of at most 63 bytes: about 520 KiB).
+const maxDelsPerMsg = 8192
 
 // claimsRefused logs and counts the route claims of l that were refused.
 func (n *Node) claimsRefused(l *peerLink, refused []string) {
