@@ -20,7 +20,14 @@ type Revocations struct {
 	m     map[string]bool
 	path  string // "" keeps the list in memory only
 	dirty bool   // the file is behind m (a write failed): the next Replace writes it
+	// wmu orders the file writes of concurrent Replaces; mu is not held
+	// across a write (a synced file: IsRevoked, on every handshake, would
+	// wait for the disk).
+	wmu sync.Mutex
 }
+
+// writeRevocations writes the list's file (a variable for tests).
+var writeRevocations = writeFile
 
 // OpenRevocations opens the list kept in the file at path (none yet is
 // an empty list); Replace writes it there. A node started while its
@@ -71,8 +78,9 @@ func (r *Revocations) IsRevoked(serial *big.Int) bool {
 // Replace, the list being in memory meanwhile).
 func (r *Revocations) Replace(serials []string) (added []string) {
 	m := make(map[string]bool, len(serials))
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, s := range serials {
 		m[s] = true
 		if !r.m[s] {
@@ -81,7 +89,9 @@ func (r *Revocations) Replace(serials []string) (added []string) {
 	}
 	changed := len(added) > 0 || len(m) != len(r.m)
 	r.m = m
-	if r.path != "" && (changed || r.dirty) {
+	write := r.path != "" && (changed || r.dirty)
+	r.mu.Unlock()
+	if write {
 		list := make([]string, 0, len(m))
 		for s := range m {
 			if s != "" && strings.Trim(s, "0123456789abcdef") == "" { // no other form names a certificate
@@ -89,7 +99,10 @@ func (r *Revocations) Replace(serials []string) (added []string) {
 			}
 		}
 		sort.Strings(list)
-		r.dirty = writeFile(r.path, []byte(strings.Join(list, "\n")+"\n"), 0o600) != nil
+		failed := writeRevocations(r.path, []byte(strings.Join(list, "\n")+"\n"), 0o600) != nil
+		r.mu.Lock()
+		r.dirty = failed
+		r.mu.Unlock()
 	}
 	return added
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A node's copy of the revocation list survives a restart: a gateway
@@ -58,4 +59,42 @@ func FuzzParseRevocations(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The list is checked on every handshake: a Replace writing its file
+// (synced, slow on a device's flash) does not hold those checks, which
+// see the new list at once.
+func TestRevocationsCheckedWhileWritten(t *testing.T) {
+	writing, release := make(chan struct{}), make(chan struct{})
+	old := writeRevocations
+	writeRevocations = func(path string, b []byte, mode os.FileMode) error {
+		close(writing)
+		<-release
+		return old(path, b, mode)
+	}
+	defer func() { writeRevocations = old }()
+	r, err := OpenRevocations(filepath.Join(t.TempDir(), "revoked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Replace([]string{"1f"})
+	}()
+	<-writing
+	checked := make(chan bool)
+	go func() { checked <- r.IsRevoked(big.NewInt(0x1f)) }()
+	select {
+	case revoked := <-checked:
+		if !revoked {
+			t.Error("the new list is not checked while its file is written")
+		}
+	case <-done:
+		t.Fatal("Replace ended before its write was released")
+	case <-time.After(10 * time.Second):
+		t.Error("IsRevoked waited for the list's file to be written")
+	}
+	close(release)
+	<-done
 }
