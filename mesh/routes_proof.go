@@ -250,10 +250,12 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 }
 
 // movedBelowLocked reports whether proof, valid, shows x, a child linked
-// here on a link other than l, placed since under l or a node l routes:
-// x failed over to a node below this one (a sibling it was told of)
-// before its old link here was declared lost. The claim is kept and takes
-// the route when that link goes. n.mu is held.
+// here on a link other than l, placed under l or a node l routes: x
+// failed over to a node below this one (a sibling it was told of) before
+// its old link here was declared lost. The claim is kept and takes the
+// route when that link goes, as any standby claim, newer or not (a
+// device whose clock was set back): once the link is gone, a claim would
+// be taken anyway. n.mu is held.
 func (n *Node) movedBelowLocked(l *peerLink, x kernel.NodeName, proof *routeProof) bool {
 	if l.peer.Role != kernel.RoleGateway && l.peer.Role != kernel.RoleController {
 		return false
@@ -261,11 +263,7 @@ func (n *Node) movedBelowLocked(l *peerLink, x kernel.NodeName, proof *routeProo
 	if c := n.children[x]; c == nil || c == l {
 		return false
 	}
-	if proof.Parent != l.peer.Name && n.routes[proof.Parent] != l {
-		return false
-	}
-	held := n.claims.proofs[x]
-	return held == nil || proof.At > held.At
+	return proof.Parent == l.peer.Name || n.routes[proof.Parent] == l
 }
 
 // keepStandbyLocked keeps proof, a valid claim for x through l that was

@@ -11,9 +11,10 @@ import (
 
 // A node linked straight to the controller that fails over to a gateway
 // below it (a sibling it was told of) is claimed by that gateway while
-// its old link is still here, not yet declared lost: the claim is kept,
-// with its newer proof, and takes the route when the old link goes, so
-// the node stays reachable.
+// its old link is still here, not yet declared lost: the claim is kept
+// (its proof older than the one held: the device's clock was set back)
+// and takes the route when the old link goes, so the node stays
+// reachable.
 func TestRouteProofsDirectChildMovesBelow(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = time.Second, 10*time.Second
@@ -37,7 +38,7 @@ func TestRouteProofsDirectChildMovesBelow(t *testing.T) {
 	eventually(t, "leaf-x linked", func() bool { return ctl.routeVia("leaf-x") == "leaf-x" })
 	g, gid := pt.rogue(ctx, "gw-g")
 	hg := hello{Version: ProtocolVersion, Proof: newRouteProof(gid, "ctl", time.Now()),
-		Routes: []kernel.NodeName{"leaf-x"}, Proofs: []*routeProof{newRouteProof(xid, "gw-g", time.Now())}}
+		Routes: []kernel.NodeName{"leaf-x"}, Proofs: []*routeProof{newRouteProof(xid, "gw-g", time.Now().Add(-time.Hour))}}
 	if typ, p, err := rawCall(t, g, encode(tHello, hg)); err != nil || typ != tHelloAck {
 		t.Fatalf("gw-g hello: %d %q %v", typ, p, err)
 	}
