@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,33 @@ type topicState struct {
 type delivery struct {
 	done chan struct{}
 	err  error
+	// down and up are the links it is being forwarded on (the children,
+	// the parent), guarded by seenMu, cleared when it ends.
+	down []*peerLink
+	up   bool
+}
+
+// forwarding records the links d is being forwarded on.
+func (t *topicState) forwarding(d *delivery, down []*peerLink, up bool) {
+	t.seenMu.Lock()
+	d.down, d.up = down, up
+	t.seenMu.Unlock()
+}
+
+// forwardsTo reports whether d, in progress, is being forwarded to l: a
+// repeat from l is then acknowledged at once (l has it), where waiting
+// for d would wait for l, and l, its own delivery forwarding to this
+// node, for this node.
+func (t *topicState) forwardsTo(d *delivery, l *peerLink) bool {
+	if l == nil {
+		return false
+	}
+	t.seenMu.Lock()
+	defer t.seenMu.Unlock()
+	if l.isParent {
+		return d.up
+	}
+	return slices.Contains(d.down, l)
 }
 
 func (t *topicState) init() {
@@ -76,6 +104,7 @@ func (t *topicState) claim(id string) (d *delivery, first bool) {
 func (t *topicState) finish(id string, d *delivery, err error) {
 	t.seenMu.Lock()
 	d.err = err
+	d.down = nil
 	if err != nil && t.seen[id] == d {
 		delete(t.seen, id)
 	}
@@ -136,7 +165,18 @@ func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
 	d, first := n.topics.claim(m.ID)
 	if !first {
 		// A repeat is acknowledged for what the first delivery did: if
-		// that fails, so does this, and the sender tries again.
+		// that fails, so does this, and the sender tries again. One from
+		// a link the first delivery is forwarding to is acknowledged at
+		// once: the two would wait for each other (two paths during a
+		// failover).
+		select {
+		case <-d.done:
+			return d.err
+		default:
+		}
+		if n.topics.forwardsTo(d, from) {
+			return nil
+		}
 		select {
 		case <-d.done:
 			return d.err
@@ -144,13 +184,13 @@ func (n *Node) deliver(ctx context.Context, m Message, from *peerLink) error {
 			return fmt.Errorf("publish %s: %w", m.ID, ctx.Err())
 		}
 	}
-	err := n.deliverFirst(ctx, m, from)
+	err := n.deliverFirst(ctx, m, from, d)
 	n.topics.finish(m.ID, d, err)
 	return err
 }
 
-// deliverFirst is deliver of a publication not seen before.
-func (n *Node) deliverFirst(ctx context.Context, m Message, from *peerLink) error {
+// deliverFirst is deliver of a publication not seen before, d.
+func (n *Node) deliverFirst(ctx context.Context, m Message, from *peerLink, d *delivery) error {
 	n.mu.Lock()
 	var hs []func(Message)
 	for _, s := range n.topics.subs {
@@ -166,6 +206,9 @@ func (n *Node) deliverFirst(ctx context.Context, m Message, from *peerLink) erro
 	}
 	up := !n.IsRoot() && (from == nil || !from.isParent)
 	n.mu.Unlock()
+	if m.QoS > 0 {
+		n.topics.forwarding(d, down, up)
+	}
 	for _, h := range hs {
 		h(m)
 	}
