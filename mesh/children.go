@@ -263,6 +263,16 @@ func (n *Node) admitChild(c link.Conn) {
 	}
 	added := []kernel.NodeName{name}
 	n.mu.Lock()
+	if n.isCutOff() {
+		// Cut off while the hello was checked: setCutOff takes n.mu after
+		// setting the flag, so a child added before it looks is dropped
+		// by it, and one after it is refused here.
+		n.mu.Unlock()
+		err := errors.New("every parent refuses this node's certificate: link to another parent")
+		replyError(s, CodeCutOff, "%v", err)
+		n.refuseChild(c, s, err)
+		return
+	}
 	old := n.children[name]
 	if old != nil && n.liveLocked(old, now) && old.peer.Serial != l.peer.Serial {
 		n.mu.Unlock()
