@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"time"
 
@@ -70,20 +71,27 @@ var errNoProof = errors.New("no route proof")
 // checkProof checks that p is x's own signed placement, with a
 // certificate from the cluster CA that is valid and not revoked.
 func checkProof(v *identity.Verifier, x kernel.NodeName, p *routeProof) error {
+	_, err := checkProofCert(v, x, p)
+	return err
+}
+
+// checkProofCert is checkProof that also returns the proof's
+// certificate, parsed.
+func checkProofCert(v *identity.Verifier, x kernel.NodeName, p *routeProof) (*x509.Certificate, error) {
 	if p == nil {
-		return errNoProof
+		return nil, errNoProof
 	}
 	cert, err := x509.ParseCertificate(p.Cert)
 	if err != nil {
-		return fmt.Errorf("route proof for %s: %w", x, err)
+		return nil, fmt.Errorf("route proof for %s: %w", x, err)
 	}
 	if _, err := v.VerifyCert(cert, x); err != nil {
-		return fmt.Errorf("route proof for %s: %w", x, err)
+		return nil, fmt.Errorf("route proof for %s: %w", x, err)
 	}
 	if !identity.VerifyDigest(cert.PublicKey, proofDigest(x, p.Parent, p.At), p.Sig) {
-		return fmt.Errorf("route proof for %s: signature does not check", x)
+		return nil, fmt.Errorf("route proof for %s: signature does not check", x)
 	}
-	return nil
+	return cert, nil
 }
 
 // claimVerifierLocked is the verifier route claims are checked with, or
@@ -124,10 +132,14 @@ type claimState struct {
 	upCert []byte
 }
 
-// standbyClaim is a claim kept in claimState.standby.
+// standbyClaim is a claim kept in claimState.standby. Its proof was
+// checked when it was kept; taking the route it checks only what may
+// have changed since, cheaply, under n.mu: expiry and revocation.
 type standbyClaim struct {
-	l     *peerLink
-	proof *routeProof
+	l       *peerLink
+	proof   *routeProof
+	expires time.Time // the proof's certificate's NotAfter
+	serial  *big.Int  // and serial number
 }
 
 // setClaimAuthority makes the root check route claims against a's CA and
@@ -141,9 +153,11 @@ func (n *Node) setClaimAuthority(a *identity.Authority) {
 
 // claim is one route claim from a child: node X and the proof sent for it.
 type claim struct {
-	x     kernel.NodeName
-	proof *routeProof
-	err   error // the proof's check, made before n.mu is taken
+	x       kernel.NodeName
+	proof   *routeProof
+	err     error     // the proof's check, made before n.mu is taken
+	expires time.Time // when checked and valid: its certificate's NotAfter
+	serial  *big.Int  // and serial number
 }
 
 // verifyClaims checks the proofs of claims (the expensive part) without
@@ -156,7 +170,11 @@ func verifyClaims(v *identity.Verifier, xs []kernel.NodeName, proofs []*routePro
 			out[i].proof = proofs[i]
 		}
 		if v != nil {
-			out[i].err = checkProof(v, x, out[i].proof)
+			cert, err := checkProofCert(v, x, out[i].proof)
+			out[i].err = err
+			if cert != nil {
+				out[i].expires, out[i].serial = cert.NotAfter, cert.SerialNumber
+			}
 		}
 	}
 	return out
@@ -191,7 +209,7 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 				done[i], why[i] = true, "not routable through this child"
 				if v != nil && c.err == nil && n.movedBelowLocked(l, c.x, c.proof) {
 					why[i] = "linked here on another link (kept in case that link goes)"
-					n.keepStandbyLocked(l, c.x, c.proof)
+					n.keepStandbyLocked(l, c)
 				}
 				continue
 			}
@@ -207,7 +225,7 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 				if via := n.routes[c.x]; via != nil && via != l && n.liveLocked(via, now) {
 					if held := n.claims.proofs[c.x]; held != nil && c.proof.At <= held.At {
 						done[i], why[i] = true, fmt.Sprintf("proof not newer than the one held for its route through %s (kept in case that route goes)", via.peer.Name)
-						n.keepStandbyLocked(l, c.x, c.proof)
+						n.keepStandbyLocked(l, c)
 						continue
 					}
 				}
@@ -238,7 +256,7 @@ func (n *Node) installClaimsLocked(l *peerLink, v *identity.Verifier, cs []claim
 				continue
 			}
 			done[i], progress = true, true
-			n.keepStandbyLocked(l, c.x, c.proof)
+			n.keepStandbyLocked(l, c)
 		}
 	}
 	for i, c := range cs {
@@ -266,17 +284,17 @@ func (n *Node) movedBelowLocked(l *peerLink, x kernel.NodeName, proof *routeProo
 	return proof.Parent == l.peer.Name || n.routes[proof.Parent] == l
 }
 
-// keepStandbyLocked keeps proof, a valid claim for x through l that was
-// refused, as x's standby claim, unless another link's newer one is kept.
-// n.mu is held.
-func (n *Node) keepStandbyLocked(l *peerLink, x kernel.NodeName, proof *routeProof) {
-	if sb, ok := n.claims.standby[x]; ok && sb.l != l && proof.At <= sb.proof.At {
+// keepStandbyLocked keeps c, a claim through l with a valid proof that
+// was refused, as its node's standby claim, unless another link's newer
+// one is kept. n.mu is held.
+func (n *Node) keepStandbyLocked(l *peerLink, c claim) {
+	if sb, ok := n.claims.standby[c.x]; ok && sb.l != l && c.proof.At <= sb.proof.At {
 		return
 	}
 	if n.claims.standby == nil {
 		n.claims.standby = map[kernel.NodeName]standbyClaim{}
 	}
-	n.claims.standby[x] = standbyClaim{l: l, proof: proof}
+	n.claims.standby[c.x] = standbyClaim{l: l, proof: c.proof, expires: c.expires, serial: c.serial}
 }
 
 // proofsForLocked lists the proofs held for xs, nil where none is held.
@@ -355,7 +373,7 @@ func (n *Node) promoteLocked(gone []kernel.NodeName, now time.Time) (back, still
 				still = append(still, x) // its parent may be promoted in this pass
 				continue
 			}
-			if v != nil && checkProof(v, x, sb.proof) != nil {
+			if v != nil && (!now.Before(sb.expires) || sb.serial == nil || (v.Revoked != nil && v.Revoked(sb.serial))) {
 				delete(n.claims.standby, x)
 				still = append(still, x)
 				continue
