@@ -9,7 +9,6 @@ import (
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/identity"
-	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 // A node cut off while a child's hello is being checked does not keep
@@ -31,16 +30,7 @@ func TestCutOffDuringHello(t *testing.T) {
 	gw.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id := pt.ca.identity(t, "leaf-1", kernel.RoleLeaf)
-	nw, err := quicnet.New(quicnet.Config{Identity: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := nw.Dial(ctx, gw.Addr(), "gw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, id := pt.raw(ctx, "leaf-1", kernel.RoleLeaf, "gw")
 	typ, p, err := rawCall(t, c, encode(tHello, hello{Version: ProtocolVersion, Proof: newRouteProof(id, "gw", time.Now())}))
 	if code := errCode(t, typ, p, err); code != CodeCutOff {
 		t.Errorf("hello to a node cut off while checking it: %q, want %q", code, CodeCutOff)

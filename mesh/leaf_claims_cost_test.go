@@ -10,7 +10,6 @@ import (
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh/identity"
-	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 // A leaf's route claims are refused whatever their proofs: its hello's
@@ -30,16 +29,7 @@ func TestLeafHelloClaimsNotChecked(t *testing.T) {
 	ctl.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id := pt.ca.identity(t, "leaf-1", kernel.RoleLeaf)
-	nw, err := quicnet.New(quicnet.Config{Identity: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := nw.Dial(ctx, ctl.Addr(), "ctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, id := pt.raw(ctx, "leaf-1", kernel.RoleLeaf, "ctl")
 	h := hello{Version: ProtocolVersion, Proof: newRouteProof(id, "ctl", time.Now())}
 	for i := 0; i < 50; i++ {
 		h.Routes = append(h.Routes, kernel.NodeName(fmt.Sprintf("x-%d", i)))

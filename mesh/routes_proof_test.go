@@ -77,14 +77,20 @@ func (pt *proofTree) nodeWith(id *identity.Node, tweak func(*Config, *quicnet.Ne
 
 // rogue links a raw connection with a valid gateway certificate under ctl.
 func (pt *proofTree) rogue(ctx context.Context, name kernel.NodeName) (link.Conn, *identity.Node) {
+	return pt.raw(ctx, name, kernel.RoleGateway, "ctl")
+}
+
+// raw dials node to with a new valid certificate for name and role, and
+// returns the connection (closed when the test ends) and the identity.
+func (pt *proofTree) raw(ctx context.Context, name kernel.NodeName, role kernel.Role, to kernel.NodeName) (link.Conn, *identity.Node) {
 	t := pt.t
 	t.Helper()
-	id := pt.ca.identity(t, name, kernel.RoleGateway)
+	id := pt.ca.identity(t, name, role)
 	nw, err := quicnet.New(quicnet.Config{Identity: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := nw.Dial(ctx, pt.nodes["ctl"].Addr(), "ctl")
+	c, err := nw.Dial(ctx, pt.nodes[to].Addr(), to)
 	if err != nil {
 		t.Fatal(err)
 	}
