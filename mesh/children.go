@@ -314,12 +314,12 @@ func (n *Node) admitChild(c link.Conn) {
 	if old != nil {
 		old.conn.Close() // a reconnect replaces the old link
 	}
+	n.claimsRefused(l, refused) // counted before the ack, as onRoutes does before its reply
 	if err := frame.WriteMsg(s, tHelloAck, ack); err != nil {
 		n.dropChild(l, "hello ack: "+err.Error())
 		return
 	}
 	s.CloseWrite()
-	n.claimsRefused(l, refused)
 	n.sendRoutesUp(added, gone)
 	n.interestChanged()
 	if l.listen != "" || (old != nil && old.listen != "") {
