@@ -9,9 +9,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 func main() {
+	// Process-wide, so first, before any TLS connection of the process.
+	if err := quicnet.SetCipherPreference(os.Getenv(quicnet.CipherEnv)); err != nil {
+		os.Exit(exitCode(usageError{err}))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()

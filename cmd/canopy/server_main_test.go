@@ -10,15 +10,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 // TestMain lets a test run this package's main() in a child process (the
 // test binary itself, with CANOPY_TEST_MAIN=1), to see exit codes and
-// signal handling as a user does.
+// signal handling as a user does. Other tests run with the TLS cipher
+// preference main sets.
 func TestMain(m *testing.M) {
 	if os.Getenv("CANOPY_TEST_MAIN") == "1" {
 		main()
 		return
+	}
+	if err := quicnet.SetCipherPreference(os.Getenv(quicnet.CipherEnv)); err != nil {
+		panic(err)
 	}
 	os.Exit(m.Run())
 }

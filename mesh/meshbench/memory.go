@@ -44,11 +44,11 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	e.classical = o.ClassicalKeyExchange
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	gw, err := e.node(ctx, timers(mesh.Config{Name: "gw", Role: kernel.RoleGateway, Listen: "127.0.0.1:0"}, o.Heartbeat))
+	gw, err := e.memoryGateway(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	defer gw.Close()
+	defer gw.close()
 	ids := make([]*identity.Node, children)
 	for i := range ids {
 		name := kernel.NodeName(fmt.Sprintf("leaf-%d", i))
@@ -63,7 +63,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	where := "in this process: both ends and each child's node counted (upper bound)"
 	if o.Spawn != nil {
 		cmd := o.Spawn()
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%d,%s,%t", ChildEnv, e.dir, gw.Addr(), children, o.Heartbeat, o.ClassicalKeyExchange))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%d,%s,%t,%t", ChildEnv, e.dir, gw.addr(), children, o.Heartbeat, o.ClassicalKeyExchange, o.Transport))
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -78,7 +78,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 		}()
 		where = "children in another process: the gateway's side only"
 	} else {
-		stop, err := runChildren(ctx, e.dir, gw.Addr(), children, o.Heartbeat, o.ClassicalKeyExchange)
+		stop, err := runChildren(ctx, e.dir, gw.addr(), children, o.Heartbeat, o.ClassicalKeyExchange, o.Transport)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +86,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		k := len(gw.Children())
+		k := gw.linked()
 		if k >= children {
 			break
 		}
@@ -108,12 +108,16 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	if o.ClassicalKeyExchange {
 		name, variant = "memory per idle link, X25519 only", "; opt-in classical key exchange (no post-quantum hybrid)"
 	}
+	if o.Transport {
+		name, variant = "memory per idle QUIC connection (transport alone)", "; quicnet alone: no mesh node, one goroutine per connection accepting streams"
+	}
 	if o.Heartbeat != 0 {
 		variant += fmt.Sprintf("; heartbeat every %v", o.Heartbeat)
 	}
+	variant += gw.churn()
 	return []Result{{Name: name, Value: heap + stack, Unit: "KiB", Target: "<= 50 KiB",
-		Note: fmt.Sprintf("%d children; %s%s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
-			children, where, variant, heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
+		Note: fmt.Sprintf("%d children; %s%s; TLS cipher preference %s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
+			children, where, variant, quicnet.CipherPreference(), heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
 }
 
 // timers applies a heartbeat interval other than the default to cfg.
@@ -126,15 +130,19 @@ func timers(cfg mesh.Config, heartbeat time.Duration) mesh.Config {
 
 // ChildrenMain runs the children of IdleLinkMemory when the process was
 // started with ChildEnv set; it reports whether it did (the caller then
-// exits). It returns when stdin closes.
+// exits). It returns when stdin closes. The children take the TLS cipher
+// preference from quicnet.CipherEnv, as canopy's main does.
 func ChildrenMain() (bool, error) {
 	v := os.Getenv(ChildEnv)
 	if v == "" {
 		return false, nil
 	}
+	if err := quicnet.SetCipherPreference(os.Getenv(quicnet.CipherEnv)); err != nil {
+		return true, err
+	}
 	parts := strings.Split(v, ",")
-	if len(parts) != 5 {
-		return true, fmt.Errorf("%s=%q: want DIR,ADDR,N,HEARTBEAT,CLASSICAL", ChildEnv, v)
+	if len(parts) != 6 {
+		return true, fmt.Errorf("%s=%q: want DIR,ADDR,N,HEARTBEAT,CLASSICAL,TRANSPORT", ChildEnv, v)
 	}
 	n, err := strconv.Atoi(parts[2])
 	if err != nil {
@@ -148,12 +156,16 @@ func ChildrenMain() (bool, error) {
 	if err != nil {
 		return true, fmt.Errorf("%s: classical: %w", ChildEnv, err)
 	}
+	transport, err := strconv.ParseBool(parts[5])
+	if err != nil {
+		return true, fmt.Errorf("%s: transport: %w", ChildEnv, err)
+	}
 	if err := raiseFileLimit(uint64(n*2 + 256)); err != nil {
 		return true, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop, err := runChildren(ctx, parts[0], parts[1], n, heartbeat, classical)
+	stop, err := runChildren(ctx, parts[0], parts[1], n, heartbeat, classical, transport)
 	if err != nil {
 		return true, err
 	}
@@ -163,8 +175,12 @@ func ChildrenMain() (bool, error) {
 }
 
 // runChildren starts n leaves with the identities saved under dir, linked
-// to addr, beating every heartbeat (0: the default).
-func runChildren(ctx context.Context, dir, addr string, n int, heartbeat time.Duration, classical bool) (func(), error) {
+// to addr, beating every heartbeat (0: the default); with transport, n
+// bare quicnet connections instead.
+func runChildren(ctx context.Context, dir, addr string, n int, heartbeat time.Duration, classical, transport bool) (func(), error) {
+	if transport {
+		return dialChildren(ctx, dir, addr, n, classical)
+	}
 	var nodes []*mesh.Node
 	stop := func() {
 		var wg sync.WaitGroup

@@ -4,12 +4,19 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
 )
 
 // TestMain lets this test binary act as the children process of the
-// memory measurement.
+// memory measurement. The measurements run with the TLS cipher
+// preference canopy's main sets.
 func TestMain(m *testing.M) {
+	if err := quicnet.SetCipherPreference(os.Getenv(quicnet.CipherEnv)); err != nil {
+		panic(err)
+	}
 	if ran, err := ChildrenMain(); ran {
 		if err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
@@ -39,4 +46,17 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("%s: value %v", r.Name, r.Value)
 		}
 	}
+}
+
+// The transport's floor under the memory figure runs: bare quicnet
+// connections from another process, all of them linked.
+func TestQuickTransportMemory(t *testing.T) {
+	rs, err := IdleLinkMemory(context.Background(), Options{Quick: true, Spawn: spawnSelf, Transport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Value <= 0 || !strings.Contains(rs[0].Name, "transport alone") {
+		t.Fatalf("results %+v", rs)
+	}
+	t.Log(rs[0].Note)
 }

@@ -50,6 +50,10 @@ type Options struct {
 	// measurement in one process reuses the first one's freed goroutine
 	// descriptors and counts less.
 	ClassicalKeyExchange bool
+	// Transport makes the memory measurement count bare quicnet
+	// connections (no mesh node at either end): the transport's floor
+	// under the memory per idle child link.
+	Transport bool
 }
 
 // env is a cluster authority and a scratch directory.
