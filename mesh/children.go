@@ -203,7 +203,8 @@ func (n *Node) refuseChild(c link.Conn, s link.Stream, err error) {
 }
 
 // liveLocked reports whether child link l is open and beating: it beat
-// within the last two heartbeat intervals. n.mu is held.
+// within the last two heartbeat intervals or, with transport liveness, a
+// packet arrived within two keep-alives (and a tick). n.mu is held.
 func (n *Node) liveLocked(l *peerLink, now time.Time) bool {
 	select {
 	case <-l.conn.Done():
@@ -212,7 +213,11 @@ func (n *Node) liveLocked(l *peerLink, now time.Time) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return now.Sub(l.lastBeat) < 2*n.cfg.HeartbeatInterval
+	window := 2 * n.cfg.HeartbeatInterval
+	if l.lv != nil {
+		window = max(window, 2*l.lv.KeepAlive()+n.livenessTick())
+	}
+	return now.Sub(l.heardLocked(now)) < window
 }
 
 // admitChild runs the hello exchange on a new connection and then serves
@@ -436,32 +441,39 @@ func (n *Node) dropChild(l *peerLink, reason string) {
 
 // monitorChildren declares children lost when their heartbeats stop: a
 // child is lost once LostAfter has passed since its last heartbeat (or its
-// hello). It sleeps until the earliest of those deadlines, so a silent
-// child is noticed at its deadline rather than up to a check interval
-// after it, and an idle gateway wakes about once per LostAfter less a
-// heartbeat interval. A child linked while it sleeps has its deadline at
-// least LostAfter away, and no sleep is longer than that.
+// hello) or, on a link with transport liveness, since its last packet
+// (liveness.go). Without liveness links it sleeps until the earliest
+// deadline, so a silent child is noticed at its deadline rather than up
+// to a check interval after it, and an idle gateway wakes about once per
+// LostAfter less a heartbeat interval; a child linked while it sleeps has
+// its deadline at least LostAfter away, and no sleep is longer than that.
+// With liveness links it checks every liveness tick.
 func (n *Node) monitorChildren() {
 	wait := n.cfg.LostAfter
 	for n.sleep(n.ctx, wait) {
 		now := n.cfg.Clock.Now()
 		next := now.Add(n.cfg.LostAfter)
 		var lost []*peerLink
+		var why []string
 		n.mu.Lock()
 		for _, l := range n.children {
 			l.mu.Lock()
+			reason := n.childLostLocked(l, now)
 			due := l.lastBeat.Add(n.cfg.LostAfter)
+			if l.lv != nil {
+				due = now.Add(n.livenessTick())
+			}
 			l.mu.Unlock()
-			if !now.Before(due) {
-				lost = append(lost, l)
+			if reason != "" {
+				lost, why = append(lost, l), append(why, reason)
 			} else if due.Before(next) {
 				next = due
 			}
 		}
 		n.mu.Unlock()
 		n.counter.HeartbeatTimeouts.Add(int64(len(lost)))
-		for _, l := range lost {
-			n.dropChild(l, fmt.Sprintf("no heartbeat for %v", n.cfg.LostAfter))
+		for i, l := range lost {
+			n.dropChild(l, why[i])
 		}
 		wait = next.Sub(now)
 	}

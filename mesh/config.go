@@ -49,12 +49,24 @@ type Config struct {
 	Rand   *rand.Rand   // nil: seeded from the runtime (backoff jitter)
 	Logger *slog.Logger // nil: discard
 
-	// HeartbeatInterval is how often a child beats to its parent (500ms).
+	// HeartbeatInterval is how often a child beats to its parent (500ms)
+	// on a link whose transport cannot tell that the peer is alive. On
+	// one that can (link.Liveness with a keep-alive at most a third of
+	// LostAfter: quicnet), the transport's keep-alive packets are the
+	// heartbeat: both ends check them four times per HeartbeatInterval,
+	// and no stream is opened per beat.
 	HeartbeatInterval time.Duration
 	// LostAfter is how long without a heartbeat before a parent declares
-	// a child lost, and a child its parent (2s). It must be at least three
-	// heartbeat intervals so normal jitter never triggers it.
+	// a child lost, and a child its parent (2s); on a link with transport
+	// liveness, how long without a packet from the peer. It must be at
+	// least three heartbeat intervals so normal jitter never triggers it.
 	LostAfter time.Duration
+	// AppHeartbeatInterval is how often a child still sends a heartbeat
+	// message on a link with transport liveness (10s; the first goes at
+	// once and makes the child ready). Keep-alives prove the peer's QUIC
+	// stack alive, the heartbeat its node: a peer that answers no
+	// heartbeat for three intervals is lost, however many packets arrive.
+	AppHeartbeatInterval time.Duration
 	// ReportInterval is how often a node reports its latencies up (5s).
 	ReportInterval time.Duration
 	// ProbeInterval is how often a node measures the round trip to its
@@ -150,7 +162,7 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{{"HeartbeatInterval", c.HeartbeatInterval}, {"LostAfter", c.LostAfter}, {"ReportInterval", c.ReportInterval},
 		{"RequestTimeout", c.RequestTimeout}, {"RenewCheck", c.RenewCheck}, {"DialTimeout", c.DialTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax}, {"OutboxPoll", c.OutboxPoll},
-		{"HelloTimeout", c.HelloTimeout}, {"BlobStallTimeout", c.BlobStallTimeout}} {
+		{"HelloTimeout", c.HelloTimeout}, {"BlobStallTimeout", c.BlobStallTimeout}, {"AppHeartbeatInterval", c.AppHeartbeatInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("mesh: %s must not be negative", d.name))
 		}
@@ -181,6 +193,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.HeartbeatInterval, 500*time.Millisecond)
 	def(&c.LostAfter, 2*time.Second)
+	def(&c.AppHeartbeatInterval, 10*time.Second)
 	def(&c.ReportInterval, 5*time.Second)
 	def(&c.ProbeInterval, time.Minute)
 	def(&c.RequestTimeout, 5*time.Second)

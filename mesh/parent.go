@@ -174,10 +174,20 @@ func (n *Node) runParent(l *peerLink, p Parent) (string, bool) {
 	return reason, answered
 }
 
-// heartbeat beats every HeartbeatInterval; a parent that has not answered
-// for LostAfter is lost. Each beat's round trip is a latency probe. It
-// returns why the link was lost and whether any beat was answered.
+// heartbeat keeps the link to the parent l until it is lost, and returns
+// why and whether the parent answered any heartbeat: by transport
+// liveness when the link has it (watchParent), else by a heartbeat
+// message every HeartbeatInterval.
 func (n *Node) heartbeat(l *peerLink) (reason string, answered bool) {
+	if l.lv != nil {
+		return n.watchParent(l)
+	}
+	return n.beatParent(l)
+}
+
+// beatParent beats every HeartbeatInterval; a parent that has not answered
+// for LostAfter is lost. Each beat's round trip is a latency probe.
+func (n *Node) beatParent(l *peerLink) (reason string, answered bool) {
 	lastOK := n.cfg.Clock.Now()
 	for seq := uint64(1); ; seq++ {
 		// The parent is lost LostAfter after the last answer, so this beat
@@ -218,6 +228,66 @@ func (n *Node) heartbeat(l *peerLink) (reason string, answered bool) {
 		case <-n.ctx.Done():
 			t.Stop()
 			return "node closed", answered
+		}
+	}
+}
+
+// watchParent keeps a link with transport liveness: the parent is lost
+// once nothing has arrived from it for LostAfter (checked every liveness
+// tick) or it has answered no heartbeat message for three
+// AppHeartbeatIntervals. A heartbeat message goes at once (its answer
+// makes this node ready at the parent and the link answered) and then
+// every AppHeartbeatInterval, on its own goroutine, so a slow answer never
+// delays the packet check.
+func (n *Node) watchParent(l *peerLink) (reason string, answered bool) {
+	ctx, cancel := context.WithCancel(n.ctx)
+	defer cancel() // ends a beat in flight
+	results := make(chan bool, 1)
+	inFlight := false
+	now := n.cfg.Clock.Now()
+	lastOK, nextBeat := now, now
+	for seq := uint64(1); ; {
+		if !inFlight && !now.Before(nextBeat) {
+			inFlight, nextBeat = true, now.Add(n.cfg.AppHeartbeatInterval)
+			n.counter.HeartbeatsSent.Add(1)
+			n.wg.Add(1)
+			go func(seq uint64) {
+				defer n.wg.Done()
+				bctx, cancel := context.WithTimeout(ctx, n.cfg.AppHeartbeatInterval)
+				_, _, err := l.call(bctx, tHeartbeat, heartbeat{Seq: seq})
+				cancel()
+				results <- err == nil
+			}(seq)
+			seq++
+		}
+		t := n.cfg.Clock.NewTimer(n.livenessTick())
+		select {
+		case ok := <-results:
+			inFlight = false
+			if ok {
+				lastOK, answered = n.cfg.Clock.Now(), true
+			} else if n.ctx.Err() == nil {
+				n.counter.HeartbeatsMissed.Add(1)
+			}
+		case <-t.C():
+		case <-l.conn.Done():
+			t.Stop()
+			return "link closed", answered
+		case <-n.ctx.Done():
+			t.Stop()
+			return "node closed", answered
+		}
+		t.Stop()
+		now = n.cfg.Clock.Now()
+		l.mu.Lock()
+		heard := l.heardLocked(now)
+		l.probe = l.conn.RTT()
+		l.mu.Unlock()
+		if d := now.Sub(heard); d >= n.silentFor() {
+			return fmt.Sprintf("nothing received from the parent for %v", d.Round(time.Millisecond)), answered
+		}
+		if d := now.Sub(lastOK); d >= n.appLostAfter() {
+			return fmt.Sprintf("no heartbeat answer for %v", d.Round(time.Millisecond)), answered
 		}
 	}
 }

@@ -24,10 +24,16 @@ type peerLink struct {
 	mu       sync.Mutex
 	interest map[string]bool // filters the far side wants; nil for none, replaced (never changed in place) once the link is up
 	sent     string          // interest last sent, joined, to skip repeats
-	lastBeat time.Time
+	lastBeat time.Time       // the child's last heartbeat message (or its hello)
 	ready    bool
-	probe    time.Duration // last heartbeat round trip
-	listen   string        // a child's advertised listen address (siblings.go)
+	// lv is the transport's liveness when it stands in for heartbeat
+	// messages (liveness.go); heard is when recv, its packet count, was
+	// last seen to grow.
+	lv     link.Liveness
+	recv   uint64
+	heard  time.Time
+	probe  time.Duration // last heartbeat round trip
+	listen string        // a child's advertised listen address (siblings.go)
 	// blobSlots holds one token per blob download being served on this
 	// link (blobs.go); made on the first download.
 	blobSlots chan struct{}
@@ -57,7 +63,11 @@ func setOf(fs []string) map[string]bool {
 }
 
 func (n *Node) newLink(c link.Conn, isParent bool) *peerLink {
-	return &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent}
+	l := &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent, lv: n.liveness(c)}
+	if l.lv != nil {
+		l.recv, l.heard = l.lv.Received(), n.cfg.Clock.Now()
+	}
+	return l
 }
 
 // enqueue queues a control frame. Queued frames are sent one at a time, in

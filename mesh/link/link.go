@@ -62,6 +62,20 @@ type Conn interface {
 	Done() <-chan struct{}
 }
 
+// Liveness is implemented by connections whose transport keeps an idle
+// link alive on its own (QUIC keep-alives: a PING when nothing arrived
+// for a while, acknowledged by the peer's stack), so the peer can be
+// known to be there without a stream per heartbeat.
+type Liveness interface {
+	// Received counts the packets received from the peer. While the peer
+	// is reachable it grows at least about once per KeepAlive.
+	Received() uint64
+	// KeepAlive is the longest the transport lets the link go without
+	// receiving a packet before it sends one that the peer must answer;
+	// 0 when it sends none.
+	KeepAlive() time.Duration
+}
+
 // Listener accepts authenticated connections.
 type Listener interface {
 	Accept(ctx context.Context) (Conn, error)

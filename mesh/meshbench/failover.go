@@ -7,6 +7,7 @@ import (
 
 	"github.com/canopy-fleet/canopy/kernel"
 	"github.com/canopy-fleet/canopy/mesh"
+	"github.com/canopy-fleet/canopy/mesh/internal/udpproxy"
 )
 
 // Failover measures how long a leaf takes, with default heartbeat timers,
@@ -72,14 +73,14 @@ func failoverOnce(ctx context.Context, silent bool) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	proxy, err := newUDPProxy(gw1.Addr())
+	proxy, err := udpproxy.New(gw1.Addr())
 	if err != nil {
 		return 0, err
 	}
-	defer proxy.close()
+	defer proxy.Close()
 	up := make(chan kernel.NodeName, 4)
 	_, err = start(mesh.Config{Name: "leaf", Role: kernel.RoleLeaf,
-		Parents: []mesh.Parent{{Addr: proxy.addr(), Name: "gw-1"}, {Addr: gw2.Addr(), Name: "gw-2"}},
+		Parents: []mesh.Parent{{Addr: proxy.Addr(), Name: "gw-1"}, {Addr: gw2.Addr(), Name: "gw-2"}},
 		OnEvent: func(ev mesh.Event) {
 			if ev.Kind == mesh.EventParentUp {
 				up <- ev.Peer
@@ -94,7 +95,7 @@ func failoverOnce(ctx context.Context, silent bool) (time.Duration, error) {
 	time.Sleep(700 * time.Millisecond) // let heartbeats settle into their rhythm
 	t0 := time.Now()
 	if silent {
-		proxy.drop.Store(true)
+		proxy.Drop(true)
 	} else {
 		gw1.Close()
 	}

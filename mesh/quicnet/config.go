@@ -40,7 +40,10 @@ type Config struct {
 	MaxIncomingStreams int64
 	// MaxIdleTimeout ends a silent connection (default 5s).
 	MaxIdleTimeout time.Duration
-	// KeepAlivePeriod (default 1s).
+	// KeepAlivePeriod is how long a connection may go without receiving
+	// before it sends a PING the peer acknowledges (default 500ms). The
+	// mesh knows a peer is alive from those packets (link.Liveness) when
+	// it is at most a third of the mesh's LostAfter.
 	KeepAlivePeriod time.Duration
 	// HandshakeTimeout bounds the TLS handshake (default 3s).
 	HandshakeTimeout time.Duration
@@ -83,7 +86,7 @@ func (c Config) withDefaults() Config {
 		c.MaxIdleTimeout = 5 * time.Second
 	}
 	if c.KeepAlivePeriod == 0 {
-		c.KeepAlivePeriod = time.Second
+		c.KeepAlivePeriod = 500 * time.Millisecond
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 3 * time.Second

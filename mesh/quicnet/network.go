@@ -60,6 +60,12 @@ func (n *Network) verifier() *identity.Verifier {
 	return &identity.Verifier{CA: n.id.Load().CA, Revoked: n.cfg.Revoked, Now: n.cfg.Now}
 }
 
+// keepAlive is the longest a connection goes without receiving before it
+// sends a keep-alive PING: quic-go's period, at most half the idle timeout.
+func (n *Network) keepAlive() time.Duration {
+	return min(n.cfg.KeepAlivePeriod, n.cfg.MaxIdleTimeout/2)
+}
+
 func (n *Network) quicConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout:  n.cfg.HandshakeTimeout,
@@ -177,7 +183,7 @@ func (n *Network) Dial(ctx context.Context, addr string, want kernel.NodeName) (
 	if err != nil {
 		return nil, fmt.Errorf("quicnet: dial %s: %w", addr, err)
 	}
-	c, err := wrap(qc)
+	c, err := wrap(qc, n.keepAlive())
 	if err != nil {
 		qc.CloseWithError(1, "bad certificate")
 		return nil, err
@@ -226,7 +232,7 @@ func (l *listener) Accept(ctx context.Context) (link.Conn, error) {
 			}
 			continue
 		}
-		c, err := wrap(qc)
+		c, err := wrap(qc, l.n.keepAlive())
 		if err != nil {
 			l.n.refusedPeer.warn(l.n.cfg.Logger, "refused peer", "remote", qc.RemoteAddr(), "err", err)
 			qc.CloseWithError(1, "bad certificate")
@@ -236,7 +242,7 @@ func (l *listener) Accept(ctx context.Context) (link.Conn, error) {
 	}
 }
 
-func wrap(qc *quic.Conn) (*conn, error) {
+func wrap(qc *quic.Conn, keepAlive time.Duration) (*conn, error) {
 	certs := qc.ConnectionState().TLS.PeerCertificates
 	if len(certs) == 0 {
 		return nil, identity.ErrNoCertificate
@@ -245,13 +251,24 @@ func wrap(qc *quic.Conn) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{qc: qc, peer: link.Peer{Name: name, Role: role, Serial: certs[0].SerialNumber.Text(16)}}, nil
+	return &conn{qc: qc, peer: link.Peer{Name: name, Role: role, Serial: certs[0].SerialNumber.Text(16)}, keepAlive: keepAlive}, nil
 }
 
 type conn struct {
-	qc   *quic.Conn
-	peer link.Peer
+	qc        *quic.Conn
+	peer      link.Peer
+	keepAlive time.Duration
 }
+
+var _ link.Liveness = (*conn)(nil)
+
+// Received is the count of packets received from the peer (link.Liveness).
+func (c *conn) Received() uint64 { return c.qc.ConnectionStats().PacketsReceived }
+
+// KeepAlive is the longest the connection goes without receiving before
+// it sends a keep-alive PING (link.Liveness): the configured period, or
+// half the idle timeout when that is shorter, as quic-go does.
+func (c *conn) KeepAlive() time.Duration { return c.keepAlive }
 
 func (c *conn) Peer() link.Peer       { return c.peer }
 func (c *conn) RTT() time.Duration    { return c.qc.ConnectionStats().SmoothedRTT }

@@ -1,4 +1,8 @@
-package meshbench
+// Package udpproxy forwards UDP between clients and one target until told
+// to drop everything: a crashed or unplugged peer as the other end sees
+// it (no close, no reset, just silence), for tests and benchmarks of
+// links that must notice that.
+package udpproxy
 
 import (
 	"net"
@@ -6,10 +10,9 @@ import (
 	"sync/atomic"
 )
 
-// udpProxy forwards UDP between clients and a target until told to drop
-// everything, which looks like a crashed or unplugged parent: no close,
-// no reset, just silence.
-type udpProxy struct {
+// Proxy forwards UDP between clients and a target until told to drop
+// everything.
+type Proxy struct {
 	pc     *net.UDPConn
 	target *net.UDPAddr
 	drop   atomic.Bool
@@ -17,7 +20,8 @@ type udpProxy struct {
 	ups    map[string]*net.UDPConn
 }
 
-func newUDPProxy(target string) (*udpProxy, error) {
+// New starts a proxy on a loopback port to target.
+func New(target string) (*Proxy, error) {
 	ta, err := net.ResolveUDPAddr("udp", target)
 	if err != nil {
 		return nil, err
@@ -26,14 +30,19 @@ func newUDPProxy(target string) (*udpProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &udpProxy{pc: pc, target: ta, ups: map[string]*net.UDPConn{}}
+	p := &Proxy{pc: pc, target: ta, ups: map[string]*net.UDPConn{}}
 	go p.run()
 	return p, nil
 }
 
-func (p *udpProxy) addr() string { return p.pc.LocalAddr().String() }
+// Addr is the proxy's address: clients send here.
+func (p *Proxy) Addr() string { return p.pc.LocalAddr().String() }
 
-func (p *udpProxy) run() {
+// Drop makes the proxy drop every packet both ways (true) or forward them
+// again (false).
+func (p *Proxy) Drop(drop bool) { p.drop.Store(drop) }
+
+func (p *Proxy) run() {
 	buf := make([]byte, 65536)
 	for {
 		n, from, err := p.pc.ReadFromUDP(buf)
@@ -59,7 +68,7 @@ func (p *udpProxy) run() {
 	}
 }
 
-func (p *udpProxy) back(up *net.UDPConn, client *net.UDPAddr) {
+func (p *Proxy) back(up *net.UDPConn, client *net.UDPAddr) {
 	buf := make([]byte, 65536)
 	for {
 		n, err := up.Read(buf)
@@ -72,7 +81,8 @@ func (p *udpProxy) back(up *net.UDPConn, client *net.UDPAddr) {
 	}
 }
 
-func (p *udpProxy) close() {
+// Close stops the proxy and closes its sockets.
+func (p *Proxy) Close() {
 	p.pc.Close()
 	p.mu.Lock()
 	for _, u := range p.ups {

@@ -1,0 +1,94 @@
+package mesh
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/internal/udpproxy"
+	"github.com/canopy-fleet/canopy/mesh/link"
+	"github.com/canopy-fleet/canopy/mesh/quicnet"
+)
+
+// Over QUIC, keep-alive packets are the heartbeat: an idle child stays
+// linked through several LostAfter windows on its first heartbeat message
+// alone (no stream per beat), and when every packet is dropped (a crash
+// or a pulled cable: no close) the parent declares the child lost and the
+// child its parent, each for want of packets.
+func TestTransportLiveness(t *testing.T) {
+	pt := newProofTree(t)
+	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
+	ctlEv, leafEv := newEvents(), newEvents()
+	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) { c.OnEvent = ctlEv.add })
+	proxy, err := udpproxy.New(ctl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) {
+		c.Parents = []Parent{{Addr: proxy.Addr(), Name: "ctl"}}
+		c.OnEvent = leafEv.add
+	})
+	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	ctl.mu.Lock()
+	lv := ctl.children["leaf-1"].lv
+	ctl.mu.Unlock()
+	if lv == nil {
+		t.Fatal("the QUIC link has no transport liveness")
+	}
+
+	// Three LostAfter windows idle: linked all along, on one heartbeat.
+	time.Sleep(3 * pt.base.LostAfter)
+	if n := ctlEv.count(EventChildLost, "leaf-1"); n != 0 {
+		t.Fatalf("idle leaf-1 lost %d times", n)
+	}
+	if n := ctl.Stats().HeartbeatsReceived.Load(); n != 1 {
+		t.Errorf("%d heartbeat messages received in 3 s, want the first alone (AppHeartbeatInterval %v)", n, ctl.cfg.AppHeartbeatInterval)
+	}
+	askWho(t, ctl, "leaf-1")
+
+	proxy.Drop(true)
+	eventually(t, "leaf-1 lost at ctl", func() bool { return ctlEv.count(EventChildLost, "leaf-1") == 1 })
+	eventually(t, "ctl lost at leaf-1", func() bool { return leafEv.count(EventParentLost, "ctl") >= 1 })
+	for _, c := range []struct {
+		ev   *events
+		kind EventKind
+	}{{ctlEv, EventChildLost}, {leafEv, EventParentLost}} {
+		c.ev.mu.Lock()
+		for _, e := range c.ev.ev {
+			if e.Kind == c.kind && !strings.Contains(e.Reason, "nothing received") {
+				t.Errorf("%s: %q, want a loss for want of packets", c.kind, e.Reason)
+			}
+		}
+		c.ev.mu.Unlock()
+	}
+	if n := ctl.Stats().HeartbeatTimeouts.Load(); n != 1 {
+		t.Errorf("%d heartbeat timeouts at ctl, want 1", n)
+	}
+}
+
+type keepAliveConn struct {
+	link.Conn
+	ka time.Duration
+}
+
+func (c keepAliveConn) Received() uint64         { return 0 }
+func (c keepAliveConn) KeepAlive() time.Duration { return c.ka }
+
+// Transport liveness stands in for heartbeat messages only when its
+// keep-alive is at most a third of LostAfter.
+func TestLivenessNeedsKeepAliveWithinLostAfter(t *testing.T) {
+	n := &Node{cfg: Config{LostAfter: 2 * time.Second}}
+	for _, c := range []struct {
+		ka   time.Duration
+		want bool
+	}{{500 * time.Millisecond, true}, {2 * time.Second / 3, true}, {700 * time.Millisecond, false}, {0, false}} {
+		if got := n.liveness(keepAliveConn{ka: c.ka}) != nil; got != c.want {
+			t.Errorf("keep-alive %v with LostAfter 2s: liveness %v, want %v", c.ka, got, c.want)
+		}
+	}
+	if n.liveness(keepAliveConn{}.Conn) != nil {
+		t.Error("a connection without liveness has it")
+	}
+}
