@@ -160,8 +160,16 @@ func (n *Node) probeLoop() {
 // still a probe target (and not the parent) when the probe ends: a list
 // that changed meanwhile must not leave a stale figure behind.
 func (n *Node) probe(p Parent) {
-	cur := n.Parent()
-	if p.Name != "" && p.Name == cur {
+	// The parent, named or dialed by this address (a --join address has
+	// no name), is skipped: its link measures its round trip, and a
+	// probe would cost it a handshake per child per ProbeInterval.
+	n.mu.Lock()
+	var cur Parent
+	if n.parent != nil {
+		cur = Parent{Name: n.parent.peer.Name, Addr: n.linkedTo.Addr}
+	}
+	n.mu.Unlock()
+	if (p.Name != "" && p.Name == cur.Name) || (cur.Addr != "" && p.Addr == cur.Addr) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.DialTimeout)

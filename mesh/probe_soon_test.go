@@ -1,10 +1,14 @@
 package mesh
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/canopy-fleet/canopy/kernel"
+	"github.com/canopy-fleet/canopy/mesh/link"
+	"github.com/canopy-fleet/canopy/mesh/memnet"
 )
 
 // New probe targets are measured soon, not a ProbeInterval (40 s here,
@@ -26,4 +30,48 @@ func TestNewProbeTargetsMeasuredSoon(t *testing.T) {
 		_, c := g["gw-1"]["gw-2"]
 		return a && b && c
 	})
+}
+
+// dialCounter counts a network's dials.
+type dialCounter struct {
+	link.Network
+	dials atomic.Int64
+}
+
+func (d *dialCounter) Dial(ctx context.Context, addr string, want kernel.NodeName) (link.Conn, error) {
+	d.dials.Add(1)
+	return d.Network.Dial(ctx, addr, want)
+}
+
+// A node never probes its own parent, even when it was given the parent
+// by address alone (as `canopy agent --join ADDR` does): the link has its
+// round trip, and the probe would cost the parent a handshake per child
+// per ProbeInterval.
+func TestNoProbeOfTheParentByAddress(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := nodeStarter(t, ctx)
+	f := memnet.NewFabric()
+	cfg := fastTimers
+	cfg.ProbeInterval = 10 * time.Millisecond
+	gw := cfg
+	gw.Name, gw.Role, gw.Network, gw.Listen = "gw", kernel.RoleController, f.Endpoint("gw", kernel.RoleController), "mem:gw"
+	start(gw)
+	nw := &dialCounter{Network: f.Endpoint("leaf", kernel.RoleLeaf)}
+	leafCfg := cfg
+	leafCfg.Name, leafCfg.Role, leafCfg.Network, leafCfg.Parents = "leaf", kernel.RoleLeaf, nw, []Parent{{Addr: "mem:gw"}}
+	leaf := start(leafCfg)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := leaf.WaitParent(wctx); err != nil {
+		t.Fatal(err)
+	}
+	linked := nw.dials.Load()
+	time.Sleep(30 * cfg.ProbeInterval)
+	if leaf.Parent() != "gw" {
+		t.Fatalf("leaf's parent %q", leaf.Parent())
+	}
+	if n := nw.dials.Load() - linked; n != 0 {
+		t.Errorf("%d dials in 30 probe intervals while linked to its only parent, want none", n)
+	}
 }
