@@ -307,6 +307,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	if o.gateway {
 		cfg.Listen = o.listen
 		cfg.Advertise = gatewayAdvertise(o.advertise, o.listen, o.join)
+		log.Debug("gc target for a parent", "gogc", mesh.TuneGCForParent())
 	}
 	if node, err = mesh.New(cfg); err != nil {
 		return err

@@ -96,6 +96,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 		return err
 	}
 	defer release()
+	log.Debug("gc target for a parent", "gogc", mesh.TuneGCForParent())
 	c, err := startController(ctx, o, name, log)
 	if err != nil {
 		return err

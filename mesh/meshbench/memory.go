@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -44,6 +45,11 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	e.classical = o.ClassicalKeyExchange
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// This process is the gateway: it runs as canopy's parents do.
+	prevGC := debug.SetGCPercent(-1)
+	debug.SetGCPercent(prevGC)
+	gogc := mesh.TuneGCForParent()
+	defer debug.SetGCPercent(prevGC)
 	gw, err := e.memoryGateway(ctx, o)
 	if err != nil {
 		return nil, err
@@ -116,8 +122,8 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	}
 	variant += gw.churn()
 	return []Result{{Name: name, Value: heap + stack, Unit: "KiB", Target: "<= 50 KiB",
-		Note: fmt.Sprintf("%d children; %s%s; TLS cipher preference %s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
-			children, where, variant, quicnet.CipherPreference(), heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
+		Note: fmt.Sprintf("%d children; %s%s; TLS cipher preference %s, GOGC %s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
+			children, where, variant, quicnet.CipherPreference(), gogc, heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
 }
 
 // timers applies a heartbeat interval other than the default to cfg.
