@@ -152,11 +152,12 @@ func (n *Node) childAlternatesChangedLocked() {
 }
 
 // childUp tells a child that just linked its alternates; a listening
-// child has been told with its siblings already.
+// child has been told with its siblings already, and one that asked for
+// them in its hello ack got them there.
 func (n *Node) childUp(name kernel.NodeName) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if l := n.children[name]; l != nil && l.listen == "" {
+	if l := n.children[name]; l != nil && l.listen == "" && !l.toldInAck {
 		l.enqueue(tSiblings, siblingsMsg{Peers: []siblingAddr{}, Alternates: n.alternatesFor(name, n.alternatesForChildrenLocked())})
 	}
 }

@@ -314,6 +314,12 @@ func (n *Node) admitChild(c link.Conn) {
 	back, gone := n.promoteLocked(gone, now)
 	added = append(added, back...)
 	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l)}
+	if h.SiblingsInAck && l.listen == "" {
+		// What childUp would send; a listening child is told with its
+		// siblings (siblingsChanged below).
+		ack.Siblings = &siblingsMsg{Peers: []siblingAddr{}, Alternates: n.alternatesFor(name, n.alternatesForChildrenLocked())}
+		l.toldInAck = true
+	}
 	l.sent = strings.Join(ack.Interest, "\x00")
 	n.mu.Unlock()
 	if old != nil {

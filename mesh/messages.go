@@ -81,11 +81,19 @@ type hello struct {
 	// Proofs holds the proof the child keeps for each of Routes, in the
 	// same order (nil entries where it holds none); empty when none.
 	Proofs []*routeProof `cbor:",omitempty"`
+	// SiblingsInAck asks a parent to put this node's siblings and
+	// alternates in its hello ack rather than a message after it (one
+	// stream less per link-up); a parent that does not know it sends the
+	// message, and a child that does not send it gets the message.
+	SiblingsInAck bool `cbor:",omitempty"`
 }
 
 type helloAck struct {
 	Version  uint16
 	Interest []string
+	// Siblings is the siblings message for a child that asked for it in
+	// its hello (SiblingsInAck); nil when the message follows instead.
+	Siblings *siblingsMsg `cbor:",omitempty"`
 }
 
 type heartbeat struct {

@@ -101,7 +101,7 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	sub := n.claimOrderLocked(n.subtreeLocked())
 	k := min(len(sub), maxRoutesPerMsg)
 	h := hello{Version: ProtocolVersion, Routes: sub[:k], Interest: n.interestForLocked(l), Listen: n.advertiseAddr(),
-		Proof: newRouteProof(n.cfg.Identity, l.peer.Name, n.cfg.Clock.Now()), Proofs: n.proofsForLocked(sub[:k])}
+		Proof: newRouteProof(n.cfg.Identity, l.peer.Name, n.cfg.Clock.Now()), Proofs: n.proofsForLocked(sub[:k]), SiblingsInAck: true}
 	if h.Proof != nil {
 		n.claims.upCert = h.Proof.Cert
 	}
@@ -136,6 +136,9 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 		return nil, fmt.Errorf("parent %s speaks protocol version %d, this node %d: upgrade the older one", l.peer.Name, ack.Version, ProtocolVersion)
 	}
 	l.interest = setOf(ack.Interest)
+	if ack.Siblings != nil {
+		n.takeSiblings(l, *ack.Siblings)
+	}
 	ok = true
 	return l, nil
 }

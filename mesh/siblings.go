@@ -124,6 +124,15 @@ func (n *Node) onSiblings(l *peerLink, p []byte, s link.Stream) {
 	if !n.decode(l, s, p, &m) {
 		return
 	}
+	// Before the reply: the parent sends its next list only after it, so
+	// OnAlternates sees the lists in order.
+	n.takeSiblings(l, m)
+	replyOK(s)
+}
+
+// takeSiblings takes the siblings and alternates parent link l told (in
+// a siblings message or its hello ack).
+func (n *Node) takeSiblings(l *peerLink, m siblingsMsg) {
 	next := make(map[kernel.NodeName]string, len(m.Peers))
 	for _, x := range m.Peers {
 		if x.Name != n.cfg.Name && x.Addr != "" {
@@ -141,12 +150,9 @@ func (n *Node) onSiblings(l *peerLink, p []byte, s link.Stream) {
 		n.childAlternatesChangedLocked()
 	}
 	n.mu.Unlock()
-	// Before the reply: the parent sends its next list only after it, so
-	// OnAlternates sees the lists in order.
 	if changed != nil && n.cfg.OnAlternates != nil {
 		n.cfg.OnAlternates(changed)
 	}
-	replyOK(s)
 }
 
 // setSiblingsLocked replaces the sibling list and forgets the probes of
