@@ -57,21 +57,23 @@ var (
 	heartbeat   = flag.Duration("meshbench.heartbeat", 0, "heartbeat interval in BenchmarkIdleLinkMemory (0: the default 500ms)")
 	classical   = flag.Bool("meshbench.classical", false, "X25519 key exchange only (no post-quantum hybrid) in BenchmarkIdleLinkMemory")
 	transport   = flag.Bool("meshbench.transport", false, "bare quicnet connections, no mesh nodes, in BenchmarkIdleLinkMemory (the transport's floor)")
+	streamBeats = flag.Bool("meshbench.streambeats", false, "a heartbeat message on a stream every interval instead of transport liveness, in BenchmarkIdleLinkMemory")
 )
 
 // BenchmarkIdleLinkMemory is the memory figure alone: 1,000 children in
 // another process linked to one gateway, idle; the metrics are KiB per link
 // (heap spans in use plus goroutine stacks). -meshbench.heapprofile=FILE
 // writes the gateway's heap profile at the measuring point;
-// -meshbench.heartbeat, -meshbench.classical and -meshbench.transport
-// measure variants (what heartbeats cost, what the post-quantum key
-// exchange costs, what the transport alone costs).
+// -meshbench.heartbeat, -meshbench.classical, -meshbench.transport and
+// -meshbench.streambeats measure variants (what heartbeats cost, what the
+// post-quantum key exchange costs, what the transport alone costs, what a
+// stream per heartbeat costs).
 func BenchmarkIdleLinkMemory(b *testing.B) {
 	if *heapProfile != "" {
 		runtime.MemProfileRate = 512 // fine-grained samples; the default 512 KiB is coarser than a link
 	}
 	for b.Loop() {
-		rs, err := IdleLinkMemory(context.Background(), Options{Spawn: spawnSelf, HeapProfile: *heapProfile, Heartbeat: *heartbeat, ClassicalKeyExchange: *classical, Transport: *transport})
+		rs, err := IdleLinkMemory(context.Background(), Options{Spawn: spawnSelf, HeapProfile: *heapProfile, Heartbeat: *heartbeat, ClassicalKeyExchange: *classical, Transport: *transport, StreamHeartbeats: *streamBeats})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package meshbench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,8 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +42,11 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	}
 	defer e.close()
 	e.classical = o.ClassicalKeyExchange
+	if o.StreamHeartbeats {
+		// A keep-alive over a third of LostAfter: the links fall back to
+		// a heartbeat message on a stream of its own every interval.
+		e.keepAlive = time.Second
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// This process is the gateway: it runs as canopy's parents do.
@@ -65,11 +69,16 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 			return nil, err
 		}
 	}
+	sp := childSpec{Dir: e.dir, Addr: gw.addr(), N: children, Heartbeat: o.Heartbeat, Classical: o.ClassicalKeyExchange, Transport: o.Transport, KeepAlive: e.keepAlive}
+	spec, err := json.Marshal(sp)
+	if err != nil {
+		return nil, err
+	}
 	before := inUse()
 	where := "in this process: both ends and each child's node counted (upper bound)"
 	if o.Spawn != nil {
 		cmd := o.Spawn()
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%d,%s,%t,%t", ChildEnv, e.dir, gw.addr(), children, o.Heartbeat, o.ClassicalKeyExchange, o.Transport))
+		cmd.Env = append(os.Environ(), ChildEnv+"="+string(spec))
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -84,7 +93,7 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 		}()
 		where = "children in another process: the gateway's side only"
 	} else {
-		stop, err := runChildren(ctx, e.dir, gw.addr(), children, o.Heartbeat, o.ClassicalKeyExchange, o.Transport)
+		stop, err := runChildren(ctx, sp)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +110,9 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second) // idle: a few heartbeats each
+	cpu0, t0 := processCPU(), time.Now()
+	time.Sleep(2 * time.Second) // idle: a few keep-alives (or heartbeats) each
+	cpu := float64(processCPU()-cpu0) / float64(time.Since(t0)) * 100
 	after := inUse()
 	if o.HeapProfile != "" {
 		if err := writeHeapProfile(o.HeapProfile); err != nil {
@@ -120,7 +131,11 @@ func IdleLinkMemory(ctx context.Context, o Options) ([]Result, error) {
 	if o.Heartbeat != 0 {
 		variant += fmt.Sprintf("; heartbeat every %v", o.Heartbeat)
 	}
+	if o.StreamHeartbeats {
+		name, variant = name+" (a stream per heartbeat)", variant+"; keep-alive 1s: a heartbeat stream every 500ms instead of transport liveness"
+	}
 	variant += gw.churn()
+	variant += fmt.Sprintf("; the process used %.1f%% of a core idle", cpu)
 	return []Result{{Name: name, Value: heap + stack, Unit: "KiB", Target: "<= 50 KiB",
 		Note: fmt.Sprintf("%d children; %s%s; TLS cipher preference %s, GOGC %s; heap spans in use %.1f KiB (live objects %.1f) + stacks %.1f KiB; %.1f goroutines per link",
 			children, where, variant, quicnet.CipherPreference(), gogc, heap, live, stack, float64(after.goroutines-before.goroutines)/float64(children))}}, nil
@@ -132,6 +147,17 @@ func timers(cfg mesh.Config, heartbeat time.Duration) mesh.Config {
 		cfg.HeartbeatInterval, cfg.LostAfter = heartbeat, 4*heartbeat
 	}
 	return cfg
+}
+
+// childSpec is what the children process of IdleLinkMemory is told, in
+// ChildEnv as JSON.
+type childSpec struct {
+	Dir, Addr string
+	N         int
+	Heartbeat time.Duration // 0: the default
+	Classical bool          // quicnet.Config.ClassicalKeyExchange
+	Transport bool          // bare quicnet connections, no mesh nodes
+	KeepAlive time.Duration // quicnet.Config.KeepAlivePeriod; 0: the default
 }
 
 // ChildrenMain runs the children of IdleLinkMemory when the process was
@@ -146,32 +172,16 @@ func ChildrenMain() (bool, error) {
 	if err := quicnet.SetCipherPreference(os.Getenv(quicnet.CipherEnv)); err != nil {
 		return true, err
 	}
-	parts := strings.Split(v, ",")
-	if len(parts) != 6 {
-		return true, fmt.Errorf("%s=%q: want DIR,ADDR,N,HEARTBEAT,CLASSICAL,TRANSPORT", ChildEnv, v)
-	}
-	n, err := strconv.Atoi(parts[2])
-	if err != nil {
+	var sp childSpec
+	if err := json.Unmarshal([]byte(v), &sp); err != nil {
 		return true, fmt.Errorf("%s: %w", ChildEnv, err)
 	}
-	heartbeat, err := time.ParseDuration(parts[3])
-	if err != nil {
-		return true, fmt.Errorf("%s: heartbeat: %w", ChildEnv, err)
-	}
-	classical, err := strconv.ParseBool(parts[4])
-	if err != nil {
-		return true, fmt.Errorf("%s: classical: %w", ChildEnv, err)
-	}
-	transport, err := strconv.ParseBool(parts[5])
-	if err != nil {
-		return true, fmt.Errorf("%s: transport: %w", ChildEnv, err)
-	}
-	if err := raiseFileLimit(uint64(n*2 + 256)); err != nil {
+	if err := raiseFileLimit(uint64(sp.N*2 + 256)); err != nil {
 		return true, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop, err := runChildren(ctx, parts[0], parts[1], n, heartbeat, classical, transport)
+	stop, err := runChildren(ctx, sp)
 	if err != nil {
 		return true, err
 	}
@@ -180,13 +190,13 @@ func ChildrenMain() (bool, error) {
 	return true, nil
 }
 
-// runChildren starts n leaves with the identities saved under dir, linked
-// to addr, beating every heartbeat (0: the default); with transport, n
-// bare quicnet connections instead.
-func runChildren(ctx context.Context, dir, addr string, n int, heartbeat time.Duration, classical, transport bool) (func(), error) {
-	if transport {
-		return dialChildren(ctx, dir, addr, n, classical)
+// runChildren starts sp.N leaves with the identities saved under sp.Dir,
+// linked to sp.Addr; with sp.Transport, bare quicnet connections instead.
+func runChildren(ctx context.Context, sp childSpec) (func(), error) {
+	if sp.Transport {
+		return dialChildren(ctx, sp.Dir, sp.Addr, sp.N, sp.Classical)
 	}
+	dir, addr, n, heartbeat := sp.Dir, sp.Addr, sp.N, sp.Heartbeat
 	var nodes []*mesh.Node
 	stop := func() {
 		var wg sync.WaitGroup
@@ -205,7 +215,7 @@ func runChildren(ctx context.Context, dir, addr string, n int, heartbeat time.Du
 			stop()
 			return nil, err
 		}
-		nw, err := quicnet.New(quicnet.Config{Identity: id, ClassicalKeyExchange: classical})
+		nw, err := quicnet.New(quicnet.Config{Identity: id, ClassicalKeyExchange: sp.Classical, KeepAlivePeriod: sp.KeepAlive})
 		if err != nil {
 			stop()
 			return nil, err

@@ -54,13 +54,18 @@ type Options struct {
 	// connections (no mesh node at either end): the transport's floor
 	// under the memory per idle child link.
 	Transport bool
+	// StreamHeartbeats makes the memory measurement's links beat with a
+	// message on a stream of its own every heartbeat interval (a
+	// keep-alive too long for transport liveness), for what that costs.
+	StreamHeartbeats bool
 }
 
 // env is a cluster authority and a scratch directory.
 type env struct {
 	dir       string
 	auth      *identity.Authority
-	classical bool // nodes use quicnet.Config.ClassicalKeyExchange
+	classical bool          // nodes use quicnet.Config.ClassicalKeyExchange
+	keepAlive time.Duration // nodes' quicnet.Config.KeepAlivePeriod; 0: the default
 }
 
 func newEnv() (*env, error) {
@@ -108,7 +113,7 @@ func (e *env) node(ctx context.Context, cfg mesh.Config) (*mesh.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	qc := quicnet.Config{Identity: id, Revoked: e.auth.CA.IsRevoked, ClassicalKeyExchange: e.classical}
+	qc := quicnet.Config{Identity: id, Revoked: e.auth.CA.IsRevoked, ClassicalKeyExchange: e.classical, KeepAlivePeriod: e.keepAlive}
 	if cfg.Role == kernel.RoleController {
 		qc.Join = func(_ context.Context, tok string, csr []byte) ([]byte, []byte, error) { return e.auth.Join(tok, csr) }
 	}
