@@ -87,6 +87,18 @@ func TestBadInput(t *testing.T) {
 		if code := errCode(t, typ, p, err); code != CodeVersion {
 			t.Fatalf("code %s", code)
 		}
+		// Another version's hello, with fields this one lacks: still a
+		// version error, not a malformed hello.
+		c2, err := evil.Dial(ctx, "mem:ctl", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c2.Close()
+		future := map[string]any{"Version": ProtocolVersion + 1, "Routes": nil, "Interest": nil, "Compression": "zstd"}
+		typ, p, err = rawCall(t, c2, encode(tHello, future))
+		if code := errCode(t, typ, p, err); code != CodeVersion {
+			t.Fatalf("future hello: code %s", code)
+		}
 		eventually(t, "connection closed", func() bool {
 			select {
 			case <-c.Done():

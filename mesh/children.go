@@ -371,13 +371,13 @@ func (n *Node) readHello(ctx context.Context, c link.Conn) (hello, link.Stream, 
 		replyError(s, CodeBadRequest, "want hello first, got message type %d", t)
 		return h, s, fmt.Errorf("first frame is type %d, not hello", t)
 	}
+	if v, err := peekVersion(p); err == nil && v != ProtocolVersion {
+		replyError(s, CodeVersion, "protocol version %d not supported, want %d", v, ProtocolVersion)
+		return h, s, fmt.Errorf("protocol version %d not supported, want %d", v, ProtocolVersion)
+	}
 	if err := frame.Unmarshal(p, &h); err != nil {
 		replyError(s, CodeBadRequest, "hello: %v", err)
 		return h, s, fmt.Errorf("hello: %w", err)
-	}
-	if h.Version != ProtocolVersion {
-		replyError(s, CodeVersion, "protocol version %d not supported, want %d", h.Version, ProtocolVersion)
-		return h, s, fmt.Errorf("protocol version %d not supported, want %d", h.Version, ProtocolVersion)
 	}
 	if c.Peer().Role == kernel.RoleController && !n.IsRoot() {
 		// Controllers are roots; one linking below a gateway is a misconfiguration.

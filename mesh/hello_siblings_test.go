@@ -75,3 +75,28 @@ func TestHelloAckCarriesAlternates(t *testing.T) {
 		t.Fatalf("after the ack: %d %q %v, want the siblings message naming ctl", typ, p, err)
 	}
 }
+
+// The hello and ack decoders, version first: never a panic, and the
+// version read loosely is the one a strict decode finds.
+func FuzzHelloVersion(f *testing.F) {
+	for _, v := range []any{
+		hello{Version: ProtocolVersion, SiblingsInAck: true, Interest: []string{"a/#"}},
+		helloAck{Version: ProtocolVersion, Siblings: &siblingsMsg{Alternates: []siblingAddr{{Name: "ctl", Addr: "mem:ctl"}}}},
+		map[string]any{"Version": 9, "Future": []int{1, 2}},
+	} {
+		b, _ := frame.Marshal(v)
+		f.Add(b)
+	}
+	f.Add([]byte{0xa1, 0x67})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, verr := peekVersion(b)
+		var h hello
+		if frame.Unmarshal(b, &h) == nil && (verr != nil || v != h.Version) {
+			t.Fatalf("hello version %d, peeked %d %v", h.Version, v, verr)
+		}
+		var a helloAck
+		if frame.Unmarshal(b, &a) == nil && (verr != nil || v != a.Version) {
+			t.Fatalf("ack version %d, peeked %d %v", a.Version, v, verr)
+		}
+	})
+}

@@ -13,7 +13,23 @@ import (
 // Version 3: route claims carry placement proofs (routes_proof.go): the
 // hello has Proof and Proofs, routes has Proofs; a node that renews its
 // certificate sends its parent a fresh proof (tRouteProof).
-const ProtocolVersion = 3
+// Version 4: on a link with transport liveness (liveness.go) a child sends
+// a heartbeat message every AppHeartbeatInterval, not every
+// HeartbeatInterval (a version-3 parent would lose it), and a hello may
+// ask for its siblings in the ack (SiblingsInAck). The version is read
+// before the rest of a hello or ack, so peers of other versions get a
+// version error even where their messages have fields this one lacks.
+const ProtocolVersion = 4
+
+// peekVersion reads the Version field of a hello or hello ack, ignoring
+// the fields of other versions.
+func peekVersion(p []byte) (uint16, error) {
+	var v struct{ Version uint16 }
+	if err := frame.UnmarshalLoose(p, &v); err != nil {
+		return 0, err
+	}
+	return v.Version, nil
+}
 
 // Frame types of the mesh protocol. The first frame on a stream says what
 // the stream is for.

@@ -126,14 +126,14 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 		c.Close()
 		return nil, fmt.Errorf("hello: %w", err)
 	}
+	if v, err := peekVersion(b); err == nil && v != ProtocolVersion {
+		c.Close()
+		return nil, fmt.Errorf("parent %s speaks protocol version %d, this node %d: upgrade the older one", l.peer.Name, v, ProtocolVersion)
+	}
 	var ack helloAck
 	if err := frame.Unmarshal(b, &ack); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("hello ack: %w", err)
-	}
-	if ack.Version != ProtocolVersion {
-		c.Close()
-		return nil, fmt.Errorf("parent %s speaks protocol version %d, this node %d: upgrade the older one", l.peer.Name, ack.Version, ProtocolVersion)
 	}
 	l.interest = setOf(ack.Interest)
 	if ack.Siblings != nil {

@@ -68,8 +68,9 @@ func Read(r io.Reader, max int) (Type, []byte, error) {
 }
 
 var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
+	encMode   cbor.EncMode
+	decMode   cbor.DecMode
+	looseMode cbor.DecMode
 )
 
 func init() {
@@ -77,14 +78,18 @@ func init() {
 	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
 		panic(err)
 	}
-	if decMode, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:   16,
-		MaxArrayElements:  65536,
-		MaxMapPairs:       65536,
-		IndefLength:       cbor.IndefLengthForbidden,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}).DecMode(); err != nil {
+	opts := cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:  16,
+		MaxArrayElements: 65536,
+		MaxMapPairs:      65536,
+		IndefLength:      cbor.IndefLengthForbidden,
+	}
+	if looseMode, err = opts.DecMode(); err != nil {
+		panic(err)
+	}
+	opts.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+	if decMode, err = opts.DecMode(); err != nil {
 		panic(err)
 	}
 }
@@ -95,6 +100,11 @@ func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
 // Unmarshal decodes CBOR strictly: unknown fields, duplicate keys,
 // indefinite lengths and deep nesting are errors.
 func Unmarshal(b []byte, v any) error { return decMode.Unmarshal(b, v) }
+
+// UnmarshalLoose decodes CBOR as Unmarshal does but skips fields v does
+// not have: for reading a protocol version out of a message of another
+// version before deciding how to read the rest.
+func UnmarshalLoose(b []byte, v any) error { return looseMode.Unmarshal(b, v) }
 
 // WriteMsg encodes v and writes it as one frame of type t.
 func WriteMsg(w io.Writer, t Type, v any) error {
