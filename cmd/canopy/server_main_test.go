@@ -117,3 +117,17 @@ func TestSignalsAndExitCodes(t *testing.T) {
 		t.Fatalf("server log:\n%s", serverLog.String())
 	}
 }
+
+// A bad CANOPY_LINK_CIPHER stops canopy before anything runs: exit 2,
+// one line naming the variable.
+func TestBadLinkCipherIsAUsageError(t *testing.T) {
+	t.Setenv(quicnet.CipherEnv, "aes")
+	var log syncBuffer
+	if code := exitCodeOf(t, canopyProcess(t, &log, "version")); code != 2 {
+		t.Fatalf("exit %d; stderr:\n%s", code, log.String())
+	}
+	first, _, _ := strings.Cut(log.String(), "\n")
+	if !strings.HasPrefix(first, "canopy: "+quicnet.CipherEnv+`="aes"`) {
+		t.Fatalf("first line of stderr %q", first)
+	}
+}
