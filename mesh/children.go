@@ -215,7 +215,7 @@ func (n *Node) liveLocked(l *peerLink, now time.Time) bool {
 	defer l.mu.Unlock()
 	window := 2 * n.cfg.HeartbeatInterval
 	if l.lv != nil {
-		window = max(window, 2*l.lv.KeepAlive()+n.livenessTick())
+		window = max(window, 2*(l.lv.KeepAlive()+l.conn.RTT())+n.livenessTick())
 	}
 	return now.Sub(l.heardLocked(now)) < window
 }
@@ -242,6 +242,7 @@ func (n *Node) admitChild(c link.Conn) {
 	name := l.peer.Name
 	now := n.cfg.Clock.Now()
 	l.lastBeat = now
+	n.takeChildLiveness(l, childBeat(h), now)
 	if l.peer.Role != kernel.RoleLeaf {
 		// A leaf is no one's parent: its address, were it told down the
 		// tree as a sibling and alternate, would draw other nodes' links.

@@ -62,10 +62,12 @@ type Config struct {
 	// least three heartbeat intervals so normal jitter never triggers it.
 	LostAfter time.Duration
 	// AppHeartbeatInterval is how often a child still sends a heartbeat
-	// message on a link with transport liveness (10s; the first goes at
-	// once and makes the child ready). Keep-alives prove the peer's QUIC
-	// stack alive, the heartbeat its node: a peer that answers no
-	// heartbeat for three intervals is lost, however many packets arrive.
+	// message on a link with transport liveness (20 heartbeat intervals:
+	// 10s; the first goes at once and makes the child ready). Keep-alives
+	// prove the peer's QUIC stack alive, the heartbeat its node: a peer
+	// that answers or sends no heartbeat for three intervals is lost,
+	// however many packets arrive. The child tells its parent the
+	// interval in its hello.
 	AppHeartbeatInterval time.Duration
 	// ReportInterval is how often a node reports its latencies up (5s).
 	ReportInterval time.Duration
@@ -193,7 +195,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.HeartbeatInterval, 500*time.Millisecond)
 	def(&c.LostAfter, 2*time.Second)
-	def(&c.AppHeartbeatInterval, 10*time.Second)
+	def(&c.AppHeartbeatInterval, 20*c.HeartbeatInterval)
 	def(&c.ReportInterval, 5*time.Second)
 	def(&c.ProbeInterval, time.Minute)
 	def(&c.RequestTimeout, 5*time.Second)

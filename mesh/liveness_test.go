@@ -19,6 +19,7 @@ import (
 func TestTransportLiveness(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
+	pt.base.AppHeartbeatInterval = 10 * time.Second
 	ctlEv, leafEv := newEvents(), newEvents()
 	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) { c.OnEvent = ctlEv.add })
 	proxy, err := udpproxy.New(ctl.Addr())
@@ -44,7 +45,7 @@ func TestTransportLiveness(t *testing.T) {
 		t.Fatalf("idle leaf-1 lost %d times", n)
 	}
 	if n := ctl.Stats().HeartbeatsReceived.Load(); n != 1 {
-		t.Errorf("%d heartbeat messages received in 3 s, want the first alone (AppHeartbeatInterval %v)", n, ctl.cfg.AppHeartbeatInterval)
+		t.Errorf("%d heartbeat messages received in 3 s, want the first alone (AppHeartbeatInterval %v)", n, pt.base.AppHeartbeatInterval)
 	}
 	askWho(t, ctl, "leaf-1")
 
@@ -90,5 +91,63 @@ func TestLivenessNeedsKeepAliveWithinLostAfter(t *testing.T) {
 	}
 	if n.liveness(keepAliveConn{}.Conn) != nil {
 		t.Error("a connection without liveness has it")
+	}
+}
+
+// On a slow link (a 700 ms round trip: quic-go then waits 1.5 probe
+// timeouts, over a second, before a keep-alive) the child beats every
+// HeartbeatInterval again, so neither end takes the idle link for lost;
+// when every packet is then dropped both ends still notice.
+func TestTransportLivenessSlowLink(t *testing.T) {
+	pt := newProofTree(t)
+	pt.base.HeartbeatInterval, pt.base.LostAfter = 500*time.Millisecond, 2*time.Second
+	ctlEv, leafEv := newEvents(), newEvents()
+	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) { c.OnEvent = ctlEv.add })
+	proxy, err := udpproxy.New(ctl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	proxy.Delay(350 * time.Millisecond)
+	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) {
+		c.Parents = []Parent{{Addr: proxy.Addr(), Name: "ctl"}}
+		c.OnEvent = leafEv.add
+		c.DialTimeout = 10 * time.Second
+	})
+	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	time.Sleep(4 * pt.base.LostAfter)
+	if n, m := ctlEv.count(EventChildLost, "leaf-1"), leafEv.count(EventParentLost, "ctl"); n != 0 || m != 0 {
+		t.Fatalf("idle slow link lost %d times at ctl, %d at leaf-1: %v", n, m, ctlEv.ev)
+	}
+	if n := ctl.Stats().HeartbeatsReceived.Load(); n < 3 {
+		t.Errorf("%d heartbeat messages on the slow link, want one every HeartbeatInterval", n)
+	}
+	proxy.Drop(true)
+	eventually(t, "leaf-1 lost at ctl", func() bool { return ctlEv.count(EventChildLost, "leaf-1") == 1 })
+	eventually(t, "ctl lost at leaf-1", func() bool { return leafEv.count(EventParentLost, "ctl") >= 1 })
+}
+
+// A parent judges a child by the heartbeat interval the child declared,
+// not by its own: a parent configured to expect a beat every 300 ms keeps
+// a child that beats every hour, its keep-alives showing it alive.
+func TestChildDeclaresItsBeat(t *testing.T) {
+	pt := newProofTree(t)
+	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
+	ctlEv := newEvents()
+	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) {
+		c.OnEvent = ctlEv.add
+		c.AppHeartbeatInterval = 300 * time.Millisecond
+	})
+	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) { c.AppHeartbeatInterval = time.Hour }, "ctl")
+	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	ctl.mu.Lock()
+	beat := ctl.children["leaf-1"].beat
+	ctl.mu.Unlock()
+	if beat != time.Hour {
+		t.Fatalf("ctl holds leaf-1's beat as %v, want the hour it declared", beat)
+	}
+	time.Sleep(3 * pt.base.LostAfter)
+	if n := ctlEv.count(EventChildLost, "leaf-1"); n != 0 {
+		t.Fatalf("leaf-1 lost %d times: %v", n, ctlEv.ev)
 	}
 }

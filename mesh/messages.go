@@ -102,6 +102,11 @@ type hello struct {
 	// stream less per link-up); a parent that does not know it sends the
 	// message, and a child that does not send it gets the message.
 	SiblingsInAck bool `cbor:",omitempty"`
+	// Beat, when not 0, is how often (milliseconds) the child sends a
+	// heartbeat message at least, the link's transport keep-alives
+	// showing it alive in between (liveness.go); 0: every heartbeat
+	// interval, judged by those messages.
+	Beat uint32 `cbor:",omitempty"`
 }
 
 type helloAck struct {

@@ -102,6 +102,9 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	k := min(len(sub), maxRoutesPerMsg)
 	h := hello{Version: ProtocolVersion, Routes: sub[:k], Interest: n.interestForLocked(l), Listen: n.advertiseAddr(),
 		Proof: newRouteProof(n.cfg.Identity, l.peer.Name, n.cfg.Clock.Now()), Proofs: n.proofsForLocked(sub[:k]), SiblingsInAck: true}
+	if l.lv != nil {
+		h.Beat = uint32(n.cfg.AppHeartbeatInterval.Milliseconds())
+	}
 	if h.Proof != nil {
 		n.claims.upCert = h.Proof.Cert
 	}
@@ -240,7 +243,8 @@ func (n *Node) beatParent(l *peerLink) (reason string, answered bool) {
 // tick) or it has answered no heartbeat message for three
 // AppHeartbeatIntervals. A heartbeat message goes at once (its answer
 // makes this node ready at the parent and the link answered) and then
-// every AppHeartbeatInterval, on its own goroutine, so a slow answer never
+// every AppHeartbeatInterval, or every HeartbeatInterval while the link
+// is slow (liveness.go), on its own goroutine, so a slow answer never
 // delays the packet check.
 func (n *Node) watchParent(l *peerLink) (reason string, answered bool) {
 	ctx, cancel := context.WithCancel(n.ctx)
@@ -248,15 +252,19 @@ func (n *Node) watchParent(l *peerLink) (reason string, answered bool) {
 	results := make(chan bool, 1)
 	inFlight := false
 	now := n.cfg.Clock.Now()
-	lastOK, nextBeat := now, now
+	lastOK, lastSent := now, time.Time{}
 	for seq := uint64(1); ; {
-		if !inFlight && !now.Before(nextBeat) {
-			inFlight, nextBeat = true, now.Add(n.cfg.AppHeartbeatInterval)
+		every := n.cfg.AppHeartbeatInterval
+		if n.slow(l) {
+			every = n.cfg.HeartbeatInterval
+		}
+		if !inFlight && (lastSent.IsZero() || now.Sub(lastSent) >= every) {
+			inFlight, lastSent = true, now
 			n.counter.HeartbeatsSent.Add(1)
 			n.wg.Add(1)
 			go func(seq uint64) {
 				defer n.wg.Done()
-				bctx, cancel := context.WithTimeout(ctx, n.cfg.AppHeartbeatInterval)
+				bctx, cancel := context.WithTimeout(ctx, max(n.cfg.LostAfter, every))
 				_, _, err := l.call(bctx, tHeartbeat, heartbeat{Seq: seq})
 				cancel()
 				results <- err == nil

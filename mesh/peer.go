@@ -29,9 +29,12 @@ type peerLink struct {
 	// lv is the transport's liveness when it stands in for heartbeat
 	// messages (liveness.go); heard is when recv, its packet count, was
 	// last seen to grow.
-	lv     link.Liveness
-	recv   uint64
-	heard  time.Time
+	lv    link.Liveness
+	recv  uint64
+	heard time.Time
+	// beat is, on a child link judged by packets, the child's declared
+	// heartbeat interval: three without a heartbeat lose it.
+	beat   time.Duration
 	probe  time.Duration // last heartbeat round trip
 	listen string        // a child's advertised listen address (siblings.go)
 	// toldInAck: the child's alternates went in its hello ack (set before
@@ -66,9 +69,11 @@ func setOf(fs []string) map[string]bool {
 }
 
 func (n *Node) newLink(c link.Conn, isParent bool) *peerLink {
-	l := &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent, lv: n.liveness(c)}
-	if l.lv != nil {
-		l.recv, l.heard = l.lv.Received(), n.cfg.Clock.Now()
+	l := &peerLink{n: n, conn: c, peer: c.Peer(), isParent: isParent}
+	if isParent { // a child link has it when the child asks (takeChildLiveness)
+		if l.lv = n.liveness(c); l.lv != nil {
+			l.recv, l.heard = l.lv.Received(), n.cfg.Clock.Now()
+		}
 	}
 	return l
 }

@@ -70,9 +70,9 @@ type Liveness interface {
 	// Received counts the packets received from the peer. While the peer
 	// is reachable it grows at least about once per KeepAlive.
 	Received() uint64
-	// KeepAlive is the longest the transport lets the link go without
-	// receiving a packet before it sends one that the peer must answer;
-	// 0 when it sends none.
+	// KeepAlive is the longest the transport now lets the link go without
+	// receiving a packet before it sends one that the peer must answer
+	// (it may grow with the round trip); 0 when it sends none.
 	KeepAlive() time.Duration
 }
 

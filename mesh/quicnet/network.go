@@ -266,9 +266,19 @@ var _ link.Liveness = (*conn)(nil)
 func (c *conn) Received() uint64 { return c.qc.ConnectionStats().PacketsReceived }
 
 // KeepAlive is the longest the connection goes without receiving before
-// it sends a keep-alive PING (link.Liveness): the configured period, or
-// half the idle timeout when that is shorter, as quic-go does.
-func (c *conn) KeepAlive() time.Duration { return c.keepAlive }
+// it sends a keep-alive PING (link.Liveness), as quic-go v0.65 computes
+// it: the configured period (at most half the idle timeout), or 1.5 probe
+// timeouts when that is longer (a slow link), the probe timeout being the
+// smoothed RTT, four mean deviations (at least 1 ms) and the peer's 25 ms
+// acknowledgement delay.
+func (c *conn) KeepAlive() time.Duration {
+	st := c.qc.ConnectionStats()
+	if st.SmoothedRTT == 0 {
+		return c.keepAlive
+	}
+	pto := st.SmoothedRTT + max(4*st.MeanDeviation, time.Millisecond) + 25*time.Millisecond
+	return max(c.keepAlive, pto*3/2)
+}
 
 func (c *conn) Peer() link.Peer       { return c.peer }
 func (c *conn) RTT() time.Duration    { return c.qc.ConnectionStats().SmoothedRTT }

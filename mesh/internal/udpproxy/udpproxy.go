@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Proxy forwards UDP between clients and a target until told to drop
@@ -16,6 +17,7 @@ type Proxy struct {
 	pc     *net.UDPConn
 	target *net.UDPAddr
 	drop   atomic.Bool
+	delay  atomic.Int64 // each way, nanoseconds
 	mu     sync.Mutex
 	ups    map[string]*net.UDPConn
 }
@@ -42,6 +44,26 @@ func (p *Proxy) Addr() string { return p.pc.LocalAddr().String() }
 // again (false).
 func (p *Proxy) Drop(drop bool) { p.drop.Store(drop) }
 
+// Delay holds every packet this long each way before forwarding it (a
+// slow link: the round trip grows by twice d).
+func (p *Proxy) Delay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// send writes b to w now or, with a delay set, that much later (from a
+// copy, so the caller may reuse b).
+func (p *Proxy) send(b []byte, write func([]byte)) {
+	d := time.Duration(p.delay.Load())
+	if d <= 0 {
+		write(b)
+		return
+	}
+	c := append([]byte(nil), b...)
+	time.AfterFunc(d, func() {
+		if !p.drop.Load() {
+			write(c)
+		}
+	})
+}
+
 func (p *Proxy) run() {
 	buf := make([]byte, 65536)
 	for {
@@ -64,7 +86,7 @@ func (p *Proxy) run() {
 			go p.back(up, from)
 		}
 		p.mu.Unlock()
-		up.Write(buf[:n])
+		p.send(buf[:n], func(b []byte) { up.Write(b) })
 	}
 }
 
@@ -76,7 +98,7 @@ func (p *Proxy) back(up *net.UDPConn, client *net.UDPAddr) {
 			return
 		}
 		if !p.drop.Load() {
-			p.pc.WriteToUDP(buf[:n], client)
+			p.send(buf[:n], func(b []byte) { p.pc.WriteToUDP(b, client) })
 		}
 	}
 }
