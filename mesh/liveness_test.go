@@ -20,18 +20,8 @@ func TestTransportLiveness(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
 	pt.base.AppHeartbeatInterval = 10 * time.Second
-	ctlEv, leafEv := newEvents(), newEvents()
-	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) { c.OnEvent = ctlEv.add })
-	proxy, err := udpproxy.New(ctl.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
-	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) {
-		c.Parents = []Parent{{Addr: proxy.Addr(), Name: "ctl"}}
-		c.OnEvent = leafEv.add
-	})
-	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	p := newProxiedLink(t, pt, 0)
+	ctl, ctlEv, leafEv := p.ctl, p.ctlEv, p.leafEv
 	ctl.mu.Lock()
 	lv := ctl.children["leaf-1"].lv
 	ctl.mu.Unlock()
@@ -49,9 +39,7 @@ func TestTransportLiveness(t *testing.T) {
 	}
 	askWho(t, ctl, "leaf-1")
 
-	proxy.Drop(true)
-	eventually(t, "leaf-1 lost at ctl", func() bool { return ctlEv.count(EventChildLost, "leaf-1") == 1 })
-	eventually(t, "ctl lost at leaf-1", func() bool { return leafEv.count(EventParentLost, "ctl") >= 1 })
+	p.dropAll(t)
 	for _, c := range []struct {
 		ev   *events
 		kind EventKind
@@ -67,6 +55,42 @@ func TestTransportLiveness(t *testing.T) {
 	if n := ctl.Stats().HeartbeatTimeouts.Load(); n != 1 {
 		t.Errorf("%d heartbeat timeouts at ctl, want 1", n)
 	}
+}
+
+// proxiedLink is ctl and leaf-1 of pt linked through a UDP proxy, with
+// their events.
+type proxiedLink struct {
+	ctl           *Node
+	ctlEv, leafEv *events
+	proxy         *udpproxy.Proxy
+}
+
+// newProxiedLink starts them, the proxy holding each packet delay each way.
+func newProxiedLink(t *testing.T, pt *proofTree, delay time.Duration) *proxiedLink {
+	t.Helper()
+	p := &proxiedLink{ctlEv: newEvents(), leafEv: newEvents()}
+	p.ctl = pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) { c.OnEvent = p.ctlEv.add })
+	var err error
+	if p.proxy, err = udpproxy.New(p.ctl.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.proxy.Close)
+	p.proxy.Delay(delay)
+	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) {
+		c.Parents = []Parent{{Addr: p.proxy.Addr(), Name: "ctl"}}
+		c.OnEvent = p.leafEv.add
+		c.DialTimeout = 10 * time.Second
+	})
+	eventually(t, "leaf-1 ready at ctl", func() bool { return p.ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	return p
+}
+
+// dropAll drops every packet and waits until each end has lost the other.
+func (p *proxiedLink) dropAll(t *testing.T) {
+	t.Helper()
+	p.proxy.Drop(true)
+	eventually(t, "leaf-1 lost at ctl", func() bool { return p.ctlEv.count(EventChildLost, "leaf-1") == 1 })
+	eventually(t, "ctl lost at leaf-1", func() bool { return p.leafEv.count(EventParentLost, "ctl") >= 1 })
 }
 
 type keepAliveConn struct {
@@ -101,20 +125,8 @@ func TestLivenessNeedsKeepAliveWithinLostAfter(t *testing.T) {
 func TestTransportLivenessSlowLink(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = 500*time.Millisecond, 2*time.Second
-	ctlEv, leafEv := newEvents(), newEvents()
-	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) { c.OnEvent = ctlEv.add })
-	proxy, err := udpproxy.New(ctl.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
-	proxy.Delay(350 * time.Millisecond)
-	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) {
-		c.Parents = []Parent{{Addr: proxy.Addr(), Name: "ctl"}}
-		c.OnEvent = leafEv.add
-		c.DialTimeout = 10 * time.Second
-	})
-	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	p := newProxiedLink(t, pt, 350*time.Millisecond)
+	ctl, ctlEv, leafEv := p.ctl, p.ctlEv, p.leafEv
 	time.Sleep(4 * pt.base.LostAfter)
 	if n, m := ctlEv.count(EventChildLost, "leaf-1"), leafEv.count(EventParentLost, "ctl"); n != 0 || m != 0 {
 		t.Fatalf("idle slow link lost %d times at ctl, %d at leaf-1: %v", n, m, ctlEv.ev)
@@ -122,9 +134,7 @@ func TestTransportLivenessSlowLink(t *testing.T) {
 	if n := ctl.Stats().HeartbeatsReceived.Load(); n < 3 {
 		t.Errorf("%d heartbeat messages on the slow link, want one every HeartbeatInterval", n)
 	}
-	proxy.Drop(true)
-	eventually(t, "leaf-1 lost at ctl", func() bool { return ctlEv.count(EventChildLost, "leaf-1") == 1 })
-	eventually(t, "ctl lost at leaf-1", func() bool { return leafEv.count(EventParentLost, "ctl") >= 1 })
+	p.dropAll(t)
 }
 
 // A parent judges a child by the heartbeat interval the child declared,

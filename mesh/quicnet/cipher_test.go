@@ -44,20 +44,7 @@ func TestLinkCipher(t *testing.T) {
 	cl := newCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := New(Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo(t, l)
-	cli, err := New(Config{Identity: cl.node(t, "leaf-1", kernel.RoleLeaf)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := cli.Dial(ctx, l.Addr(), "gw-1")
+	lc, err := echoLink(ctx, t, Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway)}, Config{Identity: cl.node(t, "leaf-1", kernel.RoleLeaf)})
 	if err != nil {
 		t.Fatal(err)
 	}

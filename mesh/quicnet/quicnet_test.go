@@ -262,20 +262,8 @@ func TestClassicalKeyExchange(t *testing.T) {
 		server, client bool
 		want           tls.CurveID
 	}{{false, false, tls.X25519MLKEM768}, {true, true, tls.X25519}, {true, false, tls.X25519}, {false, true, tls.X25519}} {
-		srv, err := New(Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway), ClassicalKeyExchange: c.server})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := srv.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		echo(t, l)
-		cli, err := New(Config{Identity: cl.node(t, "leaf-1", kernel.RoleLeaf), ClassicalKeyExchange: c.client})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lc, err := cli.Dial(ctx, l.Addr(), "gw-1")
+		lc, err := echoLink(ctx, t, Config{Identity: cl.node(t, "gw-1", kernel.RoleGateway), ClassicalKeyExchange: c.server},
+			Config{Identity: cl.node(t, "leaf-1", kernel.RoleLeaf), ClassicalKeyExchange: c.client})
 		if err != nil {
 			t.Fatalf("server classical %v, client classical %v: %v", c.server, c.client, err)
 		}
@@ -287,4 +275,24 @@ func TestClassicalKeyExchange(t *testing.T) {
 		}
 		lc.Close()
 	}
+}
+
+// echoLink starts an echo server on a network made from srv (its identity
+// named gw-1) and dials it from one made from cli.
+func echoLink(ctx context.Context, t *testing.T, srv, cli Config) (link.Conn, error) {
+	t.Helper()
+	s, err := New(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, l)
+	c, err := New(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Dial(ctx, l.Addr(), "gw-1")
 }
