@@ -454,16 +454,24 @@ func (n *Node) dropChild(l *peerLink, reason string) {
 // to a check interval after it, and an idle gateway wakes about once per
 // LostAfter less a heartbeat interval; a child linked while it sleeps has
 // its deadline at least LostAfter away, and no sleep is longer than that.
-// With liveness links it checks every liveness tick.
+// With liveness links it checks every liveness tick, on a copy of the
+// children taken under n.mu (reused, so a tick makes no garbage), not
+// holding n.mu over the checks.
 func (n *Node) monitorChildren() {
 	wait := n.cfg.LostAfter
+	var links []*peerLink
 	for n.sleep(n.ctx, wait) {
 		now := n.cfg.Clock.Now()
 		next := now.Add(n.cfg.LostAfter)
 		var lost []*peerLink
 		var why []string
 		n.mu.Lock()
+		links = links[:0]
 		for _, l := range n.children {
+			links = append(links, l)
+		}
+		n.mu.Unlock()
+		for _, l := range links {
 			l.mu.Lock()
 			reason := n.childLostLocked(l, now)
 			due := l.lastBeat.Add(n.cfg.LostAfter)
@@ -477,7 +485,7 @@ func (n *Node) monitorChildren() {
 				next = due
 			}
 		}
-		n.mu.Unlock()
+		clear(links) // no link kept alive by the copy until the next tick
 		n.counter.HeartbeatTimeouts.Add(int64(len(lost)))
 		for i, l := range lost {
 			n.dropChild(l, why[i])
