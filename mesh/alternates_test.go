@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,12 +50,11 @@ func learnAndFailOver(t *testing.T, tr *tree, listen func(kernel.NodeName) strin
 	eventually(t, "the leaf's alternates learned from gw-1", func() bool {
 		return slices.Equal(leaf.Alternates(), want)
 	})
-	mu.Lock()
-	last := saved[len(saved)-1]
-	mu.Unlock()
-	if !slices.Equal(last, want) {
-		t.Fatalf("OnAlternates last got %v, want %v", last, want)
-	}
+	eventually(t, "OnAlternates handed the list", func() bool { // on its own goroutine
+		mu.Lock()
+		defer mu.Unlock()
+		return len(saved) > 0 && slices.Equal(saved[len(saved)-1], want)
+	})
 	eventually(t, "the leaf's probes of its learned alternates in the root's graph", func() bool {
 		g := ctl.Latency()
 		return g["leaf"]["gw-2"] > 0 && g["leaf"]["ctl"] > 0
@@ -220,5 +220,27 @@ func TestAlternatesSpreadOverSiblings(t *testing.T) {
 		if first[s] < 50 {
 			t.Errorf("%s first for %d of 300 children: %v", s, first[s], first)
 		}
+	}
+}
+
+// OnAlternates runs on a goroutine of its own: one that takes longer than
+// LostAfter (a file synced to a slow SD card) delays neither the link-up
+// nor the first heartbeat, so the gateway keeps its child.
+func TestSlowOnAlternatesKeepsTheLink(t *testing.T) {
+	tr, _ := memTree(t, fastTimers)
+	tr.start("ctl", kernel.RoleController, memListen("ctl"))
+	tr.start("gw-1", kernel.RoleGateway, memListen("gw-1"), "ctl")
+	var calls atomic.Int32
+	tr.base.OnAlternates = func([]Parent) {
+		if calls.Add(1) == 1 {
+			time.Sleep(3 * fastTimers.LostAfter)
+		}
+	}
+	tr.start("leaf", kernel.RoleLeaf, "", "gw-1")
+	tr.base.OnAlternates = nil
+	eventually(t, "OnAlternates called", func() bool { return calls.Load() >= 1 })
+	time.Sleep(4 * fastTimers.LostAfter)
+	if n := tr.ev["gw-1"].count(EventChildLost, "leaf"); n != 0 {
+		t.Fatalf("gw-1 lost the leaf %d times while its OnAlternates ran", n)
 	}
 }

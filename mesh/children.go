@@ -242,7 +242,8 @@ func (n *Node) admitChild(c link.Conn) {
 	name := l.peer.Name
 	now := n.cfg.Clock.Now()
 	l.lastBeat = now
-	n.takeChildLiveness(l, childBeat(h), now)
+	beat := n.acceptBeat(c, h)
+	n.takeChildLiveness(l, beat, now)
 	if l.peer.Role != kernel.RoleLeaf {
 		// A leaf is no one's parent: its address, were it told down the
 		// tree as a sibling and alternate, would draw other nodes' links.
@@ -314,7 +315,7 @@ func (n *Node) admitChild(c link.Conn) {
 	gone = slices.DeleteFunc(gone, func(r kernel.NodeName) bool { return n.routes[r] != nil })
 	back, gone := n.promoteLocked(gone, now)
 	added = append(added, back...)
-	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l)}
+	ack := helloAck{Version: ProtocolVersion, Interest: n.interestForLocked(l), Beat: beatMillis(beat)}
 	if h.SiblingsInAck && l.listen == "" {
 		// What childUp would send; a listening child is told with its
 		// siblings (siblingsChanged below).
@@ -379,6 +380,10 @@ func (n *Node) readHello(ctx context.Context, c link.Conn) (hello, link.Stream, 
 	if err := frame.Unmarshal(p, &h); err != nil {
 		replyError(s, CodeBadRequest, "hello: %v", err)
 		return h, s, fmt.Errorf("hello: %w", err)
+	}
+	if h.Version != ProtocolVersion { // peekVersion failed where the strict decode did not
+		replyError(s, CodeVersion, "protocol version %d not supported, want %d", h.Version, ProtocolVersion)
+		return h, s, fmt.Errorf("protocol version %d not supported, want %d", h.Version, ProtocolVersion)
 	}
 	if c.Peer().Role == kernel.RoleController && !n.IsRoot() {
 		// Controllers are roots; one linking below a gateway is a misconfiguration.

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"math"
 	"time"
 
 	"github.com/canopy-fleet/canopy/mesh/link"
@@ -54,10 +55,6 @@ func (n *Node) livenessTick() time.Duration { return n.cfg.HeartbeatInterval / 4
 // peer is lost within LostAfter of its last packet.
 func (n *Node) silentFor() time.Duration { return n.cfg.LostAfter - 2*n.livenessTick() }
 
-// appLostAfter is how long a parent on a link with transport liveness
-// may answer no heartbeat message before it is lost.
-func (n *Node) appLostAfter() time.Duration { return 3 * n.cfg.AppHeartbeatInterval }
-
 // heardLocked is when l's peer was last heard from: its last heartbeat
 // message or, with transport liveness, the last time its packet count was
 // seen to grow (checked now). l.mu is held.
@@ -93,18 +90,48 @@ func (n *Node) childLostLocked(l *peerLink, now time.Time) string {
 	return ""
 }
 
-// childBeat is the heartbeat interval a child declared in its hello
-// (hello.Beat, milliseconds), or 0 when it beats every HeartbeatInterval.
-func childBeat(h hello) time.Duration { return time.Duration(h.Beat) * time.Millisecond }
+// maxBeat is the longest heartbeat interval a parent accepts from a child
+// (its own AppHeartbeatInterval, at least a minute): longer would leave a
+// hung node whose QUIC stack still answers linked for that long.
+func (n *Node) maxBeat() time.Duration { return max(n.cfg.AppHeartbeatInterval, time.Minute) }
 
-// takeChildLiveness makes child link l judged by packets when the child
-// said it beats every beat and its link has transport liveness; l is not
-// shared yet.
+// acceptBeat is the heartbeat interval a parent judges child connection c
+// by, from the one it declared in its hello: 0 (a beat message every
+// HeartbeatInterval, judged by those) when it declared none or this end's
+// transport cannot stand in for beats, else the declared one within
+// [HeartbeatInterval, maxBeat]. The parent says which in its ack.
+func (n *Node) acceptBeat(c link.Conn, h hello) time.Duration {
+	d := time.Duration(h.Beat) * time.Millisecond
+	if d <= 0 || n.liveness(c) == nil {
+		return 0
+	}
+	return min(max(d, n.cfg.HeartbeatInterval), n.maxBeat())
+}
+
+// beatMillis is d in whole milliseconds for a hello or ack, rounded up and
+// at most what the field holds.
+func beatMillis(d time.Duration) uint32 {
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	return uint32(min(ms, math.MaxUint32))
+}
+
+// takeChildLiveness makes child link l judged by packets and by heartbeat
+// interval beat (acceptBeat), when beat is not 0; l is not shared yet.
 func (n *Node) takeChildLiveness(l *peerLink, beat time.Duration, now time.Time) {
-	lv, ok := l.conn.(link.Liveness)
-	if beat <= 0 || !ok {
+	if beat <= 0 {
 		return
 	}
-	l.lv, l.beat = lv, beat
-	l.recv, l.heard = lv.Received(), now
+	l.lv, l.beat = l.conn.(link.Liveness), beat
+	l.recv, l.heard = l.lv.Received(), now
+}
+
+// takeParentBeat settles parent link l's heartbeats by the parent's ack:
+// the interval it accepted, or, when it accepted none, a beat message
+// every HeartbeatInterval.
+func takeParentBeat(l *peerLink, ack helloAck) {
+	if ack.Beat == 0 {
+		l.lv = nil
+		return
+	}
+	l.beat = time.Duration(ack.Beat) * time.Millisecond
 }

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -138,8 +139,9 @@ func TestTransportLivenessSlowLink(t *testing.T) {
 }
 
 // A parent judges a child by the heartbeat interval the child declared,
-// not by its own: a parent configured to expect a beat every 300 ms keeps
-// a child that beats every hour, its keep-alives showing it alive.
+// not by its own, within its bounds, and says which in its ack: a parent
+// configured for a beat every 300 ms keeps a child that asks for an hour,
+// holding it to a minute (a hung node is not kept linked for hours).
 func TestChildDeclaresItsBeat(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
@@ -148,16 +150,76 @@ func TestChildDeclaresItsBeat(t *testing.T) {
 		c.OnEvent = ctlEv.add
 		c.AppHeartbeatInterval = 300 * time.Millisecond
 	})
-	pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) { c.AppHeartbeatInterval = time.Hour }, "ctl")
+	leaf := pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) { c.AppHeartbeatInterval = time.Hour }, "ctl")
 	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
 	ctl.mu.Lock()
 	beat := ctl.children["leaf-1"].beat
 	ctl.mu.Unlock()
-	if beat != time.Hour {
-		t.Fatalf("ctl holds leaf-1's beat as %v, want the hour it declared", beat)
+	leaf.mu.Lock()
+	told := leaf.parent.beat
+	leaf.mu.Unlock()
+	if beat != time.Minute || told != time.Minute {
+		t.Fatalf("beat held %v at ctl and %v at leaf-1, want the minute ctl allows", beat, told)
 	}
 	time.Sleep(3 * pt.base.LostAfter)
 	if n := ctlEv.count(EventChildLost, "leaf-1"); n != 0 {
 		t.Fatalf("leaf-1 lost %d times: %v", n, ctlEv.ev)
+	}
+}
+
+// A parent whose transport cannot stand in for beats (its keep-alive too
+// long for its LostAfter) accepts no declared interval; the child, told
+// so in the ack, beats every HeartbeatInterval and stays linked.
+func TestParentRefusesTheBeat(t *testing.T) {
+	pt := newProofTree(t)
+	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
+	ctlEv := newEvents()
+	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) {
+		c.OnEvent = ctlEv.add
+		c.LostAfter = 500 * time.Millisecond // under three of its 200 ms keep-alives
+	})
+	leaf := pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), nil, "ctl")
+	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	ctl.mu.Lock()
+	atCtl := ctl.children["leaf-1"].lv
+	ctl.mu.Unlock()
+	leaf.mu.Lock()
+	atLeaf := leaf.parent.lv
+	leaf.mu.Unlock()
+	if atCtl != nil || atLeaf != nil {
+		t.Fatalf("liveness at ctl %v, at leaf-1 %v: want beats at both ends", atCtl != nil, atLeaf != nil)
+	}
+	time.Sleep(3 * pt.base.LostAfter)
+	if n := ctlEv.count(EventChildLost, "leaf-1"); n != 0 {
+		t.Fatalf("leaf-1 lost %d times: %v", n, ctlEv.ev)
+	}
+	if n := ctl.Stats().HeartbeatsReceived.Load(); n < 10 {
+		t.Errorf("%d heartbeat messages in 3 s, want one every 100 ms", n)
+	}
+}
+
+// A beat goes on the wire in whole milliseconds, rounded up, and never
+// wraps; a parent holds a declared one within its bounds.
+func TestBeatBounds(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want uint32
+	}{{0, 0}, {time.Microsecond, 1}, {1500 * time.Microsecond, 2}, {10 * time.Second, 10000}, {100 * 24 * time.Hour, math.MaxUint32}} {
+		if got := beatMillis(c.d); got != c.want {
+			t.Errorf("beatMillis(%v) = %d, want %d", c.d, got, c.want)
+		}
+	}
+	n := &Node{cfg: Config{HeartbeatInterval: 500 * time.Millisecond, LostAfter: 2 * time.Second, AppHeartbeatInterval: 10 * time.Second}}
+	c := keepAliveConn{ka: 500 * time.Millisecond}
+	for _, x := range []struct {
+		ms   uint32
+		want time.Duration
+	}{{0, 0}, {1, 500 * time.Millisecond}, {10000, 10 * time.Second}, {math.MaxUint32, time.Minute}} {
+		if got := n.acceptBeat(c, hello{Beat: x.ms}); got != x.want {
+			t.Errorf("declared %d ms: accepted %v, want %v", x.ms, got, x.want)
+		}
+	}
+	if got := n.acceptBeat(keepAliveConn{ka: time.Second}, hello{Beat: 10000}); got != 0 {
+		t.Errorf("keep-alive too long for LostAfter: accepted %v", got)
 	}
 }

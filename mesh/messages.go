@@ -115,6 +115,11 @@ type helloAck struct {
 	// Siblings is the siblings message for a child that asked for it in
 	// its hello (SiblingsInAck); nil when the message follows instead.
 	Siblings *siblingsMsg `cbor:",omitempty"`
+	// Beat is the heartbeat interval (milliseconds) the parent judges the
+	// child by, from the one the child declared (hello.Beat), within the
+	// parent's bounds; 0: it did not accept one, and the child sends a
+	// heartbeat message every heartbeat interval.
+	Beat uint32 `cbor:",omitempty"`
 }
 
 type heartbeat struct {

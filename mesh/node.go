@@ -51,9 +51,13 @@ type Node struct {
 	revokedNews chan struct{}
 	// probeSoon wakes probeLoop when its targets change; buffered 1.
 	probeSoon chan struct{}
-	nonce     string
-	seq       atomic.Uint64
-	counter   Counters
+	// altsOut is the newest alternates list not yet handed to
+	// OnAlternates, guarded by mu; altsSoon wakes alternatesLoop.
+	altsOut  *[]Parent
+	altsSoon chan struct{}
+	nonce    string
+	seq      atomic.Uint64
+	counter  Counters
 }
 
 // Counters are totals a node keeps about its work, for tests and metrics.
@@ -111,6 +115,7 @@ func New(cfg Config) (*Node, error) {
 		learned:     slices.Clone(cfg.Alternates),
 		revokedNews: make(chan struct{}, 1),
 		probeSoon:   make(chan struct{}, 1),
+		altsSoon:    make(chan struct{}, 1),
 		nonce:       hex.EncodeToString(b),
 	}
 	n.topics.init()
@@ -145,6 +150,9 @@ func (n *Node) Start(ctx context.Context) error {
 		n.goRun(n.monitorChildren)
 	}
 	if !n.IsRoot() {
+		if n.cfg.OnAlternates != nil {
+			n.goRun(n.alternatesLoop)
+		}
 		n.goRun(n.parentLoop)
 		n.goRun(n.reportLoop)
 		if n.cfg.ProbeInterval > 0 { // alternates may be learned at any time

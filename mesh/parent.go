@@ -103,7 +103,7 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 	h := hello{Version: ProtocolVersion, Routes: sub[:k], Interest: n.interestForLocked(l), Listen: n.advertiseAddr(),
 		Proof: newRouteProof(n.cfg.Identity, l.peer.Name, n.cfg.Clock.Now()), Proofs: n.proofsForLocked(sub[:k]), SiblingsInAck: true}
 	if l.lv != nil {
-		h.Beat = uint32(n.cfg.AppHeartbeatInterval.Milliseconds())
+		h.Beat = beatMillis(n.cfg.AppHeartbeatInterval)
 	}
 	if h.Proof != nil {
 		n.claims.upCert = h.Proof.Cert
@@ -134,9 +134,16 @@ func (n *Node) dialParent(p Parent) (*peerLink, error) {
 		return nil, fmt.Errorf("parent %s speaks protocol version %d, this node %d: upgrade the older one", l.peer.Name, v, ProtocolVersion)
 	}
 	var ack helloAck
-	if err := frame.Unmarshal(b, &ack); err != nil {
+	err = frame.Unmarshal(b, &ack)
+	if err == nil && ack.Version != ProtocolVersion { // peekVersion failed where the strict decode did not
+		err = fmt.Errorf("parent %s speaks protocol version %d, this node %d", l.peer.Name, ack.Version, ProtocolVersion)
+	}
+	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("hello ack: %w", err)
+	}
+	if l.lv != nil {
+		takeParentBeat(l, ack)
 	}
 	l.interest = setOf(ack.Interest)
 	if ack.Siblings != nil {
@@ -240,10 +247,10 @@ func (n *Node) beatParent(l *peerLink) (reason string, answered bool) {
 
 // watchParent keeps a link with transport liveness: the parent is lost
 // once nothing has arrived from it for LostAfter (checked every liveness
-// tick) or it has answered no heartbeat message for three
-// AppHeartbeatIntervals. A heartbeat message goes at once (its answer
-// makes this node ready at the parent and the link answered) and then
-// every AppHeartbeatInterval, or every HeartbeatInterval while the link
+// tick) or it has answered no heartbeat message for three of the
+// intervals it accepted in its ack. A heartbeat message goes at once (its
+// answer makes this node ready at the parent and the link answered) and
+// then every such interval, or every HeartbeatInterval while the link
 // is slow (liveness.go), on its own goroutine, so a slow answer never
 // delays the packet check.
 func (n *Node) watchParent(l *peerLink) (reason string, answered bool) {
@@ -254,7 +261,7 @@ func (n *Node) watchParent(l *peerLink) (reason string, answered bool) {
 	now := n.cfg.Clock.Now()
 	lastOK, lastSent := now, time.Time{}
 	for seq := uint64(1); ; {
-		every := n.cfg.AppHeartbeatInterval
+		every := l.beat
 		if n.slow(l) {
 			every = n.cfg.HeartbeatInterval
 		}
@@ -297,7 +304,7 @@ func (n *Node) watchParent(l *peerLink) (reason string, answered bool) {
 		if d := now.Sub(heard); d >= n.silentFor() {
 			return fmt.Sprintf("nothing received from the parent for %v", d.Round(time.Millisecond)), answered
 		}
-		if d := now.Sub(lastOK); d >= n.appLostAfter() {
+		if d := now.Sub(lastOK); d >= 3*l.beat {
 			return fmt.Sprintf("no heartbeat answer for %v", d.Round(time.Millisecond)), answered
 		}
 	}

@@ -37,8 +37,8 @@ type peerLink struct {
 	beat   time.Duration
 	probe  time.Duration // last heartbeat round trip
 	listen string        // a child's advertised listen address (siblings.go)
-	// toldInAck: the child's alternates went in its hello ack (set before
-	// the link is shared, read under n.mu).
+	// toldInAck: the child's alternates went in its hello ack (set and
+	// read under n.mu).
 	toldInAck bool
 	// blobSlots holds one token per blob download being served on this
 	// link (blobs.go); made on the first download.

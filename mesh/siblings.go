@@ -124,8 +124,6 @@ func (n *Node) onSiblings(l *peerLink, p []byte, s link.Stream) {
 	if !n.decode(l, s, p, &m) {
 		return
 	}
-	// Before the reply: the parent sends its next list only after it, so
-	// OnAlternates sees the lists in order.
 	n.takeSiblings(l, m)
 	replyOK(s)
 }
@@ -139,19 +137,47 @@ func (n *Node) takeSiblings(l *peerLink, m siblingsMsg) {
 			next[x.Name] = x.Addr
 		}
 	}
-	var changed []Parent
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.parent == l || n.pending == l {
 		n.setSiblingsLocked(next)
-		if alts, ok := n.setLearnedLocked(l, m.Alternates); ok {
-			changed = alts
+		if alts, ok := n.setLearnedLocked(l, m.Alternates); ok && n.cfg.OnAlternates != nil {
+			// Handed over by alternatesLoop: the caller may be the
+			// parent loop before its first heartbeat, and OnAlternates
+			// may write a file. Set under n.mu, so the newest list wins.
+			n.altsOut = &alts
+			select {
+			case n.altsSoon <- struct{}{}:
+			default:
+			}
 		}
 		// This node's children's alternates include its siblings.
 		n.childAlternatesChangedLocked()
 	}
+}
+
+// alternatesLoop hands OnAlternates each new list of alternates, one call
+// at a time, the newest list when several came meanwhile; a list that came
+// before the node closed is handed over before the loop ends.
+func (n *Node) alternatesLoop() {
+	for {
+		select {
+		case <-n.altsSoon:
+		case <-n.ctx.Done():
+			n.handAlternates()
+			return
+		}
+		n.handAlternates()
+	}
+}
+
+func (n *Node) handAlternates() {
+	n.mu.Lock()
+	alts := n.altsOut
+	n.altsOut = nil
 	n.mu.Unlock()
-	if changed != nil && n.cfg.OnAlternates != nil {
-		n.cfg.OnAlternates(changed)
+	if alts != nil {
+		n.cfg.OnAlternates(*alts)
 	}
 }
 

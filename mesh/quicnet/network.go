@@ -272,10 +272,10 @@ func (c *conn) Received() uint64 { return c.qc.ConnectionStats().PacketsReceived
 // smoothed RTT, four mean deviations (at least 1 ms) and the peer's 25 ms
 // acknowledgement delay.
 func (c *conn) KeepAlive() time.Duration {
-	st := c.qc.ConnectionStats()
-	if st.SmoothedRTT == 0 {
-		return c.keepAlive
+	if c.keepAlive <= 0 {
+		return 0
 	}
+	st := c.qc.ConnectionStats()
 	pto := st.SmoothedRTT + max(4*st.MeanDeviation, time.Millisecond) + 25*time.Millisecond
 	return max(c.keepAlive, pto*3/2)
 }
