@@ -145,13 +145,8 @@ func TestTransportLivenessSlowLink(t *testing.T) {
 func TestChildDeclaresItsBeat(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
-	ctlEv := newEvents()
-	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) {
-		c.OnEvent = ctlEv.add
-		c.AppHeartbeatInterval = 300 * time.Millisecond
-	})
-	leaf := pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) { c.AppHeartbeatInterval = time.Hour }, "ctl")
-	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	ctl, leaf, ctlEv := linkedPair(t, pt, func(c *Config) { c.AppHeartbeatInterval = 300 * time.Millisecond },
+		func(c *Config) { c.AppHeartbeatInterval = time.Hour })
 	ctl.mu.Lock()
 	beat := ctl.children["leaf-1"].beat
 	ctl.mu.Unlock()
@@ -173,13 +168,9 @@ func TestChildDeclaresItsBeat(t *testing.T) {
 func TestParentRefusesTheBeat(t *testing.T) {
 	pt := newProofTree(t)
 	pt.base.HeartbeatInterval, pt.base.LostAfter = 100*time.Millisecond, time.Second
-	ctlEv := newEvents()
-	ctl := pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) {
-		c.OnEvent = ctlEv.add
+	ctl, leaf, ctlEv := linkedPair(t, pt, func(c *Config) {
 		c.LostAfter = 500 * time.Millisecond // under three of its 200 ms keep-alives
-	})
-	leaf := pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), nil, "ctl")
-	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	}, func(*Config) {})
 	ctl.mu.Lock()
 	atCtl := ctl.children["leaf-1"].lv
 	ctl.mu.Unlock()
@@ -222,4 +213,18 @@ func TestBeatBounds(t *testing.T) {
 	if got := n.acceptBeat(keepAliveConn{ka: time.Second}, hello{Beat: 10000}); got != 0 {
 		t.Errorf("keep-alive too long for LostAfter: accepted %v", got)
 	}
+}
+
+// linkedPair starts ctl and leaf-1 under it in pt, each config changed by
+// its tweak, and waits until leaf-1 is ready; it returns ctl's events.
+func linkedPair(t *testing.T, pt *proofTree, ctlTweak, leafTweak func(*Config)) (ctl, leaf *Node, ctlEv *events) {
+	t.Helper()
+	ctlEv = newEvents()
+	ctl = pt.nodeWith(pt.ca.identity(t, "ctl", kernel.RoleController), func(c *Config, _ *quicnet.Network) {
+		c.OnEvent = ctlEv.add
+		ctlTweak(c)
+	})
+	leaf = pt.nodeWith(pt.ca.identity(t, "leaf-1", kernel.RoleLeaf), func(c *Config, _ *quicnet.Network) { leafTweak(c) }, "ctl")
+	eventually(t, "leaf-1 ready at ctl", func() bool { return ctlEv.count(EventChildReady, "leaf-1") == 1 })
+	return ctl, leaf, ctlEv
 }
