@@ -32,6 +32,7 @@ type agentOptions struct {
 	joins, alternates                                                                        []string // --join as given; the alternates after the primary
 	gateway                                                                                  bool
 	joinTimeout                                                                              time.Duration
+	timers                                                                                   linkTimers
 }
 
 func newAgentCmd() *cobra.Command {
@@ -72,6 +73,7 @@ command to run.`,
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: none)")
 	fs.StringVar(&o.blobCache, "blob-cache", "1GiB", "most disk the module cache in --data/blobs may take (least recently used modules go first; 0 for no bound)")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 30*time.Second, "how long the first join may take")
+	o.timers.addFlags(fs)
 	return cmd
 }
 
@@ -90,6 +92,9 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	labels, err := parseLabels(o.labels)
 	if err != nil {
 		return err
+	}
+	if err := o.timers.check(); err != nil {
+		return usageError{err}
 	}
 	joins, err := parseJoins(o.joins)
 	if err != nil {
@@ -261,6 +266,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 	}
 	var node *mesh.Node
 	qc := quicnet.Config{Identity: id, Revoked: rev.IsRevoked, Logger: log.With("component", "quicnet")}
+	o.timers.applyTransport(&qc)
 	if o.gateway {
 		qc.Join = func(ctx context.Context, token string, csr []byte) ([]byte, []byte, error) {
 			return node.RelayJoin(ctx, token, csr)
@@ -304,6 +310,7 @@ func runLinkedAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions, id
 			}
 		},
 	}
+	o.timers.applyMesh(&cfg)
 	if o.gateway {
 		cfg.Listen = o.listen
 		cfg.Advertise = gatewayAdvertise(o.advertise, o.listen, o.join)

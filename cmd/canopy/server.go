@@ -27,6 +27,7 @@ import (
 // serverOptions are `canopy server`'s flags.
 type serverOptions struct {
 	data, listen, http, name, advertise, logLevel string
+	timers                                        linkTimers
 }
 
 func newServerCmd() *cobra.Command {
@@ -53,6 +54,7 @@ client commands work with no flags. Ctrl-C stops it.`,
 	fs.StringVar(&o.advertise, "advertise", "", "mesh address HOST[:PORT] join commands name (default: the --listen host, else the host clients reach the API by, else this machine's outbound address)")
 	fs.StringVar(&o.name, "name", "", "this controller's node name (default: the host name); fixed at the first start")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.timers.addFlags(fs)
 	return cmd
 }
 
@@ -85,6 +87,9 @@ func runServer(ctx context.Context, cmd *cobra.Command, o *serverOptions) error 
 		return usageError{fmt.Errorf("--http %q: want HOST:PORT or :PORT", o.http)}
 	}
 	if err := validAdvertise(o.advertise); err != nil {
+		return usageError{err}
+	}
+	if err := o.timers.check(); err != nil {
 		return usageError{err}
 	}
 	name, err := nodeName(o.name)
@@ -218,13 +223,18 @@ func startController(ctx context.Context, o *serverOptions, name kernel.NodeName
 	if err != nil {
 		return nil, err
 	}
-	if c.net, err = quicnet.New(quicnet.Config{Identity: c.identity, Revoked: c.ca.IsRevoked, Logger: log.With("component", "quicnet"), Join: c.join}); err != nil {
+	qc := quicnet.Config{Identity: c.identity, Revoked: c.ca.IsRevoked, Logger: log.With("component", "quicnet"), Join: c.join}
+	cfg := mesh.Config{
+		Name: c.identity.Name, Role: kernel.RoleController, Listen: o.listen,
+		Blobs: blobs, OutboxLedger: c.ledger, Logger: log, OnEvent: c.events.Record,
+	}
+	o.timers.applyMesh(&cfg)
+	o.timers.applyTransport(&qc)
+	if c.net, err = quicnet.New(qc); err != nil {
 		return nil, err
 	}
-	if c.node, err = mesh.New(mesh.Config{
-		Name: c.identity.Name, Role: kernel.RoleController, Network: c.net, Listen: o.listen,
-		Blobs: blobs, OutboxLedger: c.ledger, Logger: log, OnEvent: c.events.Record,
-	}); err != nil {
+	cfg.Network = c.net
+	if c.node, err = mesh.New(cfg); err != nil {
 		return nil, err
 	}
 	c.nodes.mesh = c.node
