@@ -82,10 +82,10 @@ func Measure(ctx context.Context, c Caller, cfg Config) (Result, error) {
 		logSum += math.Log(ratio)
 		res.Kernels[k] = KernelResult{
 			Name: kn.name, Iterations: iters[k], PerIter: med, Min: s[0], Max: s[len(s)-1],
-			Score: int(math.Round(1000 * ratio)),
+			Score: scoreOf(ratio),
 		}
 	}
-	res.Score = int(math.Round(1000 * math.Exp(logSum/float64(len(kernels)))))
+	res.Score = scoreOf(math.Exp(logSum / float64(len(kernels))))
 	res.Elapsed = time.Since(t0)
 	return res, nil
 }
@@ -158,3 +158,9 @@ func timeCall(ctx context.Context, c Caller, kn workKernel, n uint32, now func()
 	}
 	return now() - t0, nil
 }
+
+// scoreOf is a speed ratio to the reference as a score (times 1000), at
+// least 1: an engine a thousand times slower than the reference on a
+// kernel (the interpreter on the float kernel under load) still ran it,
+// and 0 would read as no result.
+func scoreOf(ratio float64) int { return max(1, int(math.Round(1000*ratio))) }
